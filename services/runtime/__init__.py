@@ -1,0 +1,1 @@
+"""The runtime service: the process engine with persistence, tasks, history and events."""

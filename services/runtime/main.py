@@ -1,0 +1,17 @@
+"""ASGI entry point: `uvicorn services.runtime.main:create_app --factory`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from bpm_common.app import create_app as create_service_app
+from bpm_common.db import Database
+from bpm_common.events.broker import Broker
+from services.runtime.app import definition
+from services.runtime.settings import RuntimeSettings
+
+
+def create_app(
+    settings: RuntimeSettings | None = None, *, db: Database | None = None, broker: Broker | None = None
+) -> FastAPI:
+    return create_service_app(definition(), settings or RuntimeSettings(), db=db, broker=broker)

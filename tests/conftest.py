@@ -1,0 +1,1 @@
+pytest_plugins = ["bpm_common.testing.plugin"]
