@@ -28,7 +28,7 @@ from bpm_common.events.broker import Broker, ConsumerSpec
 from bpm_common.events.inbox import EventConsumer, Handler
 from bpm_common.events.jetstream import JetStreamBroker
 from bpm_common.events.outbox import EventWriter, OutboxRelay
-from bpm_common.events.streams import stream_name, stream_subjects
+from bpm_common.events.streams import stream_name, stream_retention, stream_subjects
 from bpm_common.http import ExactJSONRoute, RequestContextMiddleware
 from bpm_common.logging import configure_logging, get_logger
 from bpm_common.migrations import upgrade_to_head
@@ -117,6 +117,7 @@ def create_app(
                 service=definition.name,
                 stream=stream_name(ns, definition.name),
                 stream_subjects=stream_subjects(ns, definition.name),
+                stream_max_age=stream_retention(definition.name),
             )
             tasks.append(asyncio.create_task(ctx.relay.run(), name="outbox-relay"))
             for sub in definition.subscriptions:
@@ -163,7 +164,9 @@ def create_app(
         while True:
             try:
                 await consumer.broker.ensure_stream(
-                    stream_name(namespace, producer), stream_subjects(namespace, producer)
+                    stream_name(namespace, producer),
+                    stream_subjects(namespace, producer),
+                    max_age=stream_retention(producer),
                 )
                 break
             except Exception:  # noqa: BLE001 - not connected yet

@@ -62,7 +62,8 @@ class Broker(abc.ABC):
     async def close(self) -> None: ...
 
     @abc.abstractmethod
-    async def ensure_stream(self, name: str, subjects: list[str]) -> None: ...
+    async def ensure_stream(self, name: str, subjects: list[str], *, max_age: float = 7 * 24 * 3600.0) -> None:
+        """Create the stream (or bring its configuration up to date); max_age 0 keeps events for ever."""
 
     @abc.abstractmethod
     async def publish(self, messages: Sequence[OutgoingMessage], *, timeout: float = 5.0) -> None:

@@ -116,7 +116,7 @@ class JetStreamBroker(Broker):
             raise BrokerError("not connected to NATS")
         return self._js
 
-    async def ensure_stream(self, name: str, subjects: list[str]) -> None:
+    async def ensure_stream(self, name: str, subjects: list[str], *, max_age: float = 7 * 24 * 3600.0) -> None:
         if name in self._streams:
             return
         js = self._require()
@@ -125,7 +125,7 @@ class JetStreamBroker(Broker):
             subjects=subjects,
             storage=StorageType.FILE,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
-            max_age=7 * 24 * 3600.0,
+            max_age=max_age,
         )
         try:
             await js.add_stream(config)

@@ -72,7 +72,7 @@ class MemoryBroker(Broker):
     async def close(self) -> None:
         return None
 
-    async def ensure_stream(self, name: str, subjects: list[str]) -> None:
+    async def ensure_stream(self, name: str, subjects: list[str], *, max_age: float = 0.0) -> None:
         if not self.up:
             raise BrokerError("broker down")
         self._streams.setdefault(name, (subjects, []))

@@ -125,12 +125,14 @@ class OutboxRelay:
         service: str,
         stream: str,
         stream_subjects: list[str],
+        stream_max_age: float = 7 * 24 * 3600.0,
         batch_size: int = 500,
         poll_interval: float = 0.5,
         retention: dt.timedelta = dt.timedelta(hours=6),
     ) -> None:
         self.db, self.broker, self.writer = db, broker, writer
         self.service, self.stream, self.stream_subjects = service, stream, stream_subjects
+        self.stream_max_age = stream_max_age
         self.batch_size, self.poll_interval, self.retention = batch_size, poll_interval, retention
         self._wake = asyncio.Event()
         self._stopping = False
@@ -153,7 +155,7 @@ class OutboxRelay:
                 pass
             self._wake.clear()
             try:
-                await self.broker.ensure_stream(self.stream, self.stream_subjects)
+                await self.broker.ensure_stream(self.stream, self.stream_subjects, max_age=self.stream_max_age)
                 while await self.publish_once() >= self.batch_size:
                     pass
                 await self._maybe_prune()

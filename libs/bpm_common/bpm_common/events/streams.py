@@ -19,3 +19,14 @@ def dlq_stream_name(namespace: str) -> str:
 
 def dlq_subject(namespace: str, consumer: str) -> str:
     return f"{namespace}.dlq.{consumer}"
+
+
+#: how long each producer's events stay in its stream (seconds; 0 = for ever). The designer's
+#: definitions and organisation events are few and are the runtime's and notifier's source of
+#: truth, so a consumer created later (a new service, a rebuilt database) must see all of them.
+RETENTION: dict[str, float] = {"designer": 0.0}
+DEFAULT_RETENTION = 7 * 24 * 3600.0
+
+
+def stream_retention(service: str) -> float:
+    return RETENTION.get(service, DEFAULT_RETENTION)

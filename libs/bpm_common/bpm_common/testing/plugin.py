@@ -26,12 +26,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bpm_common import jsonutil
-from bpm_common.app import ServiceDefinition, create_app
+from bpm_common.app import ServiceDefinition
 from bpm_common.auth import TokenIssuer
 from bpm_common.db import Database, drop_database, ensure_database
 from bpm_common.events.memory import MemoryBroker
 from bpm_common.migrations import upgrade_to_head
-from bpm_common.settings import CommonSettings, ServiceSettings
+from bpm_common.settings import CommonSettings
 
 TEST_JWT_SECRET = "test-" + secrets.token_urlsafe(24)
 
@@ -164,17 +164,8 @@ class ApiClient(httpx.AsyncClient):
 
 
 @asynccontextmanager
-async def service_client(
-    definition: ServiceDefinition,
-    settings: ServiceSettings,
-    db: Database,
-    token_for: Callable[..., str],
-    broker: MemoryBroker | None = None,
-    app_factory: Callable[..., FastAPI] | None = None,
-) -> AsyncIterator[ApiClient]:
-    """Run the app's lifespan with `db` and an in-memory broker; yield a client for it."""
-    factory = app_factory or create_app
-    app = factory(definition, settings, db=db, broker=broker or MemoryBroker())
+async def service_client(app: FastAPI, token_for: Callable[..., str]) -> AsyncIterator[ApiClient]:
+    """Run the app's lifespan and yield a client for it."""
     async with app.router.lifespan_context(app):
         async with ApiClient(app, token_for) as client:
             yield client

@@ -1,0 +1,79 @@
+"""Errors the engine raises for commands it refuses.
+
+Every error carries the HTTP status the runtime should answer with and a stable
+``code``; none of them is raised after the input state was changed, because commands
+never change their input (see :mod:`services.runtime.engine.execution`).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EngineError",
+    "ExpressionFailed",
+    "InstanceNotActive",
+    "InvalidCommand",
+    "InvalidState",
+    "NoPathFound",
+    "StepLimitExceeded",
+    "TaskNotActive",
+]
+
+
+class EngineError(Exception):
+    """Base class: a command cannot be carried out."""
+
+    status_code = 422
+    code = "engine_error"
+
+    def __init__(self, message: str, *, element_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.element_id = element_id
+
+
+class NoPathFound(EngineError):
+    """No outgoing sequence flow could be taken (no condition matched, no default)."""
+
+    code = "no_path"
+
+
+class ExpressionFailed(EngineError):
+    """An expression of the model failed while the command ran (condition, assignment,
+    due date)."""
+
+    code = "expression_failed"
+
+
+class StepLimitExceeded(EngineError):
+    """The command moved tokens through too many elements without reaching a wait
+    state, which means the model loops without a wait state."""
+
+    code = "step_limit"
+
+
+class TaskNotActive(EngineError):
+    """The task is unknown to this instance or was already completed or cancelled."""
+
+    status_code = 409
+    code = "task_not_active"
+
+
+class InstanceNotActive(EngineError):
+    """The instance has completed or was terminated."""
+
+    status_code = 409
+    code = "instance_not_active"
+
+
+class InvalidCommand(EngineError):
+    """The command's arguments are unusable (naive datetime, bad variables, unknown
+    start event ...)."""
+
+    code = "invalid_command"
+
+
+class InvalidState(EngineError):
+    """A stored instance state cannot be read or does not belong to this process graph."""
+
+    status_code = 500
+    code = "invalid_state"
