@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bpm_common.app import ServiceDefinition
+from bpm_common.app import ServiceContext, ServiceDefinition, Subscription
 from services.runtime import models  # noqa: F401 - registers every table
 from services.runtime.database import Base
+from services.runtime.definitions import handlers as definition_handlers
+from services.runtime.definitions.service import GraphCache
+from services.runtime.instances.api import router as instances_router
+from services.runtime.org import handlers as org_handlers
+from services.runtime.tasks.api import router as tasks_router
+
+
+async def _prepare(ctx: ServiceContext) -> None:
+    ctx.extras["graphs"] = GraphCache()
 
 
 def definition() -> ServiceDefinition:
@@ -16,5 +25,19 @@ def definition() -> ServiceDefinition:
         description="Process instances, tasks, history: the process engine with persistence.",
         metadata=Base.metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[],
+        routers=[instances_router, tasks_router],
+        subscriptions=[
+            Subscription(
+                producer="designer",
+                handlers={
+                    "bpm.designer.definition.published": definition_handlers.on_definition_published,
+                    "bpm.designer.definition.deprecated": definition_handlers.on_definition_deprecated,
+                    "bpm.designer.org.user.upserted": org_handlers.on_user_upserted,
+                    "bpm.designer.org.user.deleted": org_handlers.on_user_deleted,
+                    "bpm.designer.org.department.upserted": org_handlers.on_department_upserted,
+                    "bpm.designer.org.department.deleted": org_handlers.on_department_deleted,
+                },
+            )
+        ],
+        on_startup=[_prepare],
     )

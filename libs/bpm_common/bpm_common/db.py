@@ -108,6 +108,8 @@ class Database:
                 raise
             for callback in self._after_commit:
                 callback(session)
+            for callback in session.info.pop("after_commit", ()):
+                callback()
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection]:
@@ -126,6 +128,11 @@ class Database:
     async def dispose(self) -> None:
         if self._bind is None:
             await self.engine.dispose()
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Run `callback` once the unit of work of `session` committed (e.g. count a metric)."""
+    session.info.setdefault("after_commit", []).append(callback)
 
 
 def is_transient_db_error(exc: BaseException) -> bool:

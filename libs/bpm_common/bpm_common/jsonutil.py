@@ -47,8 +47,8 @@ def isoformat(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def dumps(value: Any) -> str:
-    return json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":"))
+def dumps(value: Any, *, sort_keys: bool = False) -> str:
+    return json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys)
 
 
 def dumps_bytes(value: Any) -> bytes:

@@ -1,0 +1,93 @@
+"""Which definition version an instance starts on, and its compiled graph (cached)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpm_common.errors import NotFound, Unprocessable
+from services.runtime.definitions.models import definitions
+from services.runtime.engine import ProcessGraph, compile_bpmn
+from bpm_process.xml import BpmnError
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionRef:
+    id: UUID
+    key: str
+    version: int
+    status: str
+
+
+def compile_definition(bpmn: bytes) -> tuple[ProcessGraph | None, str | None]:
+    """Compile BPMN into the engine's graph; returns (graph, None) or (None, reason)."""
+    try:
+        return compile_bpmn(bpmn), None
+    except BpmnError as exc:
+        details = "; ".join(
+            f"{e.get('element_id') or 'document'}: {e.get('message')}" for e in exc.errors
+        ) or str(exc)
+        return None, details[:4000]
+
+
+class GraphCache:
+    """Compiled graphs by definition id; definitions never change once published."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._items: OrderedDict[UUID, ProcessGraph] = OrderedDict()
+        self.capacity = capacity
+
+    async def get(self, session: AsyncSession, definition_id: UUID) -> ProcessGraph:
+        graph = self._items.get(definition_id)
+        if graph is not None:
+            self._items.move_to_end(definition_id)
+            return graph
+        row = (
+            await session.execute(
+                select(definitions.c.bpmn, definitions.c.key).where(definitions.c.id == definition_id)
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"definition {definition_id} is not known to the runtime")
+        graph, error = compile_definition(row.bpmn)
+        if graph is None:
+            raise Unprocessable(f"definition {row.key} cannot be executed: {error}")
+        self._items[definition_id] = graph
+        if len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+        return graph
+
+
+async def definition_to_start(session: AsyncSession, key: str, roles: frozenset[str]) -> DefinitionRef:
+    """The latest live version of `key`, or its latest trial version for a user in its trial roles.
+
+    "Latest" is the most recently published: republishing an older version rolls back to it.
+    """
+    rows = (
+        await session.execute(
+            select(
+                definitions.c.id, definitions.c.key, definitions.c.version, definitions.c.status,
+                definitions.c.trial_roles, definitions.c.compile_error, definitions.c.published_at,
+            )
+            .where(definitions.c.key == key, definitions.c.status.in_(("published", "trial")))
+            .order_by(definitions.c.published_at.desc())
+        )
+    ).all()
+    live = next((r for r in rows if r.status == "published"), None)
+    chosen: Any = live
+    for row in rows:
+        if live is not None and row.published_at <= live.published_at:
+            break
+        if row.status == "trial" and roles.intersection(row.trial_roles):
+            chosen = row
+            break
+    if chosen is None:
+        raise NotFound(f"no published process definition with key {key!r}")
+    if chosen.compile_error:
+        raise Unprocessable(f"definition {key} v{chosen.version} cannot be executed: {chosen.compile_error}")
+    return DefinitionRef(chosen.id, chosen.key, chosen.version, chosen.status)

@@ -1,0 +1,51 @@
+"""`Idempotency-Key`: a retried write answers what the first one answered, without doing it twice."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpm_common import jsonutil
+from bpm_common.errors import BadRequest, field_error
+from services.runtime.instances.models import idempotency_keys
+
+
+async def replay(session: AsyncSession, key: str | None, username: str, endpoint: str) -> tuple[int, Any] | None:
+    """The stored answer for this key, or None (then the caller does the work and `remember`s)."""
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255:
+        raise BadRequest("invalid Idempotency-Key", errors=[field_error("Idempotency-Key", "1 to 255 characters")])
+    # serialise concurrent retries of the same key until the first one committed
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"{username}\x00{key}".encode())}
+    )
+    row = (
+        await session.execute(
+            select(idempotency_keys.c.status, idempotency_keys.c.response, idempotency_keys.c.endpoint).where(
+                idempotency_keys.c.key == key, idempotency_keys.c.username == username
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.endpoint != endpoint:
+        raise BadRequest(
+            "Idempotency-Key reused for another request",
+            errors=[field_error("Idempotency-Key", f"already used for {row.endpoint}")],
+        )
+    return row.status, row.response
+
+
+async def remember(session: AsyncSession, key: str | None, username: str, endpoint: str, status: int, body: Any) -> None:
+    if key is None:
+        return
+    await session.execute(
+        insert(idempotency_keys)
+        .values(key=key, username=username, endpoint=endpoint, status=status, response=jsonutil.jsonable(body), created_at=func.now())
+        .on_conflict_do_nothing()
+    )

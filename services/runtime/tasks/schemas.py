@@ -1,0 +1,48 @@
+"""API shapes of user tasks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CompleteTask(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    variables: dict[str, Any] = Field(default_factory=dict)
+    comment: str | None = Field(default=None, max_length=4000)
+
+
+class TaskView(BaseModel):
+    id: str
+    instance_id: str
+    definition_key: str
+    definition_version: int
+    node_id: str
+    name: str | None
+    assignee: str | None
+    candidate_users: list[str]
+    candidate_roles: list[str]
+    due_at: dt.datetime | None
+    priority: int | None
+    form_key: str | None
+    state: str
+    created_at: dt.datetime
+    completed_at: dt.datetime | None
+    completed_by: str | None
+    comment: str | None
+
+
+class TaskPage(BaseModel):
+    items: list[TaskView]
+    next_cursor: str | None
+
+
+class TaskCompleted(BaseModel):
+    id: str
+    instance_id: str
+    state: str
+    instance_state: str
+    active_nodes: list[str]

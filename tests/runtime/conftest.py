@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import gzip
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest_asyncio
+
+from bpm_common.events.envelope import new_event
+from bpm_common.events.memory import MemoryBroker
+from bpm_common.ids import new_id
+from bpm_common.testing.plugin import ApiClient, common_settings, service_client, service_database
+from services.runtime.app import definition
+from services.runtime.definitions.handlers import on_definition_published
+from services.runtime.main import create_app
+from services.runtime.org.handlers import on_user_upserted
+from services.runtime.settings import RuntimeSettings
+
+MODELS = Path(__file__).parent / "models"
+EXPENSE = Path(__file__).resolve().parents[2] / "services/runtime/engine/models/expense-reimbursement.bpmn"
+
+
+class Runtime:
+    """The runtime app plus helpers that stand in for the designer's events."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+        self.db = client.app.state.db
+        self._sequence = 0
+
+    async def publish(
+        self, bpmn: bytes, key: str, *, version: int = 1, status: str = "published", trial_roles: list[str] | None = None
+    ) -> str:
+        definition_id = new_id()
+        self._sequence += 1
+        event = new_event(
+            "bpm.designer.definition.published",
+            definition_id,
+            {
+                "id": definition_id,
+                "key": key,
+                "version": version,
+                "name": key,
+                "status": status,
+                "trial_roles": trial_roles or [],
+                "published_at": dt.datetime.now(dt.UTC).isoformat(),
+                "published_by": "designer",
+                "bpmn_gzip_b64": base64.b64encode(gzip.compress(bpmn)).decode(),
+            },
+            source="designer",
+            sequence=self._sequence,
+        )
+        async with self.db.transaction() as session:
+            await on_definition_published(session, event)
+        return definition_id
+
+    async def user(self, username: str, *roles: str, department: str | None = None, sequence: int = 1) -> None:
+        event = new_event(
+            "bpm.designer.org.user.upserted",
+            username,
+            {"username": username, "roles": list(roles), "department": department, "active": True},
+            source="designer",
+            sequence=sequence,
+        )
+        async with self.db.transaction() as session:
+            await on_user_upserted(session, event)
+
+    def auth(self, username: str, *roles: str) -> dict[str, str]:
+        return self.client.as_user(username, *roles)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def runtime(pg_url, run_prefix, token_for) -> AsyncIterator[Runtime]:
+    sdb = await service_database(definition(), pg_url, run_prefix)
+    async with sdb.rolled_back() as db:
+        app = create_app(RuntimeSettings(common=common_settings(pg_url)), db=db, broker=MemoryBroker())
+        async with service_client(app, token_for) as client:
+            yield Runtime(client)
