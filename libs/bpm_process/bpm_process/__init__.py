@@ -1,0 +1,10 @@
+"""Shared, pure BPMN tooling used by the designer and the runtime (no I/O).
+
+* :mod:`bpm_process.xml` - safe XML parsing (no DTDs, entities or network; size and
+  depth limits);
+* :mod:`bpm_process.bpmn` - a neutral reader of BPMN 2.0 documents;
+* :mod:`bpm_process.expressions` - the one safe expression language (JUEL and FEEL
+  syntax) for conditions, assignment and form rules;
+* :mod:`bpm_process.isotime` - ISO 8601 date-times and durations;
+* :mod:`bpm_process.errors` - :class:`BpmnError`.
+"""

@@ -114,6 +114,7 @@ def _decode_prolog(raw: bytes) -> str:
     here, so it is read byte for byte as Latin-1.
     """
     for bom, codec in (
+        (codecs.BOM_UTF8, "latin-1"),
         (codecs.BOM_UTF32_LE, "utf-32-le"),
         (codecs.BOM_UTF32_BE, "utf-32-be"),
         (codecs.BOM_UTF16_LE, "utf-16-le"),

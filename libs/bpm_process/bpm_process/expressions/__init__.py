@@ -24,6 +24,7 @@ from bpm_process.expressions.api import (
     compile_value,
     evaluate_condition,
     is_expression,
+    split_items,
 )
 from bpm_process.expressions.errors import ExpressionError
 from bpm_process.expressions.parser import MAX_DEPTH, MAX_LIST_ITEMS
@@ -51,5 +52,6 @@ __all__ = [
     "compile_value",
     "evaluate_condition",
     "is_expression",
+    "split_items",
     "to_text",
 ]

@@ -41,6 +41,7 @@ __all__ = [
     "compile_value",
     "evaluate_condition",
     "is_expression",
+    "split_items",
 ]
 
 MAX_SOURCE_LENGTH = 4096
@@ -204,7 +205,7 @@ def _compile_list(text: str) -> ListExpression:
     source = text.strip()
     if source.startswith("="):
         return ListExpression(source, (_compile_expression(source),))
-    items = tuple(_compile_value(item) for item in _split_items(source))
+    items = tuple(_compile_value(item) for item in split_items(source))
     return ListExpression(source, items)
 
 
@@ -264,8 +265,9 @@ def _template_parts(source: str) -> list[str | Node]:
     return parts
 
 
-def _split_items(source: str) -> list[str]:
-    """Split on commas that are not inside a ``${...}`` expression."""
+def split_items(source: str) -> list[str]:
+    """Split a comma-separated list on the commas that are not inside a ``${...}``
+    expression; items are stripped and empty items dropped."""
     items: list[str] = []
     start = 0
     position = 0

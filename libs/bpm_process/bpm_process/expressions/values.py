@@ -134,7 +134,10 @@ def number_from_text(text: str) -> Decimal | None:
     """The number a string holds, or ``None`` when it does not hold one."""
     if len(text) > 100 or _NUMBER_TEXT.fullmatch(text) is None:
         return None
-    return CONTEXT.create_decimal(text.strip())
+    try:
+        return CONTEXT.create_decimal(text.strip())
+    except DecimalException:
+        raise ExpressionError(f"the number {text.strip()!r} is too large") from None
 
 
 def as_bool(value: Any, what: str = "condition") -> bool:

@@ -1,0 +1,434 @@
+"""User task definitions: reading assignment in every supported dialect, and turning
+a definition into a concrete :class:`TaskSpec` when a token arrives.
+
+Dialects, in the order they are consulted (the first that sets a property wins):
+
+* Camunda 7 / Flowable / Activiti attributes on ``userTask``: ``assignee``,
+  ``candidateUsers``, ``candidateGroups``, ``dueDate``, ``priority``, ``formKey``;
+* Camunda 8 extension elements: ``zeebe:assignmentDefinition`` (``assignee``,
+  ``candidateGroups``, ``candidateUsers``), ``zeebe:taskSchedule`` (``dueDate``),
+  ``zeebe:priorityDefinition`` (``priority``), ``zeebe:formDefinition``
+  (``formKey`` or ``formId``);
+* BPMN resource roles: ``humanPerformer`` (the assignee) and ``potentialOwner``
+  (candidates) with ``resourceAssignmentExpression/formalExpression``; items may be
+  written ``user(name)``, ``group(name)`` or plainly (a plain item is a user for
+  ``humanPerformer`` and a group for ``potentialOwner``, as Activiti reads them).
+
+Every value may contain expressions evaluated against the instance variables plus
+``initiator``. Candidate groups are role names of the organisation model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from bpm_process.bpmn import BPMN_NS, FlowNode
+from bpm_process.errors import ErrorEntry, error_entry
+from bpm_process.expressions import (
+    Expression,
+    ExpressionError,
+    ListExpression,
+    compile_list,
+    compile_value,
+    is_expression,
+    split_items,
+    to_text,
+)
+from bpm_process.isotime import IsoDuration, looks_like_duration, parse_datetime, parse_duration
+from lxml import etree
+
+from services.runtime.engine.errors import ExpressionFailed
+from services.runtime.engine.events import TaskSpec
+
+__all__ = [
+    "ACTIVITI_NS",
+    "CAMUNDA_NS",
+    "DEFAULT_PRIORITY",
+    "FLOWABLE_NS",
+    "ZEEBE_NS",
+    "DueDate",
+    "UserTaskDefinition",
+    "read_user_task",
+]
+
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+ACTIVITI_NS = "http://activiti.org/bpmn"
+FLOWABLE_NS = "http://flowable.org/bpmn"
+ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
+_ATTRIBUTE_DIALECTS = (CAMUNDA_NS, FLOWABLE_NS, ACTIVITI_NS)
+
+DEFAULT_PRIORITY = 50
+"""Priority of a task whose model sets none (Camunda's default)."""
+
+_RESOURCE_ITEM = re.compile(r"^(user|group)\s*\((.*)\)$", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class DueDate:
+    """A due date: a fixed moment, a duration after "now", or an expression that
+    yields either."""
+
+    source: str
+    fixed: datetime | None = None
+    duration: IsoDuration | None = None
+    expression: Expression | None = None
+
+    def resolve(
+        self, now: datetime, context: Mapping[str, Any], element_id: str
+    ) -> datetime | None:
+        """The due moment (aware, UTC) for a task created at ``now``."""
+        if self.duration is not None:
+            return _after(now, self.duration, element_id)
+        if self.expression is not None:
+            value = _evaluate(self.expression, context, element_id, "due date")
+            return _due_from_value(value, now, element_id)
+        return self.fixed
+
+
+@dataclass(frozen=True, slots=True)
+class UserTaskDefinition:
+    """What a user task needs to create a :class:`TaskSpec`; values still to be
+    evaluated are compiled expressions."""
+
+    assignee: Expression | None
+    candidate_users: tuple[ListExpression, ...]
+    candidate_groups: tuple[ListExpression, ...]
+    due_date: DueDate | None
+    priority: Expression | None
+    form_key: Expression | None
+    documentation: str | None
+    constant: bool
+    """True when nothing needs evaluating: the fixed parts below are used as they are."""
+    fixed_assignee: str | None = None
+    fixed_candidate_users: tuple[str, ...] = ()
+    fixed_candidate_groups: tuple[str, ...] = ()
+    fixed_priority: int = DEFAULT_PRIORITY
+    fixed_form_key: str | None = None
+
+    def create(
+        self,
+        task_id: str,
+        node_id: str,
+        name: str | None,
+        now: datetime,
+        context: Mapping[str, Any] | None,
+    ) -> TaskSpec:
+        """Evaluate the definition for one new task. ``context`` may be ``None`` when
+        the definition is constant."""
+        due_at = None
+        if self.constant:
+            if self.due_date is not None:
+                due_at = self.due_date.resolve(now, {}, node_id)
+            return TaskSpec(
+                task_id, node_id, name, self.fixed_assignee, self.fixed_candidate_users,
+                self.fixed_candidate_groups, due_at, self.fixed_priority,
+                self.fixed_form_key, self.documentation,
+            )
+        values: Mapping[str, Any] = context if context is not None else {}
+        if self.due_date is not None:
+            due_at = self.due_date.resolve(now, values, node_id)
+        return TaskSpec(
+            id=task_id,
+            node_id=node_id,
+            name=name,
+            assignee=_single_name(self.assignee, values, node_id),
+            candidate_users=_names(self.candidate_users, values, node_id),
+            candidate_groups=_names(self.candidate_groups, values, node_id),
+            due_at=due_at,
+            priority=_priority(self.priority, values, node_id),
+            form_key=_single_name(self.form_key, values, node_id, what="form key"),
+            documentation=self.documentation,
+        )
+
+
+def read_user_task(node: FlowNode, problems: list[ErrorEntry]) -> UserTaskDefinition:
+    """Read and compile the assignment of a ``userTask``; problems are appended to
+    ``problems`` (the caller raises them together)."""
+    element = node.element
+    raw: dict[str, str | None] = {}
+    for attribute in ("assignee", "candidateUsers", "candidateGroups", "dueDate", "priority",
+                      "formKey"):
+        raw[attribute] = _dialect_attribute(element, attribute)
+
+    extension = element.find(f"{{{BPMN_NS}}}extensionElements")
+    if extension is not None:
+        assignment = extension.find(f"{{{ZEEBE_NS}}}assignmentDefinition")
+        if assignment is not None:
+            for attribute in ("assignee", "candidateGroups", "candidateUsers"):
+                raw[attribute] = raw[attribute] or _nonempty(assignment.get(attribute))
+        schedule = extension.find(f"{{{ZEEBE_NS}}}taskSchedule")
+        if schedule is not None:
+            raw["dueDate"] = raw["dueDate"] or _nonempty(schedule.get("dueDate"))
+        priority = extension.find(f"{{{ZEEBE_NS}}}priorityDefinition")
+        if priority is not None:
+            raw["priority"] = raw["priority"] or _nonempty(priority.get("priority"))
+        form = extension.find(f"{{{ZEEBE_NS}}}formDefinition")
+        if form is not None:
+            raw["formKey"] = raw["formKey"] or _nonempty(form.get("formKey")) or _nonempty(
+                form.get("formId")
+            )
+
+    lists: dict[str, list[str]] = {"candidateUsers": [], "candidateGroups": []}
+    for key in lists:
+        if raw[key]:
+            lists[key].append(raw[key] or "")
+    performer = _resource_role(element, "humanPerformer")
+    if performer and not raw["assignee"]:
+        users, groups = _resource_items(performer, plain_is_user=True)
+        if users:
+            raw["assignee"] = users[0]
+            lists["candidateUsers"].extend(users[1:])
+        lists["candidateGroups"].extend(groups)
+    for owner in _resource_roles(element, "potentialOwner"):
+        users, groups = _resource_items(owner, plain_is_user=False)
+        lists["candidateUsers"].extend(users)
+        lists["candidateGroups"].extend(groups)
+
+    def value(attribute: str) -> Expression | None:
+        text = raw[attribute]
+        if not text:
+            return None
+        try:
+            return compile_value(text)
+        except ExpressionError as exc:
+            problems.append(error_entry(node.id, f"{attribute}: {exc}", node.line))
+            return None
+
+    def name_lists(attribute: str) -> tuple[ListExpression, ...]:
+        compiled = []
+        for text in lists[attribute]:
+            try:
+                compiled.append(compile_list(text))
+            except ExpressionError as exc:
+                problems.append(error_entry(node.id, f"{attribute}: {exc}", node.line))
+        return tuple(compiled)
+
+    assignee = value("assignee")
+    candidate_users = name_lists("candidateUsers")
+    candidate_groups = name_lists("candidateGroups")
+    priority = value("priority")
+    form_key = value("formKey")
+    due_date = _read_due_date(node, raw["dueDate"], problems)
+
+    constant = (
+        all(item is None or item.is_constant for item in (assignee, priority, form_key))
+        and all(item.is_constant for item in (*candidate_users, *candidate_groups))
+        and (due_date is None or due_date.expression is None)
+    )
+    fixed: dict[str, Any] = {}
+    if constant:
+        # Nothing depends on variables: evaluate once now, and report bad literals
+        # (a priority that is not a number) at deployment instead of at run time.
+        try:
+            fixed = {
+                "fixed_assignee": _single_name(assignee, {}, node.id),
+                "fixed_candidate_users": _names(candidate_users, {}, node.id),
+                "fixed_candidate_groups": _names(candidate_groups, {}, node.id),
+                "fixed_priority": _priority(priority, {}, node.id),
+                "fixed_form_key": _single_name(form_key, {}, node.id, what="form key"),
+            }
+        except ExpressionFailed as exc:
+            problems.append(error_entry(node.id, exc.message, node.line))
+            constant = False
+    return UserTaskDefinition(
+        assignee=assignee,
+        candidate_users=candidate_users,
+        candidate_groups=candidate_groups,
+        due_date=due_date,
+        priority=priority,
+        form_key=form_key,
+        documentation=node.documentation,
+        constant=constant,
+        **fixed,
+    )
+
+
+def _dialect_attribute(element: etree._Element, attribute: str) -> str | None:
+    for namespace in _ATTRIBUTE_DIALECTS:
+        found = _nonempty(element.get(f"{{{namespace}}}{attribute}"))
+        if found:
+            return found
+    return None
+
+
+def _nonempty(value: str | None) -> str | None:
+    if value is None:
+        return None
+    stripped = value.strip()
+    return stripped or None
+
+
+def _resource_roles(element: etree._Element, local: str) -> list[str]:
+    texts = []
+    for role in element.findall(f"{{{BPMN_NS}}}{local}"):
+        formal = role.find(
+            f"{{{BPMN_NS}}}resourceAssignmentExpression/{{{BPMN_NS}}}formalExpression"
+        )
+        if formal is not None:
+            text = "".join(formal.itertext()).strip()
+            if text:
+                texts.append(text)
+    return texts
+
+
+def _resource_role(element: etree._Element, local: str) -> str | None:
+    texts = _resource_roles(element, local)
+    return texts[0] if texts else None
+
+
+def _resource_items(text: str, *, plain_is_user: bool) -> tuple[list[str], list[str]]:
+    """Split a formalExpression like ``user(kermit), group(management), ${x}``."""
+    users: list[str] = []
+    groups: list[str] = []
+    for item in split_items(text):
+        match = _RESOURCE_ITEM.match(item)
+        if match is not None:
+            inner = match.group(2).strip()
+            if inner:
+                (users if match.group(1) == "user" else groups).append(inner)
+        else:
+            (users if plain_is_user else groups).append(item)
+    return users, groups
+
+
+def _read_due_date(node: FlowNode, text: str | None, problems: list[ErrorEntry]) -> DueDate | None:
+    if not text:
+        return None
+    if is_expression(text):
+        try:
+            return DueDate(source=text, expression=compile_value(text))
+        except ExpressionError as exc:
+            problems.append(error_entry(node.id, f"dueDate: {exc}", node.line))
+            return None
+    try:
+        if looks_like_duration(text):
+            return DueDate(source=text, duration=parse_duration(text))
+        return DueDate(source=text, fixed=parse_datetime(text).astimezone(UTC))
+    except ValueError as exc:
+        problems.append(
+            error_entry(node.id, f"dueDate must be an ISO 8601 date-time or duration: {exc}",
+                        node.line)
+        )
+        return None
+
+
+def _evaluate(expression: Expression, context: Mapping[str, Any], element_id: str,
+              what: str) -> Any:
+    try:
+        return expression.evaluate(context)
+    except ExpressionError as exc:
+        raise ExpressionFailed(f"the {what} of {element_id!r} failed: {exc}",
+                               element_id=element_id) from None
+
+
+def _single_name(expression: Expression | None, context: Mapping[str, Any], element_id: str,
+                 *, what: str = "assignee") -> str | None:
+    if expression is None:
+        return None
+    value = _evaluate(expression, context, element_id, what)
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        if len(value) > 1:
+            raise ExpressionFailed(
+                f"the {what} of {element_id!r} must be one name, but it is a list",
+                element_id=element_id,
+            )
+        value = value[0] if value else None
+        if value is None:
+            return None
+    try:
+        text = value if isinstance(value, str) else to_text(value)
+    except ExpressionError as exc:
+        raise ExpressionFailed(f"the {what} of {element_id!r} failed: {exc}",
+                               element_id=element_id) from None
+    return text.strip() or None
+
+
+def _names(lists: tuple[ListExpression, ...], context: Mapping[str, Any],
+           element_id: str) -> tuple[str, ...]:
+    if not lists:
+        return ()
+    result: list[str] = []
+    for item in lists:
+        try:
+            names = item.evaluate(context)
+        except ExpressionError as exc:
+            raise ExpressionFailed(f"the candidates of {element_id!r} failed: {exc}",
+                                   element_id=element_id) from None
+        result.extend(name for name in names if name not in result)
+    return tuple(result)
+
+
+def _priority(expression: Expression | None, context: Mapping[str, Any], element_id: str) -> int:
+    if expression is None:
+        return DEFAULT_PRIORITY
+    value = _evaluate(expression, context, element_id, "priority")
+    if value is None:
+        return DEFAULT_PRIORITY
+    number: Decimal | None = None
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except ArithmeticError:
+            number = None
+    if number is None or not number.is_finite() or number != number.to_integral_value():
+        raise ExpressionFailed(
+            f"the priority of {element_id!r} must be a whole number, not {value!r}",
+            element_id=element_id,
+        )
+    if abs(number) > 2**31:
+        raise ExpressionFailed(f"the priority of {element_id!r} is out of range",
+                               element_id=element_id)
+    return int(number)
+
+
+def _due_from_value(value: Any, now: datetime, element_id: str) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            if looks_like_duration(text):
+                return _after(now, parse_duration(text), element_id)
+            return parse_datetime(text).astimezone(UTC)
+        except ValueError as exc:
+            raise ExpressionFailed(
+                f"the due date of {element_id!r} is neither an ISO 8601 date-time nor a "
+                f"duration: {exc}",
+                element_id=element_id,
+            ) from None
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(0), tzinfo=UTC)
+    if isinstance(value, timedelta):
+        try:
+            return (now + value).astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ExpressionFailed(f"the due date of {element_id!r} is out of range",
+                                   element_id=element_id) from None
+    raise ExpressionFailed(
+        f"the due date of {element_id!r} must be a date-time or a duration, not {value!r}",
+        element_id=element_id,
+    )
+
+
+def _after(now: datetime, duration: IsoDuration, element_id: str) -> datetime:
+    try:
+        return duration.add_to(now).astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ExpressionFailed(f"the due date of {element_id!r} is out of range",
+                               element_id=element_id) from None
