@@ -1,0 +1,69 @@
+"""The payloads of the runtime's task and instance events (docs/events.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _blank_to_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+Username = Annotated[str, Field(min_length=1, max_length=150)]
+#: a username, or none (null or blank)
+OptionalName = Annotated[Username | None, BeforeValidator(_blank_to_none)]
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+RoleName = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class TaskCreated(_Payload):
+    task_id: Id
+    instance_id: Id
+    definition_key: str = Field(min_length=1, max_length=255)
+    definition_version: int | None = None
+    node_id: str | None = Field(default=None, max_length=255)
+    name: str | None = Field(default=None, max_length=500)
+    assignee: OptionalName = None
+    candidate_users: list[Username] = Field(default_factory=list, max_length=1000)
+    candidate_roles: list[RoleName] = Field(default_factory=list, max_length=200)
+    due_at: dt.datetime | None = None
+    created_at: dt.datetime | None = None
+    initiator: OptionalName = None
+    business_key: str | None = Field(default=None, max_length=255)
+    trial: bool = False
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.node_id or self.task_id
+
+
+class TaskClosed(_Payload):
+    """`task.completed` or `task.cancelled`."""
+
+    task_id: Id
+    instance_id: Id | None = None
+    completed_at: dt.datetime | None = None
+    cancelled_at: dt.datetime | None = None
+
+
+class InstanceCompleted(_Payload):
+    instance_id: Id
+    definition_key: str = Field(min_length=1, max_length=255)
+    definition_version: int | None = None
+    initiator: OptionalName = None
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    trial: bool = False
+
+
+class InstanceEnded(_Payload):
+    """Any event that ends an instance (`instance.terminated`)."""
+
+    instance_id: Id

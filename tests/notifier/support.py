@@ -1,0 +1,171 @@
+"""Events as the designer and the runtime publish them (docs/events.md), to drive the notifier."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import Any
+
+from bpm_common.events.envelope import Event, new_event
+from bpm_common.ids import new_id
+
+DUE = dt.datetime(2026, 3, 3, 17, 30, tzinfo=dt.UTC)
+
+
+def iso(value: dt.datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def ago(**delta: float) -> dt.datetime:
+    return dt.datetime.now(dt.UTC) - dt.timedelta(**delta)
+
+
+def user_upserted(
+    username: str,
+    *,
+    sequence: int = 1,
+    roles: list[str] | None = None,
+    email: str | None = None,
+    locale: str = "en",
+    active: bool = True,
+    department: str | None = None,
+    display_name: str | None = None,
+) -> Event:
+    return new_event(
+        "bpm.designer.org.user.upserted",
+        username,
+        {
+            "username": username,
+            "display_name": display_name or username.title(),
+            "email": email if email is not None else f"{username}@example.com",
+            "department": department,
+            "roles": roles or [],
+            "locale": locale,
+            "active": active,
+        },
+        source="designer",
+        sequence=sequence,
+    )
+
+
+def user_deleted(username: str, *, sequence: int) -> Event:
+    return new_event(
+        "bpm.designer.org.user.deleted",
+        username,
+        {"username": username},
+        source="designer",
+        sequence=sequence,
+    )
+
+
+def department_upserted(key: str, *, sequence: int = 1, manager: str | None = None) -> Event:
+    return new_event(
+        "bpm.designer.org.department.upserted",
+        key,
+        {"key": key, "name": key.title(), "parent": None, "manager": manager},
+        source="designer",
+        sequence=sequence,
+    )
+
+
+def department_deleted(key: str, *, sequence: int) -> Event:
+    return new_event(
+        "bpm.designer.org.department.deleted",
+        key,
+        {"key": key},
+        source="designer",
+        sequence=sequence,
+    )
+
+
+class Instance:
+    """One process instance; each event it makes carries the next `sequence` of the instance."""
+
+    def __init__(
+        self,
+        key: str = "expense-reimbursement",
+        *,
+        initiator: str = "alice",
+        business_key: str = "EXP-2026-042",
+    ) -> None:
+        self.id = new_id()
+        self.key, self.initiator, self.business_key = key, initiator, business_key
+        self._sequence = itertools.count(1)
+
+    def _event(self, kind: str, data: dict[str, Any], *, time: dt.datetime | None = None) -> Event:
+        return new_event(
+            f"bpm.runtime.{kind}",
+            self.id,
+            {"instance_id": self.id, "definition_key": self.key, "definition_version": 3, **data},
+            source="runtime",
+            sequence=next(self._sequence),
+            time=time,
+        )
+
+    def task_created(
+        self,
+        name: str = "Finance review",
+        *,
+        assignee: str | None = None,
+        candidate_users: list[str] | None = None,
+        candidate_roles: list[str] | None = None,
+        due_at: dt.datetime | None = DUE,
+        time: dt.datetime | None = None,
+        task_id: str | None = None,
+    ) -> Event:
+        return self._event(
+            "task.created",
+            {
+                "task_id": task_id or new_id(),
+                "node_id": "finance_review",
+                "name": name,
+                "assignee": assignee,
+                "candidate_users": candidate_users or [],
+                "candidate_roles": candidate_roles or [],
+                "due_at": iso(due_at) if due_at else None,
+                "created_at": iso(dt.datetime.now(dt.UTC)),
+                "initiator": self.initiator,
+                "business_key": self.business_key,
+                "trial": False,
+            },
+            time=time,
+        )
+
+    def task_completed(self, task_id: str, *, actor: str = "carol") -> Event:
+        return self._event(
+            "task.completed",
+            {
+                "task_id": task_id,
+                "node_id": "finance_review",
+                "name": "Finance review",
+                "actor": actor,
+                "created_at": iso(ago(hours=1)),
+                "completed_at": iso(dt.datetime.now(dt.UTC)),
+                "comment": "ok",
+                "trial": False,
+            },
+        )
+
+    def task_cancelled(self, task_id: str) -> Event:
+        return self._event(
+            "task.cancelled",
+            {
+                "task_id": task_id,
+                "node_id": "finance_review",
+                "name": "Finance review",
+                "reason": "boundary timer",
+                "cancelled_at": iso(dt.datetime.now(dt.UTC)),
+            },
+        )
+
+    def completed(self) -> Event:
+        return self._event(
+            "instance.completed",
+            {
+                "initiator": self.initiator,
+                "started_at": iso(ago(hours=2)),
+                "ended_at": iso(dt.datetime.now(dt.UTC)),
+                "duration_seconds": 7200,
+                "trial": False,
+            },
+        )
