@@ -1,0 +1,1 @@
+"""Process analytics over the fact tables: summaries per process and version."""

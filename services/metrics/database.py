@@ -1,0 +1,7 @@
+"""The metrics service's tables share one declarative base; outbox and inbox from bpm_common."""
+
+from bpm_common.db import make_base
+from bpm_common.events.outbox import add_event_tables
+
+Base = make_base()
+add_event_tables(Base.metadata)

@@ -1,0 +1,1 @@
+"""Business metrics for Prometheus: a cycle-time histogram and gauges read at scrape time."""
