@@ -8,10 +8,19 @@ from bpm_common.app import ServiceDefinition, Subscription
 from services.metrics import models  # noqa: F401 - registers every table
 from services.metrics.analytics.api import router as analytics_router
 from services.metrics.database import Base
+from services.metrics.exporter.metrics import BUSINESS_GAUGES
+from services.metrics.exporter.scrape import GaugeRefresher
 from services.metrics.facts.handlers import HANDLERS
+from services.metrics.settings import MetricsSettings
 
 
-def definition() -> ServiceDefinition:
+def definition(settings: MetricsSettings | None = None) -> ServiceDefinition:
+    settings = settings or MetricsSettings()
+    refresher = GaugeRefresher(
+        BUSINESS_GAUGES,
+        max_age=settings.gauge_max_age_seconds,
+        timeout=settings.gauge_query_timeout_seconds,
+    )
     return ServiceDefinition(
         name="metrics",
         title="BPM metrics",
@@ -20,4 +29,5 @@ def definition() -> ServiceDefinition:
         migrations=Path(__file__).parent / "migrations",
         routers=[analytics_router],
         subscriptions=[Subscription(producer="runtime", handlers=HANDLERS)],
+        on_scrape=[refresher],
     )

@@ -8,8 +8,6 @@ from bpm_common.app import create_app as create_service_app
 from bpm_common.db import Database
 from bpm_common.events.broker import Broker
 from services.metrics.app import definition
-from services.metrics.exporter.metrics import BUSINESS_GAUGES
-from services.metrics.exporter.middleware import GaugeRefreshMiddleware
 from services.metrics.settings import MetricsSettings
 
 
@@ -20,11 +18,4 @@ def create_app(
     broker: Broker | None = None,
 ) -> FastAPI:
     settings = settings or MetricsSettings()
-    app = create_service_app(definition(), settings, db=db, broker=broker)
-    app.add_middleware(
-        GaugeRefreshMiddleware,
-        gauges=BUSINESS_GAUGES,
-        max_age=settings.gauge_max_age_seconds,
-        timeout=settings.gauge_query_timeout_seconds,
-    )
-    return app
+    return create_service_app(definition(settings), settings, db=db, broker=broker)

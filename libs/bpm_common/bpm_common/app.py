@@ -76,6 +76,9 @@ class ServiceDefinition:
     workers: list[Worker] = field(default_factory=list)
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)
+    #: awaited by `/metrics` before rendering (e.g. to read business gauges from the database);
+    #: a failing hook is logged and the scrape goes on
+    on_scrape: list[Hook] = field(default_factory=list)
     version: str = "0.1.0"
 
 
@@ -187,11 +190,11 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, service=definition.name, access_log=common.access_log)
     for router in definition.routers:
         app.include_router(router)
-    app.include_router(operations_router(definition.name))
+    app.include_router(operations_router(definition.name, definition.on_scrape))
     return app
 
 
-def operations_router(service: str) -> APIRouter:
+def operations_router(service: str, on_scrape: list[Hook] | None = None) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz", summary="Alive")
@@ -222,6 +225,12 @@ def operations_router(service: str) -> APIRouter:
                 await ctx.relay.backlog()
             except Exception:  # noqa: BLE001 - the scrape must not fail on it
                 log.debug("outbox_backlog_unavailable")
+        if ctx is not None:
+            for hook in on_scrape or ():
+                try:
+                    await hook(ctx)
+                except Exception as exc:  # noqa: BLE001 - the scrape goes on without it
+                    log.warning("scrape_hook_failed", hook=getattr(hook, "__name__", repr(hook)), error=repr(exc))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
