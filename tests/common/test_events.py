@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from bpm_common import jsonutil
-from bpm_common.db import Database, ensure_database
+from bpm_common.db import Database, drop_database, ensure_database
 from bpm_common.events.broker import ConsumerSpec
 from bpm_common.events.envelope import Event, new_event
 from bpm_common.events.inbox import EventConsumer
@@ -46,7 +46,8 @@ async def db_url(pg_url: str, run_prefix: str):
         await conn.run_sync(metadata.drop_all)
         await conn.run_sync(metadata.create_all)
     await engine.dispose()
-    return url
+    yield url
+    await drop_database(url, url.database)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -329,6 +329,7 @@ class InstanceCommands:
                     **self._task_common(row, record.task_id, record.node_id, name),
                     "reason": record.reason,
                     "cancelled_at": now,
+                    "trial": row.trial,
                 }))
             elif kind == "activity_completed":
                 if record.node_kind != "userTask":
