@@ -1,0 +1,38 @@
+"""Checking a user's password for the gateway's token issuer."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpm_common.errors import Unauthorized
+from services.designer.auth.passwords import verify_password
+from services.designer.auth.schemas import VerifyOut
+from services.designer.org import repository as org_repo
+
+
+async def verify(
+    session: AsyncSession, username: str, password: str, *, scrypt_n: int
+) -> VerifyOut:
+    """The user's identity when the password is right and the user active.
+
+    Unknown user, wrong password, no password and inactive user all get the same
+    401, and the password is hashed in every case, so neither the answer nor its
+    timing tells which it was.
+    """
+    name = username.strip().lower()
+    user = await org_repo.get_user(session, name)
+    stored = user.password_hash if user is not None else None
+    matches = await asyncio.to_thread(verify_password, password, stored, n=scrypt_n)
+    if user is None or not matches or not user.active:
+        raise Unauthorized("wrong username or password", headers=None)
+    roles = (await org_repo.roles_of(session, [name]))[name]
+    return VerifyOut(
+        username=user.username,
+        roles=roles,
+        department=user.department_key,
+        display_name=user.display_name,
+        email=user.email,
+        locale=user.locale,
+    )
