@@ -82,6 +82,7 @@ class Database:
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_pre_ping=False,
+            hide_parameters=True,  # statement parameters may hold documents, hashes, personal data
             pool_recycle=1800,
             json_serializer=jsonutil.dumps,
             json_deserializer=jsonutil.loads,

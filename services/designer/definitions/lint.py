@@ -503,31 +503,14 @@ def _dead_ends_in(
                 )
 
 
-def _unsupported_in(nodes: tuple[FlowNode, ...]) -> Iterator[Finding]:
+def _unsupported_in(nodes: tuple[FlowNode, ...], *, top_level: bool = True) -> Iterator[Finding]:
+    """What the runtime cannot execute, by the same rule the engine's compiler applies."""
     for node in nodes:
-        kinds = node.event_definitions
-        if len(kinds) > 1:
-            yield Finding(
-                "supported-element",
-                ERROR,
-                node.id,
-                f"the runtime does not execute a {node.kind} with several event definitions "
-                f"({', '.join(kinds)})",
-                node.line,
-            )
-            continue
-        kind = kinds[0] if kinds else None
-        if not support.is_executable(node.kind, kind):
-            what = f"{node.kind} with a {kind} event definition" if kind else node.kind
-            yield Finding(
-                "supported-element",
-                ERROR,
-                node.id,
-                f"the runtime does not execute {what}",
-                node.line,
-            )
+        reason = support.unsupported_reason(node, top_level=top_level)
+        if reason is not None:
+            yield Finding("supported-element", ERROR, node.id, f"the runtime cannot execute this: {reason}", node.line)
         elif node.is_container:
-            yield from _unsupported_in(node.flow_nodes)
+            yield from _unsupported_in(node.flow_nodes, top_level=False)
 
 
 def rule_catalogue() -> list[dict[str, str]]:
