@@ -1,0 +1,107 @@
+"""ASGI entry point: `uvicorn gateway.main:create_app --factory`.
+
+The gateway has no database and no NATS connection: it authenticates, applies role
+rules and rate limits, and passes `/api/v1` calls to the owning service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+
+from bpm_common.errors import install_error_handlers
+from bpm_common.http import RequestContextMiddleware
+from bpm_common.logging import configure_logging, get_logger
+from gateway import api, operations
+from gateway.context import GatewayContext
+from gateway.openapi import MergedOpenAPI
+from gateway.proxy import Proxy
+from gateway.settings import GatewaySettings
+from gateway.upstream import close_upstreams, open_upstreams
+
+log = get_logger(__name__)
+
+TITLE = "BPM platform API"
+VERSION = "0.1.0"
+DESCRIPTION = (
+    "Process definitions and the organisation (designer), process instances and tasks "
+    "(runtime), notifications (notifier) and analytics (metrics), behind one gateway. "
+    "Log in with `POST /api/v1/auth/token` and send the token as `Authorization: Bearer ...`."
+)
+#: headers a browser may send and read across origins
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Accept",
+    "Accept-Language",
+    "Idempotency-Key",
+    "X-Request-ID",
+    "traceparent",
+    "tracestate",
+    "If-Match",
+    "If-None-Match",
+    "Last-Event-ID",
+]
+CORS_EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "Location", "ETag"]
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    common = settings.common
+    configure_logging("gateway", level=common.log_level, json_output=common.log_json)
+    ctx = GatewayContext.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx.upstreams = open_upstreams(settings)
+        log.info("gateway_started", port=settings.port, backends=settings.backend_urls())
+        try:
+            yield
+        finally:
+            upstreams, ctx.upstreams = ctx.upstreams, {}
+            await close_upstreams(upstreams)
+
+    app = FastAPI(
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url=None,  # served merged by `operations.docs_router`
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.gateway = ctx
+    app.state.token_verifier = ctx.verifier.verifier
+    install_error_handlers(app)
+    app.include_router(api.router)
+    # right after the gateway's own /api/v1/auth routes: those match first, and the hot
+    # path does not try the operational routes
+    # (an ASGI app as the endpoint: Starlette calls it with the raw scope, no Request made)
+    app.router.add_route("/api/v1/{path:path}", Proxy(ctx), include_in_schema=False)  # type: ignore[arg-type]
+    app.include_router(operations.router)
+    app.include_router(operations.docs_router)
+
+    def own_document() -> dict[str, Any]:
+        return get_openapi(title=TITLE, version=VERSION, description=DESCRIPTION, routes=app.routes)
+
+    app.state.openapi = MergedOpenAPI(
+        own_document, lambda: ctx.upstreams, timeout=settings.openapi_timeout
+    )
+
+    app.add_middleware(RequestContextMiddleware, service="gateway", access_log=common.access_log)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=600,
+        )
+    return app

@@ -1,0 +1,267 @@
+"""The reverse proxy: one plain ASGI handler for every `/api/v1` path the gateway does not answer.
+
+For each call: authenticate (401), apply the caller's rate limit (429), find the owning
+service (404), apply the role rule (403), then pass the request on through that
+service's keep-alive pool and the answer back. Small answers are relayed in one piece;
+event streams and large or open-ended bodies are streamed as they arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import httpx
+from starlette.types import Message, Receive, Scope, Send
+
+from bpm_common.auth import Principal
+from bpm_common.errors import (
+    DomainError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unauthorized,
+)
+from bpm_common.logging import get_logger
+from gateway.auth import bearer_token
+from gateway.context import GatewayContext
+from gateway.forwarding import client_ip, response_headers, upstream_request_headers
+from gateway.problems import render, upstream_failure
+from gateway.ratelimit import retry_after
+from gateway.routes import API_PREFIX, BACKENDS, backend_for, is_allowed
+from gateway.telemetry import FORBIDDEN, RATE_LIMITED, UNAUTHORIZED, UPSTREAM_LATENCY
+from gateway.upstream import Upstream
+
+log = get_logger(__name__)
+
+#: answers up to this size with a Content-Length are read whole and sent in one message
+BUFFER_LIMIT = 1 << 20
+EVENT_STREAM = "text/event-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteLabel:
+    """Stands in for `scope["route"]` so the latency histogram gets a bounded route label."""
+
+    path: str
+
+
+PROXY_LABEL = RouteLabel(f"{API_PREFIX}{{path}}")
+_LABELS = {segment: RouteLabel(f"{API_PREFIX}{segment}/**") for segment in BACKENDS}
+_STREAM_LABELS = {segment: RouteLabel(f"{API_PREFIX}{segment}/** (stream)") for segment in BACKENDS}
+
+
+class Proxy:
+    """The ASGI app behind the route `/api/v1/{path:path}`."""
+
+    def __init__(self, ctx: GatewayContext) -> None:
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        scope["route"] = PROXY_LABEL
+        if _has_dot_segment(path):
+            await render(NotFound(f"no API at {path}"))(scope, receive, send)
+            return
+        principal = await self._authenticate(scope, receive, send)
+        if principal is None:
+            return
+        service = backend_for(path)
+        if service is None:
+            await render(NotFound(f"no API at {path}"))(scope, receive, send)
+            return
+        allowed, wanted = is_allowed(method, path, principal.roles)
+        if not allowed:
+            segment = path[len(API_PREFIX) :].partition("/")[0]
+            FORBIDDEN.labels(_LABELS[segment].path).inc()
+            roles = ", ".join(sorted(wanted or ()))
+            await render(Forbidden(f"requires one of the roles: {roles}"))(scope, receive, send)
+            return
+        await self._forward(scope, receive, send, self.ctx.upstream(service))
+
+    async def _authenticate(self, scope: Scope, receive: Receive, send: Send) -> Principal | None:
+        """The caller, or None after answering 401/429 for them."""
+        ctx = self.ctx
+        authorization: str | None = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+                break
+        token = bearer_token(authorization)
+        failure: DomainError | None = None
+        principal: Principal | None = None
+        if token is None:
+            failure, reason = Unauthorized("missing bearer token"), "missing_token"
+        else:
+            try:
+                principal = await ctx.verifier.verify(token)
+            except Unauthorized as exc:
+                failure, reason = exc, "invalid_token"
+        if principal is not None:
+            key, limit = "u:" + principal.username, "user"
+        else:
+            key, limit = "ip:" + client_ip(scope), "ip"
+        wait = ctx.requests.acquire(key)
+        if wait:
+            RATE_LIMITED.labels(limit).inc()
+            failure = TooManyRequests(
+                "too many requests; slow down", headers={"Retry-After": retry_after(wait)}
+            )
+        elif failure is not None:
+            UNAUTHORIZED.labels(reason).inc()
+        if failure is not None:
+            await render(failure)(scope, receive, send)
+            return None
+        return principal
+
+    async def _forward(
+        self, scope: Scope, receive: Receive, send: Send, upstream: Upstream
+    ) -> None:
+        settings = self.ctx.settings
+        try:
+            body = await _read_body(scope, receive, settings.max_body_bytes)
+        except PayloadTooLarge as exc:
+            await render(exc)(scope, receive, send)
+            return
+        if body is None:  # the client went away
+            return
+        headers = upstream_request_headers(scope)
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        target = raw_path.decode("latin-1")
+        if scope["query_string"]:
+            target += "?" + scope["query_string"].decode("latin-1")
+        client, request = upstream.request(
+            scope["method"], target, headers, body, stream=_accepts_event_stream(headers)
+        )
+        segment = scope["path"][len(API_PREFIX) :].partition("/")[0]
+        scope["route"] = _LABELS[segment]
+        started = time.perf_counter()
+        try:
+            response = await client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            UPSTREAM_LATENCY.labels(upstream.name, "error").observe(time.perf_counter() - started)
+            log.warning("upstream_failed", backend=upstream.name, error=type(exc).__name__)
+            await render(upstream_failure(upstream.name, exc))(scope, receive, send)
+            return
+        UPSTREAM_LATENCY.labels(upstream.name, str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        try:
+            if response.headers.get("content-type", "").startswith(EVENT_STREAM):
+                scope["route"] = _STREAM_LABELS[segment]
+                # no read timeout between events (both transports look it up for the body)
+                request.extensions["timeout"] = {
+                    **request.extensions.get("timeout", {}),
+                    "read": None,
+                }
+                await _relay_stream(response, upstream.name, receive, send)
+            elif _small(response, scope["method"]):
+                await _relay_whole(response, upstream.name, scope, receive, send)
+            else:
+                await _relay_stream(response, upstream.name, receive, send)
+        finally:
+            await response.aclose()
+
+
+def _small(response: httpx.Response, method: str) -> bool:
+    """Whether the answer is read whole: no body, or a known length within `BUFFER_LIMIT`."""
+    if method == "HEAD" or response.status_code in (204, 304):
+        return True
+    length = response.headers.get("content-length")
+    return length is not None and length.isdigit() and int(length) <= BUFFER_LIMIT
+
+
+async def _relay_whole(
+    response: httpx.Response, service: str, scope: Scope, receive: Receive, send: Send
+) -> None:
+    try:
+        chunks = [chunk async for chunk in response.aiter_raw()]
+    except httpx.HTTPError as exc:
+        log.warning("upstream_body_failed", backend=service, error=type(exc).__name__)
+        await render(upstream_failure(service, exc))(scope, receive, send)
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status_code,
+            "headers": response_headers(response.headers.raw),
+        }
+    )
+    await send({"type": "http.response.body", "body": b"".join(chunks)})
+
+
+async def _relay_stream(
+    response: httpx.Response, service: str, receive: Receive, send: Send
+) -> None:
+    """Pass the body on chunk by chunk until it ends or the client disconnects."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status_code,
+            "headers": response_headers(response.headers.raw),
+        }
+    )
+    pump = asyncio.ensure_future(_pump(response, service, send))
+    watch = asyncio.ensure_future(_until_disconnect(receive))
+    try:
+        await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (pump, watch):
+            task.cancel()
+        await asyncio.gather(pump, watch, return_exceptions=True)
+
+
+async def _pump(response: httpx.Response, service: str, send: Send) -> None:
+    try:
+        async for chunk in response.aiter_raw():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    except httpx.HTTPError as exc:
+        log.warning("upstream_stream_ended", backend=service, error=type(exc).__name__)
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while True:
+        message: Message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+    """The whole request body (None if the client disconnected); `PayloadTooLarge` over `limit`."""
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise PayloadTooLarge(f"the request body exceeds {limit} bytes")
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        return None
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        return body
+    chunks, size = [body], len(body)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the request body exceeds {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _accepts_event_stream(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b"accept":
+            return b"text/event-stream" in value
+    return False
+
+
+def _has_dot_segment(path: str) -> bool:
+    """True for `.`/`..` segments: a backend could resolve them to a path never checked here."""
+    return "/." in path and any(part in (".", "..") for part in path.split("/"))
