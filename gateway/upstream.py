@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,19 +10,6 @@ from httpx_aiohttp import AiohttpTransport
 
 from gateway.routes import SERVICES
 from gateway.settings import GatewaySettings
-
-
-def _spare_httpcore_a_failing_import() -> None:
-    """httpcore runs `import sniffio` on every pooled request; anyio 4.16 no longer installs
-    sniffio, and an import that fails is searched for again each time (a scan of sys.path,
-    about a third of the gateway's CPU per call with the `httpcore` transport). Marking the
-    module as absent makes the failure immediate; httpcore then assumes asyncio, which is
-    what uvicorn runs."""
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
-
-
-_spare_httpcore_a_failing_import()
 
 
 class _NoCookies(httpx.Cookies):
@@ -125,9 +110,9 @@ def open_upstreams(settings: GatewaySettings) -> dict[str, Upstream]:
 def _client(
     settings: GatewaySettings, timeout: httpx.Timeout, limits: httpx.Limits
 ) -> httpx.AsyncClient:
-    transport = (
-        AiohttpTransport(limits=limits, trust_env=False) if settings.upstream_transport == "aiohttp" else None
-    )
+    transport = None
+    if settings.upstream_transport == "aiohttp":
+        transport = AiohttpTransport(limits=limits, trust_env=False)
     return UpstreamClient(
         timeout=timeout,
         limits=limits,

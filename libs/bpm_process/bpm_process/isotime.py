@@ -1,7 +1,7 @@
 """ISO 8601 date-times and durations as BPMN models write them.
 
-Used for user task due dates now and for timer definitions (``timeDate``,
-``timeDuration``) later. Everything here is pure: "now" is always passed in.
+Used for user task due dates and timer definitions (``timeDate``, ``timeDuration``,
+``timeCycle``). Everything here is pure: "now" is always passed in.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from decimal import Decimal, InvalidOperation
 
 __all__ = [
     "IsoDuration",
+    "RepeatingInterval",
+    "parse_repeating_interval",
     "looks_like_duration",
     "parse_datetime",
     "parse_duration",
@@ -159,3 +161,83 @@ def _add_months(moment: datetime, months: int) -> datetime:
     month = month_index + 1
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatingInterval:
+    """An ISO 8601 repeating interval as BPMN ``timeCycle`` writes it:
+    ``R3/PT1H`` (three times, an hour apart), ``R/P1D`` (for ever, daily) or
+    ``R5/2024-01-01T09:00:00Z/P1D`` (five times, daily, the first at the start).
+
+    ``repetitions`` is ``None`` for an unbounded cycle.
+    """
+
+    repetitions: int | None
+    period: IsoDuration
+    start: datetime | None = None
+
+    def occurrence(self, index: int, origin: datetime) -> datetime:
+        """The ``index``-th (0-based) occurrence. Without a start date the first one
+        is one period after ``origin``; with a start date it is the start itself."""
+        moment = self.start if self.start is not None else self.period.add_to(origin)
+        for _ in range(index):
+            moment = self.period.add_to(moment)
+        return moment
+
+    def next_after(self, after: datetime, *, origin: datetime, fired: int = 0) -> datetime | None:
+        """The first occurrence later than ``after`` that is still allowed, counting
+        ``fired`` occurrences that already happened (relevant without a start date)."""
+        if self.start is None:
+            if self.repetitions is not None and fired >= self.repetitions:
+                return None
+            moment = self.period.add_to(origin)
+            while moment <= after:
+                moment = self.period.add_to(moment)
+            return moment
+        moment = self.start
+        index = 0
+        while moment <= after:
+            index += 1
+            if self.repetitions is not None and index >= self.repetitions:
+                return None
+            moment = self.period.add_to(moment)
+            if index > 1_000_000:  # pragma: no cover - guarded by period > 0
+                return None
+        if self.repetitions is not None and index >= self.repetitions:
+            return None
+        return moment
+
+    def __str__(self) -> str:
+        count = "" if self.repetitions is None else str(self.repetitions)
+        if self.start is not None:
+            return f"R{count}/{self.start.isoformat()}/{self.period}"
+        return f"R{count}/{self.period}"
+
+
+def parse_repeating_interval(text: str) -> RepeatingInterval:
+    """Parse ``R[n]/[start/]duration``; raise ``ValueError`` for anything else
+    (cron expressions included: write the schedule as an ISO 8601 cycle)."""
+    stripped = text.strip()
+    parts = stripped.split("/")
+    if len(parts) not in (2, 3) or not parts[0].upper().startswith("R"):
+        raise ValueError(
+            f"{text!r} is not an ISO 8601 repeating interval (e.g. R3/PT1H or "
+            "R/2024-01-01T09:00:00Z/P1D); cron expressions are not supported"
+        )
+    count_text = parts[0][1:]
+    repetitions: int | None = None
+    if count_text:
+        if not count_text.isdigit() or len(count_text) > 9:
+            raise ValueError(f"{text!r}: the repetition count must be a whole number")
+        repetitions = int(count_text)
+    start = None
+    if len(parts) == 3:
+        start = parse_datetime(parts[1])
+        period_text = parts[2]
+    else:
+        period_text = parts[1]
+    period = parse_duration(period_text)
+    if period.negative or (not period.years and not period.months
+                           and period.span <= timedelta(0)):
+        raise ValueError(f"{text!r}: the period must be longer than zero")
+    return RepeatingInterval(repetitions, period, start)

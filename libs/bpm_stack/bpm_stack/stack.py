@@ -111,9 +111,14 @@ class Stack:
         return sp
 
     def start(self, *, timeout: float = 60.0) -> None:
-        for name in SERVICES:
-            self.start_service(name)
-        self.wait_ready(timeout=timeout)
+        """Start every service and wait until all are ready; on failure stop the ones started."""
+        try:
+            for name in SERVICES:
+                self.start_service(name)
+            self.wait_ready(timeout=timeout)
+        except BaseException:
+            self.stop()
+            raise
 
     def wait_ready(self, keys: list[str] | None = None, *, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
