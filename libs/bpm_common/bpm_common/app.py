@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, generate_latest
 from sqlalchemy import MetaData
 from starlette.responses import JSONResponse, Response
 
@@ -35,6 +35,9 @@ from bpm_common.migrations import upgrade_to_head
 from bpm_common.settings import ServiceSettings
 
 log = get_logger(__name__)
+
+# `*_created` series double the exposition and no dashboard uses them
+disable_created_metrics()
 
 
 @dataclass
