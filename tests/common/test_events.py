@@ -273,3 +273,37 @@ async def test_consumer_crashing_after_commit_before_ack_applies_effect_once(db,
     assert await consumer.handle(msgs[0]) == "duplicate"
     assert await _count(db, effects) == 1
     await broker.close()
+
+
+async def test_a_batch_is_one_unit_of_work_and_falls_back_to_single_messages_on_failure(db):
+    from bpm_common.events.broker import OutgoingMessage
+
+    broker = MemoryBroker()
+    ns = _namespace()
+    writer = EventWriter(metadata, namespace=ns)
+    await broker.ensure_stream("S", [f"{ns}.test.>"])
+    first, second = _event(1), _event(2)
+    for event, msg_id in ((first, "a"), (second, "b"), (first, "c")):  # `first` twice
+        await broker.publish([OutgoingMessage(f"{ns}.test.x", event.to_json().encode(), msg_id)])
+    consumer = EventConsumer(
+        name="batch", db=db, broker=broker, writer=writer,
+        spec=ConsumerSpec("S", "batch", f"{ns}.test.>"), handlers={first.type: _record}, namespace=ns,
+    )
+    msgs = await broker.pull(consumer.spec, batch=10, timeout=0.1)
+    assert await consumer.handle_batch(msgs) == ["handled", "handled", "duplicate"]
+    assert await _count(db, effects) == 2
+    assert await broker.pull(consumer.spec, batch=10, timeout=0.1) == [], "all acknowledged"
+
+    third, fourth = _event(3), _event(4)
+
+    async def picky(session: AsyncSession, event: Event) -> None:
+        await _record(session, event)
+        if event.data["n"] == 4:
+            raise ConnectionError("transient")
+
+    for event in (third, fourth):
+        await broker.publish([OutgoingMessage(f"{ns}.test.x", event.to_json().encode(), event.id)])
+    consumer.handlers = {third.type: picky}
+    msgs = await broker.pull(consumer.spec, batch=10, timeout=0.1)
+    assert await consumer.handle_batch(msgs) == ["handled", "retry"]
+    assert await _count(db, effects) == 3, "the good event applied once, the failing one rolled back"

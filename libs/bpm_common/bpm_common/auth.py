@@ -8,6 +8,7 @@ defence) and builds a `Principal`. Role checks are dependencies:
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Annotated, Any
@@ -41,8 +42,11 @@ class Principal:
 
 
 class TokenVerifier:
+    CACHE_SIZE = 10_000
+
     def __init__(self, settings: CommonSettings) -> None:
         self.settings = settings
+        self._cache: dict[str, tuple[Principal, float]] = {}
         if settings.jwt_secret is None and not (settings.oidc_jwks_url or settings.oidc_public_key):
             raise RuntimeError(
                 "no token verification configured: set BPM_JWT_SECRET (built-in issuer) and/or "
@@ -54,6 +58,19 @@ class TokenVerifier:
         return PyJWKClient(self.settings.oidc_jwks_url, cache_keys=True) if self.settings.oidc_jwks_url else None
 
     def verify(self, token: str) -> Principal:
+        """The principal of a valid token; verified tokens are remembered until they expire."""
+        cached = self._cache.get(token)
+        if cached is not None and cached[1] > time.time():
+            return cached[0]
+        principal = self._verify(token)
+        exp = principal.claims.get("exp")
+        if isinstance(exp, (int, float)):
+            if len(self._cache) >= self.CACHE_SIZE:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[token] = (principal, float(exp))
+        return principal
+
+    def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
