@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from services.runtime.engine import (
+    InstanceState,
     ProcessGraph,
     Result,
     TaskCreated,
     TaskSpec,
+    commands,
     compile_bpmn,
     complete_task,
+    operations,
     start,
 )
 
@@ -25,6 +28,43 @@ NOW = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 def load(name: str) -> ProcessGraph:
     """Compile a model from ``tests/engine/models``."""
     return compile_bpmn((MODELS / name).read_bytes())
+
+
+NAMESPACES = (
+    'xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+    'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
+    'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" '
+    'xmlns:bpm="http://bpm-platform.org/schema/bpmn/1.0" '
+    'xmlns:flowable="http://flowable.org/bpmn"'
+)
+
+
+def model(body: str, *, process_id: str = "p", roots: str = "") -> ProcessGraph:
+    """Compile a process whose flow nodes and flows are ``body`` (``roots``: messages,
+    signals, errors ... before the process)."""
+    return compile_bpmn(
+        f'<?xml version="1.0"?><definitions {NAMESPACES} id="d" targetNamespace="t">'
+        f'{roots}<process id="{process_id}" isExecutable="true">{body}</process>'
+        "</definitions>".encode()
+    )
+
+
+def flows(*pairs: str) -> str:
+    """Sequence flows from "a>b" items, named f1, f2, ..."""
+    items = []
+    for index, pair in enumerate(pairs, 1):
+        source, target = pair.split(">")
+        items.append(f'<sequenceFlow id="f{index}" sourceRef="{source}" targetRef="{target}"/>')
+    return "".join(items)
+
+
+def round_trip(state: InstanceState) -> InstanceState:
+    """The state written to JSON text and read back, as the runtime does."""
+    import json
+
+    loaded = InstanceState.from_json(json.loads(json.dumps(state.to_json())))
+    assert loaded == state
+    return loaded
 
 
 class Ids:
@@ -74,11 +114,53 @@ class Instance:
         return self.tasks[found[0]]
 
     def complete(self, node_id: str, variables: Mapping[str, Any] | None = None, *,
-                 actor: str = "bob") -> Result:
+                 actor: str = "bob", outcome: str | None = None) -> Result:
         task = self.task_at(node_id)
-        return self._record(complete_task(self.graph, self.result.state, task.id,
+        return self.complete_id(task.id, variables, actor=actor, outcome=outcome)
+
+    def complete_id(self, task_id: str, variables: Mapping[str, Any] | None = None, *,
+                    actor: str = "bob", outcome: str | None = None) -> Result:
+        return self._record(complete_task(self.graph, self.state, task_id,
                                           variables=variables, actor=actor, now=self.now,
-                                          new_id=self.ids))
+                                          new_id=self.ids, outcome=outcome))
+
+    @property
+    def state(self) -> InstanceState:
+        """The current state, after a JSON round trip (every step checks it)."""
+        return round_trip(self.result.state)
+
+    def tasks_at(self, node_id: str) -> list[str]:
+        return [task_id for task_id, node in self.open_tasks().items() if node == node_id]
+
+    def job_at(self, node_id: str) -> str:
+        found = [job.id for job in self.result.state.jobs if job.node == node_id]
+        assert len(found) == 1, f"expected one job at {node_id}, found {found}"
+        return found[0]
+
+    def fire(self, node_id: str, *, at: datetime | None = None) -> Result:
+        job_id = self.job_at(node_id)
+        return self.call(commands.fire_timer, job_id, now=at)
+
+    def call(self, command: Any, *args: Any, now: datetime | None = None, **kwargs: Any
+             ) -> Result:
+        """Run any command taking (graph, state, *args, now=, new_id=)."""
+        return self._record(command(self.graph, self.state, *args, now=now or self.now,
+                                    new_id=self.ids, **kwargs))
+
+    def correlate(self, name: str, key: str | None = None,
+                  variables: Mapping[str, Any] | None = None) -> Result:
+        return self.call(commands.correlate_message, (name, key), variables=variables)
+
+    def signal(self, name: str, variables: Mapping[str, Any] | None = None) -> Result:
+        return self.call(commands.receive_signal, name, variables=variables)
+
+    def work_at(self, node_id: str) -> str:
+        found = [w.id for w in self.result.state.works if w.node == node_id]
+        assert len(found) == 1, f"expected one work item at {node_id}, found {found}"
+        return found[0]
+
+    def op(self, operation: str, *args: Any, **kwargs: Any) -> Result:
+        return self.call(getattr(operations, operation), *args, **kwargs)
 
 
 def event_types(result: Result) -> list[str]:

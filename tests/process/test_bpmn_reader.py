@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from bpm_process.bpmn import read_definitions
 from bpm_process.errors import BpmnError
 

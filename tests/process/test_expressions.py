@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+
 from bpm_process.expressions import (
     MAX_SOURCE_LENGTH,
     ExpressionError,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from bpm_process.isotime import looks_like_duration, parse_datetime, parse_duration
 
 BASE = datetime(2024, 1, 31, 12, 0, tzinfo=UTC)
@@ -49,3 +50,22 @@ def test_datetimes():
     assert parse_datetime("2024-05-01", default_tz=tz).tzinfo is tz
     with pytest.raises(ValueError):
         parse_datetime("tomorrow")
+
+
+def test_repeating_intervals():
+    from datetime import UTC, datetime, timedelta
+
+    from bpm_process.isotime import parse_repeating_interval
+
+    cycle = parse_repeating_interval("R3/PT1H")
+    assert cycle.repetitions == 3 and cycle.start is None and str(cycle) == "R3/PT1H"
+    origin = datetime(2024, 1, 1, tzinfo=UTC)
+    assert cycle.next_after(origin, origin=origin) == origin + timedelta(hours=1)
+    assert cycle.next_after(origin, origin=origin, fired=3) is None
+    forever = parse_repeating_interval("R/2024-01-01T00:00:00Z/P1D")
+    assert forever.repetitions is None
+    assert forever.next_after(datetime(2024, 1, 10, 5, tzinfo=UTC), origin=origin) == \
+        datetime(2024, 1, 11, tzinfo=UTC)
+    for bad in ("0 0 * * *", "R/PT0S", "Rx/PT1H", "R3/-PT1H", "R3"):
+        with pytest.raises(ValueError):
+            parse_repeating_interval(bad)

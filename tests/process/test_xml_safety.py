@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from bpm_process.bpmn import read_definitions
 from bpm_process.errors import BpmnError
 from bpm_process.xml import parse_xml

@@ -5,6 +5,8 @@
 * :mod:`bpm_process.bpmn` - a neutral reader of BPMN 2.0 documents;
 * :mod:`bpm_process.expressions` - the one safe expression language (JUEL and FEEL
   syntax) for conditions, assignment and form rules;
-* :mod:`bpm_process.isotime` - ISO 8601 date-times and durations;
+* :mod:`bpm_process.isotime` - ISO 8601 date-times, durations and repeating intervals;
+* :mod:`bpm_process.namespaces` - the dialect namespaces and our own ``bpm`` namespace;
+* :mod:`bpm_process.support` - what the runtime executes (shared with the lint);
 * :mod:`bpm_process.errors` - :class:`BpmnError`.
 """

@@ -1,63 +1,92 @@
-"""The pure process engine: parse → compile → execute. No I/O, no clock, no randomness.
+"""The pure process engine: parse -> compile -> execute. No I/O, no clock, no randomness.
 
 Design note
 ===========
 
 Compile once, execute many times
     :func:`compile_bpmn` / :func:`compile_process` turn a BPMN process into an
-    immutable :class:`ProcessGraph` (nodes with their behaviour, compiled conditions and
-    assignment expressions, the single exit of nodes that need no decision, and the
-    activity event records). The runtime caches one graph per definition version.
+    immutable :class:`ProcessGraph` (nodes with their behaviour, compiled conditions,
+    assignment, timer, mapping and multi-instance expressions, boundary events per
+    activity, event sub-processes per scope, the upstream sets of inclusive joins, the
+    single exit of nodes that need no decision, and the activity event records). The
+    runtime caches one graph per definition version.
 
 Commands
-    :func:`start` and :func:`complete_task` take ``(graph, state, arguments, now,
-    new_id)`` and return a :class:`Result` (new state, events in order, jobs). They
-    never change their input: the state is immutable and a command builds a new one,
-    so a refused command (a typed :class:`EngineError` carrying an HTTP status) leaves
-    nothing to roll back. The same inputs always give the same result.
+    Every command takes ``(graph, state, arguments, now, new_id)`` and returns a
+    :class:`Result`: the new state, the records in order (``Result.events``), timer
+    jobs to schedule and to drop (``jobs``, ``cancelled_jobs``), and message/signal
+    subscriptions to index and to drop (``subscriptions_opened``/``_closed``). They
+    never change their input: the state is immutable and a command builds a new one, so
+    a refused command (a typed :class:`EngineError` carrying an HTTP status and the
+    element id) leaves nothing to roll back. The same inputs always give the same
+    result.
 
-State: tokens and scopes
-    :class:`InstanceState` holds the variables and where the instance *waits*: a
-    list of tokens, each at a node, in a scope. A token waits at a user task (it
-    carries the task id), at a synchronising gateway (it carries the flow it came by),
-    or at a sub-process. Scopes form a tree: the root scope is the process itself
-    (implicit, id ``""``); an embedded sub-process that a token enters gets a child
-    scope whose record names its node, its parent scope and the token waiting for it
-    in the parent. A scope completes when its last token ends; a terminate end event
-    cancels everything in its scope. The JSON form (:meth:`InstanceState.to_json`)
-    stores only this, never the graph, so it stays small enough to write on every step.
+    * users: :func:`start`, :func:`complete_task` (with ``outcome`` for approvals);
+    * the world outside: :func:`fire_timer`, :func:`correlate_message`,
+      :func:`receive_signal`, :func:`complete_work`, :func:`fail_work`,
+      :func:`retry_work`, :func:`throw_work_error`, :func:`complete_call_activity`,
+      :func:`fail_call_activity`;
+    * approvals and administrators: :func:`move_token`, :func:`cancel_token`,
+      :func:`skip_node`, :func:`return_to` (with :func:`earlier_nodes`),
+      :func:`add_signer`, :func:`remove_signer`, :func:`withdraw`, :func:`terminate`,
+      :func:`set_variables`, :func:`migrate` (with :func:`migration_plan`);
+    * queries: :func:`message_start_events`, :func:`signal_start_events`,
+      ``graph.timer_starts`` with :func:`next_fire`.
 
-Inside a command
-    An agenda of arriving tokens is worked off until every token waits or has ended.
-    Tokens moving through pass-through nodes keep their id; splits make new ids for
-    the extra branches. A per-scope count of live tokens tells when a scope is done.
+    Commands about something the instance no longer waits for raise
+    :class:`JobNotFound`, :class:`SubscriptionNotFound` or :class:`WorkNotActive`,
+    which the runtime may ignore.
 
-How the next features plug in
-    * Event sub-processes and multi-instance bodies are further scope kinds: a scope
-      record per instance (multi-instance keeps its loop counter and completion count
-      with the scope); completion of a child scope already resumes the parent token.
-    * Boundary events: when a token enters an activity with boundary events, the
-      command emits a :class:`Job` (timer) in ``Result.jobs`` or records a
-      :class:`Subscription` (message, signal) in the state, keyed by that token. A later
-      ``fire_timer``/``correlate_message`` command finds the token, cancels it with the
-      same ``cancel_token`` path the terminate end event uses (interrupting) or adds a
-      token at the boundary event (non-interrupting), and lists obsolete jobs in
-      ``Result.cancelled_jobs``. Timer start and intermediate timer events are jobs
-      owned by a scope instead of a token.
-    * Call activities: the token waits at the call activity like at a sub-process, and
-      the result asks the runtime to start the child instance; the child's completion
-      is a command on the parent.
-    * Inclusive gateway join: tokens record their node and scope, so at arrival (and
-      whenever a token ends or moves) the join fires once no other token of the scope
-      stands on a node from which the gateway can be reached; the compiler
-      precomputes those upstream sets per inclusive gateway.
-    * Approval operations move tokens: return to an earlier node from inside parallel
-      branches (cancel the tokens of the branches and the waiting join tokens, put one
-      token at the target), add a signer (a further task token at the same node),
-      withdraw, and admin jump/skip/cancel are all "remove these tokens, add tokens
-      here" on the same state, with the same events.
+State: tokens, scopes, and what they wait for
+    :class:`InstanceState` holds the variables and where the instance waits: tokens at
+    nodes, in scopes. A token waits at a user task (it carries the task id), at work or
+    a call activity (the work id), at a join (the flow it came by), at a catch event,
+    receive task or event-based gateway (with subscriptions and jobs it owns), or at a
+    sub-process or multi-instance activity (the parent of a scope). Scopes form a tree
+    under the implicit root scope ``""``: ``sub`` (an embedded sub-process), ``event``
+    (an event sub-process instance), ``mi`` (a multi-instance body with its counters and
+    collection) and ``inst`` (one instance, with ``loopCounter`` and the element
+    variable). Scopes carry local variables: a variable set inside a scope is local to
+    it unless an enclosing scope already has it; output mappings export values. Jobs
+    and subscriptions belong to a token (boundary events, catch events) or, with an
+    empty token, to a scope (event sub-process starts). ``works`` are the external
+    jobs and called instances waited for, ``signers`` the signers added to tasks, and
+    ``completed`` the wait-state nodes completed so far (return targets). The JSON
+    form (:meth:`InstanceState.to_json`) stores only this, never the graph.
+
+Inside a command (:mod:`~services.runtime.engine.run`)
+    An agenda of arriving tokens is worked off until every token waits or has ended;
+    then inclusive joins that no token of their scope can still reach fire, and the
+    agenda runs again. A lazily counted number of live tokens per scope tells when a
+    scope completes. Errors and escalations climb the scope tree to the innermost
+    catching boundary event or event sub-process; an uncaught error terminates the
+    instance with an ``error_unhandled`` record. Interrupting events cancel through one
+    path (``cancel_token``/``cancel_scope_tree``), which also closes jobs,
+    subscriptions, work and called instances. Returns, rejected approvals and jumps use
+    one ``jump`` that cancels the target's downstream region (stopping at joins that
+    also wait for branches not starting at the target) and puts one token there.
+
+Extensions
+    The ``bpm`` namespace (:data:`bpm_process.namespaces.BPM_NS`) configures approvals,
+    the HTTP connector, correlation keys and retries; the reference is in
+    :mod:`services.runtime.engine.extensions`. Camunda 7, Flowable/Activiti and
+    Camunda 8 (Zeebe) attributes and extension elements are read as well.
 """
 
+from services.runtime.engine import events
+from services.runtime.engine.commands import (
+    complete_call_activity,
+    complete_work,
+    correlate_message,
+    fail_call_activity,
+    fail_work,
+    fire_timer,
+    message_start_events,
+    receive_signal,
+    retry_work,
+    signal_start_events,
+    throw_work_error,
+)
 from services.runtime.engine.compiler import compile_bpmn, compile_process, select_process
 from services.runtime.engine.errors import (
     EngineError,
@@ -65,9 +94,13 @@ from services.runtime.engine.errors import (
     InstanceNotActive,
     InvalidCommand,
     InvalidState,
+    JobNotFound,
     NoPathFound,
+    NotAllowed,
     StepLimitExceeded,
+    SubscriptionNotFound,
     TaskNotActive,
+    WorkNotActive,
 )
 from services.runtime.engine.events import (
     ActivityCancelled,
@@ -83,21 +116,42 @@ from services.runtime.engine.events import (
 )
 from services.runtime.engine.execution import MAX_STEPS, NewId, Result, complete_task, start
 from services.runtime.engine.graph import Flow, Node, ProcessGraph
+from services.runtime.engine.migration import migrate, migration_plan
+from services.runtime.engine.operations import (
+    add_signer,
+    cancel_token,
+    earlier_nodes,
+    move_token,
+    remove_signer,
+    return_to,
+    set_variables,
+    skip_node,
+    terminate,
+    withdraw,
+)
+from services.runtime.engine.run import MAX_VALUE_BYTES, MAX_VARIABLES_BYTES
 from services.runtime.engine.state import (
     ACTIVE,
     COMPLETED,
+    REJECTED,
     TERMINATED,
     InstanceState,
     Job,
     Scope,
+    Signer,
     Subscription,
     Token,
+    Work,
 )
+from services.runtime.engine.timers import TimerDefinition, next_fire
 
 __all__ = [
     "ACTIVE",
     "COMPLETED",
     "MAX_STEPS",
+    "MAX_VALUE_BYTES",
+    "MAX_VARIABLES_BYTES",
+    "REJECTED",
     "TERMINATED",
     "ActivityCancelled",
     "ActivityCompleted",
@@ -113,23 +167,55 @@ __all__ = [
     "InvalidCommand",
     "InvalidState",
     "Job",
+    "JobNotFound",
     "NewId",
     "NoPathFound",
     "Node",
+    "NotAllowed",
     "ProcessGraph",
     "Result",
     "Scope",
+    "Signer",
     "StepLimitExceeded",
     "Subscription",
+    "SubscriptionNotFound",
     "TaskCancelled",
     "TaskCompleted",
     "TaskCreated",
     "TaskNotActive",
     "TaskSpec",
+    "TimerDefinition",
     "Token",
+    "Work",
+    "WorkNotActive",
+    "add_signer",
+    "cancel_token",
     "compile_bpmn",
     "compile_process",
+    "complete_call_activity",
     "complete_task",
+    "complete_work",
+    "correlate_message",
+    "earlier_nodes",
+    "events",
+    "fail_call_activity",
+    "fail_work",
+    "fire_timer",
+    "message_start_events",
+    "migrate",
+    "migration_plan",
+    "move_token",
+    "next_fire",
+    "receive_signal",
+    "remove_signer",
+    "retry_work",
+    "return_to",
     "select_process",
+    "set_variables",
+    "signal_start_events",
+    "skip_node",
     "start",
+    "terminate",
+    "throw_work_error",
+    "withdraw",
 ]

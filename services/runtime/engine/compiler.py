@@ -1,11 +1,16 @@
 """Compile a BPMN process into a :class:`ProcessGraph`, refusing what cannot run.
 
-Supported now: none and message start events; user tasks; tasks and manual tasks
-(pass through); none intermediate throw events (pass through); exclusive gateways
-(conditions, default flow); parallel gateways (fork, join, both); embedded
-sub-processes; none and terminate end events. Activities may have several outgoing
-flows (an implicit parallel split, with conditional flows and a default flow as BPMN
-defines them) and several incoming flows (an implicit merge: every token passes).
+Supported: none, message, signal and timer start events (error, escalation and the
+others too in event sub-processes); user tasks (with approvals and signers); tasks and
+manual tasks (pass through); service, send and business rule tasks done by external
+workers or the HTTP connector; receive tasks; call activities; intermediate catch
+(message, signal, timer) and throw (none, message, signal, escalation) events;
+boundary events (message, signal, timer, error, escalation; interrupting or not);
+exclusive, parallel, inclusive and event-based gateways; embedded and event
+sub-processes; multi-instance activities; none, terminate, message, signal, error and
+escalation end events. Activities may have several outgoing flows (an implicit
+parallel split, with conditional flows and a default flow as BPMN defines them) and
+several incoming flows (an implicit merge: every token passes).
 
 Every element that cannot be executed is reported at once, in one :class:`BpmnError`
 whose entries name the element and the reason.
@@ -18,19 +23,43 @@ from types import MappingProxyType
 from bpm_process import support
 from bpm_process.bpmn import Definitions, FlowNode, Process, SequenceFlow, read_definitions
 from bpm_process.errors import BpmnError, ErrorEntry, error_entry
-from bpm_process.expressions import ExpressionError, compile_expression
+from bpm_process.expressions import ExpressionError, compile_expression, compile_value
 from bpm_process.xml import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH
-
 from services.runtime.engine.events import ActivityCancelled, ActivityCompleted, ActivityStarted
+from services.runtime.engine.extensions import (
+    message_name_of,
+    read_approval,
+    read_call,
+    read_io,
+    read_loop,
+    read_receive_trigger,
+    read_trigger,
+    read_work,
+)
 from services.runtime.engine.graph import (
+    BOUNDARY_EVENT,
+    CALL_ACTIVITY,
+    CATCH_EVENT,
     END_EVENT,
+    ERROR,
+    ESCALATION,
+    EVENT_GATEWAY,
+    EVENT_SUB_PROCESS,
     EXCLUSIVE_GATEWAY,
     FLOW_THROUGH,
+    INCLUSIVE_GATEWAY,
+    MESSAGE,
     PARALLEL_GATEWAY,
+    RECEIVE_TASK,
+    SIGNAL,
     START_EVENT,
     SUB_PROCESS,
     TERMINATE_END_EVENT,
+    THROW_EVENT,
+    TIMER,
     USER_TASK,
+    WORK_TASK,
+    EventTrigger,
     Flow,
     Node,
     ProcessGraph,
@@ -42,25 +71,42 @@ from services.runtime.engine.tasks import (
     UserTaskDefinition,
     read_user_task,
 )
+from services.runtime.engine.timers import TimerDefinition
 
 __all__ = ["compile_bpmn", "compile_process", "select_process"]
 
-_BEHAVIORS: dict[tuple[str, str | None], str] = {
+_EVENT_BEHAVIORS: dict[tuple[str, str | None], str] = {
     ("startEvent", None): START_EVENT,
-    ("startEvent", "message"): START_EVENT,
     ("endEvent", None): END_EVENT,
     ("endEvent", "terminate"): TERMINATE_END_EVENT,
     ("intermediateThrowEvent", None): FLOW_THROUGH,
-    ("userTask", None): USER_TASK,
-    ("task", None): FLOW_THROUGH,
-    ("manualTask", None): FLOW_THROUGH,
-    ("exclusiveGateway", None): EXCLUSIVE_GATEWAY,
-    ("parallelGateway", None): PARALLEL_GATEWAY,
-    ("subProcess", None): SUB_PROCESS,
 }
-"""Behaviour of every element kind in :data:`bpm_process.support.EXECUTABLE_FLOW_NODES`."""
+_KIND_BEHAVIORS: dict[str, str] = {
+    "startEvent": START_EVENT,
+    "endEvent": END_EVENT,
+    "intermediateThrowEvent": THROW_EVENT,
+    "intermediateCatchEvent": CATCH_EVENT,
+    "boundaryEvent": BOUNDARY_EVENT,
+    "userTask": USER_TASK,
+    "task": FLOW_THROUGH,
+    "manualTask": FLOW_THROUGH,
+    "serviceTask": WORK_TASK,
+    "sendTask": WORK_TASK,
+    "businessRuleTask": WORK_TASK,
+    "receiveTask": RECEIVE_TASK,
+    "callActivity": CALL_ACTIVITY,
+    "exclusiveGateway": EXCLUSIVE_GATEWAY,
+    "parallelGateway": PARALLEL_GATEWAY,
+    "inclusiveGateway": INCLUSIVE_GATEWAY,
+    "eventBasedGateway": EVENT_GATEWAY,
+    "subProcess": SUB_PROCESS,
+}
 _CONDITION_LANGUAGES = ("juel", "feel", "xpath")
 _INITIATOR_DIALECTS = (CAMUNDA_NS, FLOWABLE_NS, ACTIVITI_NS)
+_ACTIVITY_BEHAVIORS = frozenset(
+    {USER_TASK, WORK_TASK, RECEIVE_TASK, CALL_ACTIVITY, SUB_PROCESS, FLOW_THROUGH}
+)
+_ARMED_TRIGGERS = frozenset({MESSAGE, SIGNAL, TIMER})
 
 
 def compile_bpmn(
@@ -119,6 +165,12 @@ class _Compiler:
         self.problems: list[ErrorEntry] = []
         self.nodes: dict[str, Node] = {}
         self.flows: dict[str, Flow] = {}
+        self.node_ids = frozenset(process.nodes_by_id)
+        self.boundaries: dict[str, list[str]] = {}
+        for flow_node in process.iter_flow_nodes():
+            if flow_node.kind == "boundaryEvent" and flow_node.attached_to:
+                self.boundaries.setdefault(flow_node.attached_to, []).append(flow_node.id)
+        self.event_subprocesses: dict[str, list[str]] = {}
 
     def compile(self) -> ProcessGraph:
         process = self.process
@@ -126,17 +178,33 @@ class _Compiler:
                                 top_level=True)
         if not any(node.kind == "startEvent" for node in process.flow_nodes):
             self.problem(process.id, "the process has no start event", process.line)
-        none_starts = [s for s in starts if self.nodes.get(s) and not self.nodes[s].message]
+        none_starts = [s for s in starts if self.nodes.get(s) and self.nodes[s].trigger is None]
         if len(none_starts) > 1:
             for start in none_starts:
                 self.problem(start, "a process may have only one start event without an "
                                     "event definition")
+        self.check_boundaries()
         if self.problems:
             raise BpmnError(
                 f"the process {process.id!r} cannot be executed", self.problems
             )
-        message_starts = {
-            self.nodes[s].message: s for s in starts if self.nodes[s].message is not None
+        message_starts: dict[str, str] = {}
+        signal_starts: dict[str, str] = {}
+        timer_starts: dict[str, TimerDefinition] = {}
+        for start_id in starts:
+            trigger = self.nodes[start_id].trigger
+            if trigger is None:
+                continue
+            if trigger.kind == MESSAGE and trigger.name is not None:
+                message_starts[trigger.name.source] = start_id
+            elif trigger.kind == SIGNAL and trigger.name is not None:
+                signal_starts[trigger.name.source] = start_id
+            elif trigger.kind == TIMER and trigger.timer is not None:
+                timer_starts[start_id] = trigger.timer
+        armed = {
+            container: tuple(s for s in items if self.nodes[s].trigger is not None
+                             and self.nodes[s].trigger.kind in _ARMED_TRIGGERS)  # type: ignore[union-attr]
+            for container, items in self.event_subprocesses.items()
         }
         return ProcessGraph(
             id=process.id,
@@ -146,6 +214,13 @@ class _Compiler:
             start_events=tuple(starts),
             none_start=none_starts[0] if none_starts else None,
             message_starts=MappingProxyType(message_starts),
+            signal_starts=MappingProxyType(signal_starts),
+            timer_starts=MappingProxyType(timer_starts),
+            event_subprocesses=MappingProxyType(
+                {key: tuple(value) for key, value in self.event_subprocesses.items()}),
+            armed_event_subprocesses=MappingProxyType({k: v for k, v in armed.items() if v}),
+            inclusive_upstream=MappingProxyType(self.inclusive_upstream()),
+            initiator_task=self.initiator_task(none_starts[0] if none_starts else None),
         )
 
     def problem(self, element_id: str | None, message: str, line: int | None = None) -> None:
@@ -170,11 +245,13 @@ class _Compiler:
 
         starts: list[str] = []
         for flow_node in flow_nodes:
-            node = self.node(scope, flow_node, flows, top_level=top_level)
+            node = self.node(scope, flow_node, flows, by_id, top_level=top_level)
             if node is not None:
                 self.nodes[node.id] = node
                 if node.behavior == START_EVENT:
                     starts.append(node.id)
+                elif node.behavior == EVENT_SUB_PROCESS and node.start is not None:
+                    self.event_subprocesses.setdefault(scope, []).append(node.start)
         return starts
 
     def flow(self, flow: SequenceFlow, by_id: dict[str, FlowNode]) -> Flow | None:
@@ -204,21 +281,26 @@ class _Compiler:
         return Flow(flow.id, flow.name, flow.source, flow.target, condition)
 
     def node(
-        self, scope: str, flow_node: FlowNode, flows: dict[str, Flow], *, top_level: bool
+        self, scope: str, flow_node: FlowNode, flows: dict[str, Flow],
+        by_id: dict[str, FlowNode], *, top_level: bool
     ) -> Node | None:
         kind = flow_node.kind
         behavior = self.behavior(flow_node, top_level=top_level)
         outgoing = tuple(flows[flow_id] for flow_id in flow_node.outgoing if flow_id in flows)
         problems_before = len(self.problems)
 
-        if behavior == START_EVENT and flow_node.incoming:
-            self.problem(flow_node.id, "a start event cannot have incoming sequence flows",
+        if behavior in (START_EVENT, BOUNDARY_EVENT) and flow_node.incoming:
+            self.problem(flow_node.id, f"a {kind} cannot have incoming sequence flows",
                          flow_node.line)
         if behavior in (END_EVENT, TERMINATE_END_EVENT) and flow_node.outgoing:
             self.problem(flow_node.id, "an end event cannot have outgoing sequence flows",
                          flow_node.line)
-        if behavior == EXCLUSIVE_GATEWAY and not flow_node.outgoing:
+        if behavior in (EXCLUSIVE_GATEWAY, INCLUSIVE_GATEWAY, EVENT_GATEWAY) \
+                and not flow_node.outgoing:
             self.problem(flow_node.id, "the gateway has no outgoing sequence flow",
+                         flow_node.line)
+        if behavior == EVENT_SUB_PROCESS and (flow_node.incoming or flow_node.outgoing):
+            self.problem(flow_node.id, "an event sub-process cannot have sequence flows",
                          flow_node.line)
 
         default = None
@@ -232,8 +314,8 @@ class _Compiler:
                 outgoing = tuple(default if f.id == default.id else f for f in outgoing)
                 self.flows[default.id] = default
 
-        if behavior == PARALLEL_GATEWAY:
-            # BPMN ignores conditions on the outgoing flows of a parallel gateway.
+        if behavior in (PARALLEL_GATEWAY, EVENT_GATEWAY):
+            # BPMN ignores conditions on the outgoing flows of these gateways.
             outgoing = tuple(
                 f if f.condition is None else Flow(f.id, f.name, f.source, f.target, None)
                 for f in outgoing
@@ -245,18 +327,53 @@ class _Compiler:
         if behavior == USER_TASK:
             task = read_user_task(flow_node, self.problems)
 
+        trigger: EventTrigger | None = None
+        if flow_node.event_definitions and behavior is not None:
+            trigger = read_trigger(flow_node, self.definitions, self.problems)
+        if behavior == RECEIVE_TASK:
+            trigger = read_receive_trigger(flow_node, self.definitions, self.problems)
+
         start = None
-        if behavior == SUB_PROCESS:
-            inner_starts = self.container(flow_node.id, flow_node.flow_nodes,
-                                          flow_node.sequence_flows, top_level=False)
-            if len(inner_starts) != 1:
-                self.problem(flow_node.id, "an embedded sub-process needs exactly one start "
-                                           "event without an event definition", flow_node.line)
-            else:
-                start = inner_starts[0]
+        if behavior in (SUB_PROCESS, EVENT_SUB_PROCESS):
+            start = self.sub_process(flow_node, behavior)
+
+        work = None
+        message_throw = None
+        if behavior == WORK_TASK:
+            work = read_work(flow_node, self.problems)
+            if work is None and len(self.problems) == problems_before:
+                message_throw = message_name_of(flow_node, self.definitions)
+                if message_throw is None:
+                    self.problem(flow_node.id, f"{kind} needs a worker", flow_node.line)
+        call = read_call(flow_node, self.problems) if behavior == CALL_ACTIVITY else None
+        loop = read_loop(flow_node, self.problems) if behavior in _ACTIVITY_BEHAVIORS else None
+        approval = read_approval(flow_node, self.problems, self.node_ids) \
+            if behavior == USER_TASK else None
+        io = read_io(flow_node, self.problems) if behavior is not None else None
+
+        targets: tuple[str, ...] = ()
+        if behavior == EVENT_GATEWAY:
+            targets = self.event_gateway_targets(flow_node, outgoing, by_id)
+
+        attached_to = None
+        interrupting = True
+        if behavior == BOUNDARY_EVENT:
+            attached_to = flow_node.attached_to
+            interrupting = flow_node.cancel_activity
+            if trigger is not None and trigger.kind == ERROR and not interrupting:
+                self.problem(flow_node.id, "an error boundary event is always interrupting",
+                             flow_node.line)
+        elif behavior == START_EVENT and not top_level:
+            interrupting = (flow_node.element.get("isInterrupting") or "true").strip().lower() \
+                != "false"
 
         if behavior is None or len(self.problems) > problems_before:
             return None
+        if message_throw is not None:
+            # A send task without a worker sends its message and goes on.
+            behavior = THROW_EVENT
+            trigger = read_receive_trigger(flow_node, self.definitions, self.problems) \
+                or EventTrigger(MESSAGE, name=compile_value(message_throw))
 
         exit_flow = None
         if len(outgoing) == 1 and outgoing[0].condition is None and behavior not in (
@@ -264,6 +381,10 @@ class _Compiler:
         ):
             exit_flow = outgoing[0]
 
+        boundaries = tuple(self.boundaries.get(flow_node.id, ()))
+        armed = any(
+            self.boundary_armed(by_id.get(boundary)) for boundary in boundaries
+        )
         return Node(
             id=flow_node.id,
             name=flow_node.name,
@@ -274,16 +395,158 @@ class _Compiler:
             outgoing=outgoing,
             default=default,
             exit=exit_flow,
-            joins=behavior == PARALLEL_GATEWAY and len(flow_node.incoming) > 1,
+            joins=behavior in (PARALLEL_GATEWAY, INCLUSIVE_GATEWAY)
+            and len(flow_node.incoming) > 1,
             task=task,
             start=start,
-            message=self.message_name(flow_node) if behavior == START_EVENT else None,
+            message=trigger.name.source
+            if behavior == START_EVENT and trigger is not None and trigger.kind == MESSAGE
+            and trigger.name is not None else None,
             initiator_variable=self.initiator_variable(flow_node)
             if behavior == START_EVENT else None,
             started=ActivityStarted(flow_node.id, flow_node.name, kind),
             completed=ActivityCompleted(flow_node.id, flow_node.name, kind),
             cancelled=ActivityCancelled(flow_node.id, flow_node.name, kind),
+            trigger=trigger,
+            boundaries=boundaries,
+            attached_to=attached_to,
+            interrupting=interrupting,
+            targets=targets,
+            loop=loop,
+            approval=approval,
+            work=work,
+            call=call,
+            io=io,
+            armed=armed,
         )
+
+    def sub_process(self, flow_node: FlowNode, behavior: str) -> str | None:
+        inner_starts = self.container(flow_node.id, flow_node.flow_nodes,
+                                      flow_node.sequence_flows, top_level=False)
+        if behavior == EVENT_SUB_PROCESS:
+            if len(inner_starts) != 1:
+                self.problem(flow_node.id, "an event sub-process needs exactly one start "
+                                           "event", flow_node.line)
+                return None
+            start = self.nodes[inner_starts[0]]
+            if start.trigger is None:
+                self.problem(start.id, "the start event of an event sub-process needs a "
+                                       "message, signal, timer, error or escalation "
+                                       "definition")
+                return None
+            return start.id
+        plain = [s for s in inner_starts if self.nodes[s].trigger is None]
+        if len(plain) != 1 or len(inner_starts) != 1:
+            self.problem(flow_node.id, "an embedded sub-process needs exactly one start "
+                                       "event without an event definition", flow_node.line)
+            return None
+        return plain[0]
+
+    def event_gateway_targets(self, flow_node: FlowNode, outgoing: tuple[Flow, ...],
+                              by_id: dict[str, FlowNode]) -> tuple[str, ...]:
+        targets = []
+        for flow in outgoing:
+            target = by_id.get(flow.target)
+            if target is None:
+                continue
+            ok = (target.kind == "intermediateCatchEvent" and target.event_definitions
+                  and target.event_definitions[0] in _ARMED_TRIGGERS) \
+                or target.kind == "receiveTask"
+            if not ok:
+                self.problem(flow_node.id, f"an event-based gateway may only lead to message, "
+                                           f"signal or timer catch events or receive tasks, "
+                                           f"not to {flow.target!r}", flow_node.line)
+            elif len(target.incoming) != 1:
+                self.problem(target.id, "an event after an event-based gateway must have "
+                                        "exactly one incoming flow", target.line)
+            targets.append(flow.target)
+        if len(targets) < 2:
+            self.problem(flow_node.id, "an event-based gateway needs at least two outgoing "
+                                       "flows", flow_node.line)
+        return tuple(targets)
+
+    @staticmethod
+    def boundary_armed(boundary: FlowNode | None) -> bool:
+        if boundary is None:
+            return False
+        kinds = boundary.event_definitions
+        return bool(kinds) and kinds[0] in _ARMED_TRIGGERS
+
+    def check_boundaries(self) -> None:
+        for attached, boundary_ids in self.boundaries.items():
+            host = self.nodes.get(attached)
+            for boundary_id in boundary_ids:
+                boundary = self.nodes.get(boundary_id)
+                if boundary is None:
+                    continue
+                if host is None:
+                    if attached not in self.node_ids:
+                        self.problem(boundary_id, f"attachedToRef {attached!r} is not an "
+                                                  "activity of the process")
+                    continue
+                if host.behavior not in (USER_TASK, WORK_TASK, RECEIVE_TASK, CALL_ACTIVITY,
+                                         SUB_PROCESS) or host.scope != boundary.scope:
+                    self.problem(boundary_id, "a boundary event must be attached to a task, "
+                                              "sub-process or call activity that waits, in "
+                                              "the same scope")
+                trigger = boundary.trigger
+                if trigger is not None and trigger.kind == ESCALATION \
+                        and host.behavior not in (SUB_PROCESS, CALL_ACTIVITY):
+                    self.problem(boundary_id, "an escalation boundary event must be attached "
+                                              "to a sub-process or call activity")
+
+    def inclusive_upstream(self) -> dict[str, frozenset[str]]:
+        """For each inclusive join, the nodes from which one of its incoming flows can
+        be reached without passing the join."""
+        result: dict[str, frozenset[str]] = {}
+        predecessors: dict[str, list[str]] = {}
+        for flow in self.flows.values():
+            predecessors.setdefault(flow.target, []).append(flow.source)
+        for node in self.nodes.values():
+            if node.behavior != INCLUSIVE_GATEWAY or not node.joins:
+                continue
+            seen: set[str] = set()
+            stack = [self.flows[f].source for f in node.incoming if f in self.flows]
+            while stack:
+                current = stack.pop()
+                if current in seen or current == node.id:
+                    continue
+                seen.add(current)
+                stack.extend(predecessors.get(current, ()))
+                # A token inside a sub-process waits as its sub-process's token, so the
+                # sub-process itself is what counts; boundary events hang off their host.
+                attached = self.nodes[current].attached_to if current in self.nodes else None
+                if attached:
+                    stack.append(attached)
+            result[node.id] = frozenset(seen)
+        return result
+
+    def initiator_task(self, none_start: str | None) -> str | None:
+        names = {"initiator"}
+        if none_start is not None and self.nodes[none_start].initiator_variable:
+            names.add(self.nodes[none_start].initiator_variable or "")
+        for flow_node in self.process.flow_nodes:
+            node = self.nodes.get(flow_node.id)
+            if node is None or node.task is None or node.task.assignee is None:
+                continue
+            source = node.task.assignee.source.strip()
+            for name in names:
+                if source in ("${" + name + "}", "#{" + name + "}", "=" + name):
+                    return node.id
+        if none_start is None:
+            return None
+        seen: set[str] = set()
+        queue = [none_start]
+        while queue:
+            current = queue.pop(0)
+            if current in seen:
+                continue
+            seen.add(current)
+            node = self.nodes[current]
+            if node.behavior == USER_TASK and current != none_start:
+                return current
+            queue.extend(flow.target for flow in node.outgoing)
+        return None
 
     def behavior(self, flow_node: FlowNode, *, top_level: bool) -> str | None:
         """The behaviour of a node, or ``None`` after reporting why it cannot run. What
@@ -293,22 +556,22 @@ class _Compiler:
         if reason is not None:
             return self.refuse(flow_node, reason)
         definitions = flow_node.event_definitions
-        behavior = _BEHAVIORS.get((flow_node.kind, definitions[0] if definitions else None))
+        kind = definitions[0] if definitions else None
+        if flow_node.kind == "subProcess" and flow_node.triggered_by_event:
+            return EVENT_SUB_PROCESS
+        behavior = _EVENT_BEHAVIORS.get((flow_node.kind, kind))
+        if behavior is not None:
+            return behavior
+        behavior = _KIND_BEHAVIORS.get(flow_node.kind)
         if behavior is None:
             return self.refuse(flow_node, f"{flow_node.kind} is not supported by this engine")
+        if behavior == START_EVENT and top_level and kind in (ERROR, ESCALATION):
+            return self.refuse(flow_node, f"a {kind} start event is only allowed in an event "
+                                          "sub-process")
         return behavior
 
     def refuse(self, flow_node: FlowNode, reason: str) -> None:
         self.problem(flow_node.id, reason, flow_node.line)
-        return None
-
-    def message_name(self, flow_node: FlowNode) -> str | None:
-        for element in flow_node.event_definition_elements:
-            ref = element.get("messageRef")
-            if ref:
-                message = self.definitions.messages.get(ref)
-                return (message.name if message is not None and message.name else ref)
-            return flow_node.id
         return None
 
     @staticmethod
@@ -318,3 +581,4 @@ class _Compiler:
             if value and value.strip():
                 return value.strip()
         return None
+

@@ -13,9 +13,13 @@ __all__ = [
     "InstanceNotActive",
     "InvalidCommand",
     "InvalidState",
+    "JobNotFound",
     "NoPathFound",
+    "NotAllowed",
     "StepLimitExceeded",
+    "SubscriptionNotFound",
     "TaskNotActive",
+    "WorkNotActive",
 ]
 
 
@@ -77,3 +81,35 @@ class InvalidState(EngineError):
 
     status_code = 500
     code = "invalid_state"
+
+
+class JobNotFound(EngineError):
+    """The timer job is unknown to the instance: it fired already or was cancelled.
+    The runtime may drop the job and ignore this error."""
+
+    status_code = 404
+    code = "job_not_found"
+
+
+class SubscriptionNotFound(EngineError):
+    """No subscription of the instance matches the message or signal. The runtime may
+    ignore this error (the instance stopped waiting)."""
+
+    status_code = 404
+    code = "subscription_not_found"
+
+
+class WorkNotActive(EngineError):
+    """The work item or call activity is unknown to this instance or was already
+    completed or cancelled (a late worker, a second completion)."""
+
+    status_code = 409
+    code = "work_not_active"
+
+
+class NotAllowed(EngineError):
+    """The operation cannot be applied here (no such return target, the last signer
+    cannot be removed, a token cannot be moved into another scope ...)."""
+
+    status_code = 409
+    code = "not_allowed"

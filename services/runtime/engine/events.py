@@ -8,21 +8,46 @@ graph creates them once and commands reuse them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import datetime
-from typing import Any, ClassVar
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar, NamedTuple
 
 __all__ = [
     "ActivityCancelled",
     "ActivityCompleted",
     "ActivityStarted",
+    "ApprovalDecided",
+    "CallActivityCancelled",
+    "CallActivityCompleted",
+    "CallActivityStarted",
+    "ErrorUnhandled",
     "Event",
+    "EventTriggered",
+    "IncidentCreated",
+    "IncidentResolved",
     "InstanceCompleted",
+    "InstanceMigrated",
+    "InstanceRejected",
     "InstanceTerminated",
+    "InstanceWithdrawn",
+    "MessageThrown",
+    "NodeSkipped",
+    "SignalThrown",
+    "SignerAdded",
+    "SignerRemoved",
     "TaskCancelled",
     "TaskCompleted",
     "TaskCreated",
     "TaskSpec",
+    "TokenCancelled",
+    "TokenMoved",
+    "VariablesUpdated",
+    "WorkCancelled",
+    "WorkCompleted",
+    "WorkCreated",
+    "WorkFailed",
 ]
 
 
@@ -44,14 +69,20 @@ def _plain(value: Any) -> Any:
         return value.to_dict()
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, tuple):
-        return list(value)
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, date):
+        return value.isoformat()
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class TaskSpec:
-    """A user task as created: who may work it, by when, with which form."""
+class TaskSpec(NamedTuple):
+    """A user task as created: who may work it, by when, with which form. (A named
+    tuple: one is built for every task.)"""
 
     id: str
     node_id: str
@@ -67,7 +98,7 @@ class TaskSpec:
     documentation: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {field.name: _plain(getattr(self, field.name)) for field in fields(self)}
+        return {name: _plain(getattr(self, name)) for name in self._fields}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,18 +132,27 @@ class ActivityCancelled(_Record):
     node_kind: str
 
 
-@dataclass(frozen=True, slots=True)
-class TaskCreated(_Record):
-    type: ClassVar[str] = "task_created"
+class TaskCreated(NamedTuple):
+    """A user task was created. (Like :class:`TaskCompleted` a named tuple, because
+    one is built on almost every command.)"""
+
     task: TaskSpec
+    type = "task_created"  # a class attribute, not a field
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "task": self.task.to_dict()}
 
 
-@dataclass(frozen=True, slots=True)
-class TaskCompleted(_Record):
-    type: ClassVar[str] = "task_completed"
+class TaskCompleted(NamedTuple):
     task_id: str
     node_id: str
     actor: str | None
+    outcome: str | None = None
+    """``approve`` or ``reject`` for an approval task."""
+    type = "task_completed"  # a class attribute, not a field
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **{name: getattr(self, name) for name in self._fields}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +161,11 @@ class TaskCancelled(_Record):
     task_id: str
     node_id: str
     reason: str
-    """Why: ``"terminated"`` (a terminate end event) so far."""
+    """Why: ``terminated`` (a terminate end event or an administrator),
+    ``interrupted`` (an interrupting boundary event or event sub-process),
+    ``completed`` (a multi-instance completed early), ``rejected`` (an approval was
+    rejected), ``returned``, ``moved``, ``skipped``, ``withdrawn``, ``cancelled``,
+    ``signer_removed``, ``signer_before``, ``error`` or ``migrated``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +177,270 @@ class InstanceCompleted(_Record):
 
 @dataclass(frozen=True, slots=True)
 class InstanceTerminated(_Record):
-    """A terminate end event ended the instance; ``node_id`` is that event."""
+    """The instance was ended before it completed: by a terminate end event
+    (``node_id`` is that event), an uncaught BPMN error (``node_id`` is where it was
+    thrown), or a command (``node_id`` is ``None``)."""
 
     type: ClassVar[str] = "instance_terminated"
+    node_id: str | None
+    reason: str = "terminate_end_event"
+    """``terminate_end_event``, ``error_unhandled``, ``withdrawn`` or the reason the
+    administrator gave."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRejected(_Record):
+    """An approval at ``node_id`` was rejected and its ``bpm:rejectAction="end"`` ends
+    the instance (followed by ``instance_completed``; the state's ``result`` is
+    ``rejected``)."""
+
+    type: ClassVar[str] = "instance_rejected"
     node_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceWithdrawn(_Record):
+    """The initiator withdrew the instance (followed by ``instance_terminated``)."""
+
+    type: ClassVar[str] = "instance_withdrawn"
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceMigrated(_Record):
+    """The instance now runs on another version of its process."""
+
+    type: ClassVar[str] = "instance_migrated"
+    from_process: str
+    to_process: str
+    mapping: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class EventTriggered(_Record):
+    """A catching event fired: a timer, a correlated message, a received signal, a
+    caught error or escalation. ``node_id`` is the catching event."""
+
+    type: ClassVar[str] = "event_triggered"
+    node_id: str
+    trigger: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageThrown(_Record):
+    """A message throw event or send task sent a message; the runtime may correlate
+    it to a waiting instance or start one."""
+
+    type: ClassVar[str] = "message_thrown"
+    node_id: str
+    name: str
+    correlation_key: str | None
+    variables: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SignalThrown(_Record):
+    """A signal was thrown; the runtime broadcasts it (``receive_signal`` on every
+    instance that waits for it, this one included, and signal start events)."""
+
+    type: ClassVar[str] = "signal_thrown"
+    node_id: str
+    name: str
+    variables: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorUnhandled(_Record):
+    """A BPMN error found no catching event: the instance is terminated (an
+    ``instance_terminated`` record with reason ``error_unhandled`` follows). The runtime
+    reports it like an incident."""
+
+    type: ClassVar[str] = "error_unhandled"
+    node_id: str
+    error_code: str | None
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkCreated(_Record):
+    """An automated step waits for an external worker (``kind`` ``external``: fetch and
+    lock by ``topic``) or for the runtime's HTTP connector (``kind`` ``http``: send
+    ``request``). Report back with ``complete_work``, ``fail_work`` or
+    ``throw_work_error``."""
+
+    type: ClassVar[str] = "work_created"
+    work_id: str
+    node_id: str
+    node_name: str | None
+    kind: str
+    topic: str | None
+    request: dict[str, Any] | None
+    """``{"method", "url", "headers", "body"}`` with expressions evaluated."""
+    variables: dict[str, Any]
+    """The input variables for the worker (input mappings, or all visible ones)."""
+    retries: int
+    retry_backoff: str | None
+    """ISO 8601 duration to wait between attempts."""
+    timeout: str | None
+    """ISO 8601 duration: how long one attempt (or a worker's lock) may take."""
+    priority: int | None
+    headers: dict[str, str]
+    """Static task headers (``zeebe:taskHeaders``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkCompleted(_Record):
+    type: ClassVar[str] = "work_completed"
+    work_id: str
+    node_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkFailed(_Record):
+    """An attempt failed; with retries left the runtime tries again at ``retry_at``."""
+
+    type: ClassVar[str] = "work_failed"
+    work_id: str
+    node_id: str
+    error_message: str | None
+    retries_left: int
+    retry_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkCancelled(_Record):
+    """The token left without the work (boundary event, termination ...): the runtime
+    drops the work item."""
+
+    type: ClassVar[str] = "work_cancelled"
+    work_id: str
+    node_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentCreated(_Record):
+    """Work failed with no retries left; the token waits until ``retry_work``."""
+
+    type: ClassVar[str] = "incident_created"
+    incident_id: str
+    work_id: str
+    node_id: str
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentResolved(_Record):
+    type: ClassVar[str] = "incident_resolved"
+    incident_id: str
+    work_id: str
+    node_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallActivityStarted(_Record):
+    """Start an instance of ``called_element`` for the call activity; report its end
+    with ``complete_call_activity`` or ``fail_call_activity``."""
+
+    type: ClassVar[str] = "call_activity_started"
+    call_id: str
+    node_id: str
+    called_element: str
+    binding: str
+    """``latest``, ``deployment``, ``version`` or ``versionTag``."""
+    version: str | None
+    version_tag: str | None
+    variables: dict[str, Any]
+    business_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallActivityCompleted(_Record):
+    type: ClassVar[str] = "call_activity_completed"
+    call_id: str
+    node_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallActivityCancelled(_Record):
+    """The parent no longer waits: the runtime terminates the called instance."""
+
+    type: ClassVar[str] = "call_activity_cancelled"
+    call_id: str
+    node_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalDecided(_Record):
+    """An approval node decided (``approved`` or ``rejected``); the outcome is also in
+    the variable ``<node_id>_outcome``."""
+
+    type: ClassVar[str] = "approval_decided"
+    node_id: str
+    outcome: str
+    approved: int
+    rejected: int
+    instances: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenMoved(_Record):
+    """A token was taken from ``from_node`` and put at ``to_node`` (an administrator's
+    jump, a return, or a rejected approval's reject action)."""
+
+    type: ClassVar[str] = "token_moved"
+    from_node: str
+    to_node: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCancelled(_Record):
+    type: ClassVar[str] = "token_cancelled"
+    token_id: str
+    node_id: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSkipped(_Record):
+    """The token left ``node_id`` as if it had completed (its task was cancelled)."""
+
+    type: ClassVar[str] = "node_skipped"
+    node_id: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SignerAdded(_Record):
+    type: ClassVar[str] = "signer_added"
+    task_id: str
+    """The task the signer was added to."""
+    signer_id: str
+    """The signer's task id (``parallel``, ``before``) or, for ``after``, the id that
+    names the pending signer until its task is created."""
+    node_id: str
+    user: str
+    mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignerRemoved(_Record):
+    type: ClassVar[str] = "signer_removed"
+    signer_id: str
+    node_id: str
+    user: str
+    mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class VariablesUpdated(_Record):
+    """Variables were set by ``set_variables``."""
+
+    type: ClassVar[str] = "variables_updated"
+    names: tuple[str, ...]
 
 
 Event = (
@@ -148,4 +452,27 @@ Event = (
     | TaskCancelled
     | InstanceCompleted
     | InstanceTerminated
+    | InstanceRejected
+    | InstanceWithdrawn
+    | InstanceMigrated
+    | EventTriggered
+    | MessageThrown
+    | SignalThrown
+    | ErrorUnhandled
+    | WorkCreated
+    | WorkCompleted
+    | WorkFailed
+    | WorkCancelled
+    | IncidentCreated
+    | IncidentResolved
+    | CallActivityStarted
+    | CallActivityCompleted
+    | CallActivityCancelled
+    | ApprovalDecided
+    | TokenMoved
+    | TokenCancelled
+    | NodeSkipped
+    | SignerAdded
+    | SignerRemoved
+    | VariablesUpdated
 )

@@ -11,18 +11,40 @@ JSON shape (keys with empty values are left out)::
       "v": 1,
       "process": "expense-reimbursement",
       "status": "active",                      # active | completed | terminated
+      "result": "rejected",                    # only after a rejecting approval ended it
       "initiator": "alice",
       "variables": {"amount": 120, "total": {"$decimal": "10.50"}},
       "tokens": [
         {"id": "7", "node": "review", "task": "8"},           # waits at a user task
         {"id": "9", "node": "join", "via": "flow_3"},         # arrived at a join
-        {"id": "11", "node": "approve", "scope": "10", "task": "12"}
+        {"id": "11", "node": "approve", "scope": "10", "task": "12"},
+        {"id": "13", "node": "charge", "work": "14"},         # waits for work / a call
+        {"id": "15", "node": "sign", "task": "16", "group": "7"}   # a parallel co-signer
       ],
-      "scopes": [{"id": "10", "node": "sub", "parent": "", "token": "9"}],
-      "jobs": [...], "subscriptions": [...]
+      "scopes": [
+        {"id": "10", "node": "sub", "parent": "", "token": "9"},
+        {"id": "20", "node": "votes", "parent": "", "token": "21", "kind": "mi",
+         "variables": {"nrOfInstances": 3}, "data": {"items": ["a", "b", "c"], "next": 3}},
+        {"id": "22", "node": "votes", "parent": "20", "token": "", "kind": "inst",
+         "variables": {"loopCounter": 0, "reviewer": "a"}}
+      ],
+      "jobs": [{"id": "30", "kind": "timer", "node": "reminder", "token": "7",
+                "scope": "", "due_at": "2024-03-01T10:00:00+00:00",
+                "cycle": "R3/PT1H", "count": 1}],
+      "subscriptions": [{"id": "31", "kind": "message", "name": "paid", "node": "wait",
+                         "token": "13", "scope": "", "correlation_key": "o-1"}],
+      "works": [{"id": "14", "kind": "external", "node": "charge", "token": "13",
+                 "scope": "", "retries": 3, "incident": "timeout"}],
+      "signers": [{"id": "16", "mode": "parallel", "node": "sign", "token": "15",
+                   "user": "dave", "task": "16"}],
+      "completed": ["draft", "review"]         # wait-state nodes completed, latest last
     }
 
-Tokens in the instance's root scope leave out ``scope``. Variables keep their types:
+Tokens in the instance's root scope leave out ``scope``; scopes of kind ``sub`` (an
+embedded sub-process) leave out ``kind``. Scope kinds: ``sub``, ``event`` (an event
+sub-process instance), ``mi`` (a multi-instance body: counters in ``variables``, the
+collection in ``data``) and ``inst`` (one instance of it, with its local variables).
+Variables keep their types:
 ``Decimal``, ``datetime`` and ``date`` values are written as one-key objects
 (``{"$decimal": "10.50"}``, ``{"$datetime": "..."}``, ``{"$date": "..."}``); a user
 map that happens to look like one is wrapped in ``{"$map": {...}}``.
@@ -32,7 +54,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
@@ -43,16 +64,25 @@ from services.runtime.engine.errors import InvalidCommand, InvalidState
 __all__ = [
     "ACTIVE",
     "COMPLETED",
+    "EVENT_SCOPE",
+    "INSTANCE_SCOPE",
+    "MI_SCOPE",
+    "REJECTED",
     "ROOT_SCOPE",
     "STATE_VERSION",
+    "SUB_SCOPE",
     "TERMINATED",
     "InstanceState",
     "Job",
     "Scope",
+    "Signer",
     "Subscription",
     "Token",
+    "Work",
     "clone_variables",
     "copy_variables",
+    "decode_value",
+    "encode_value",
 ]
 
 STATE_VERSION = 1
@@ -63,6 +93,15 @@ _STATUSES = frozenset({ACTIVE, COMPLETED, TERMINATED})
 
 ROOT_SCOPE = ""
 """Id of every instance's root scope (the process itself)."""
+REJECTED = "rejected"
+"""``InstanceState.result`` after a rejected approval ended the instance."""
+
+SUB_SCOPE = "sub"
+EVENT_SCOPE = "event"
+MI_SCOPE = "mi"
+INSTANCE_SCOPE = "inst"
+_SCOPE_KINDS = frozenset({SUB_SCOPE, EVENT_SCOPE, MI_SCOPE, INSTANCE_SCOPE})
+_NO_VARIABLES: Mapping[str, Any] = MappingProxyType({})
 
 _MAX_VARIABLE_DEPTH = 32
 _TAGS = frozenset({"$decimal", "$datetime", "$date", "$map"})
@@ -81,20 +120,37 @@ class Token(NamedTuple):
     scope: str = ROOT_SCOPE
     task: str | None = None
     via: str | None = None
+    work: str | None = None
+    """The work item or call activity the token waits for."""
+    group: str | None = None
+    """A parallel co-signer's token: the id of the token it signs with."""
 
 
 class Scope(NamedTuple):
-    """A nested scope: an embedded sub-process instance (later also event
-    sub-processes and multi-instance bodies). The root scope is implicit."""
+    """A nested scope. The root scope is implicit.
+
+    ``token`` is the token waiting for the scope in ``parent`` (empty for the
+    instances of a multi-instance body, which the body counts itself). ``variables``
+    are the scope's local variables; ``data`` is the engine's own bookkeeping of a
+    multi-instance body (its collection and the next instance to start).
+    """
 
     id: str
     node: str
     parent: str
     token: str
+    kind: str = SUB_SCOPE
+    variables: Mapping[str, Any] = _NO_VARIABLES
+    data: Mapping[str, Any] | None = None
 
 
 class Job(NamedTuple):
-    """Work the runtime must do at ``due_at`` and report back (timers)."""
+    """A timer the runtime must fire at ``due_at`` (``fire_timer``).
+
+    ``token`` is the token it belongs to (empty for the start of an event
+    sub-process, which belongs to ``scope``); ``node`` is the timer event. A cycle
+    keeps its evaluated text and how often it fired.
+    """
 
     id: str
     kind: str
@@ -102,10 +158,13 @@ class Job(NamedTuple):
     token: str
     scope: str
     due_at: datetime
+    cycle: str | None = None
+    count: int = 0
 
 
 class Subscription(NamedTuple):
-    """A token or scope waiting for a message or signal ``name``."""
+    """A token or scope waiting for a message or signal ``name``; ``node`` is the
+    catching event (or receive task)."""
 
     id: str
     kind: str
@@ -116,9 +175,41 @@ class Subscription(NamedTuple):
     correlation_key: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class InstanceState:
-    """Immutable state of one instance; commands return a new one."""
+class Work(NamedTuple):
+    """Work the instance waits for: an external worker's or HTTP connector's job
+    (``external``, ``http``) or a called instance (``call``)."""
+
+    id: str
+    kind: str
+    node: str
+    token: str
+    scope: str
+    retries: int = 0
+    incident: str | None = None
+    """The failure message while the work has an open incident."""
+
+
+class Signer(NamedTuple):
+    """A signer added to a user task (``add_signer``).
+
+    ``parallel``: ``token`` is the signer's own token and ``task`` its task;
+    ``before``: ``token`` is the original token, ``task`` the signer's task and
+    ``assignee`` whom the original task goes back to; ``after``: ``task`` stays
+    ``None`` until the original task is completed.
+    """
+
+    id: str
+    mode: str
+    node: str
+    token: str
+    user: str
+    task: str | None = None
+    assignee: str | None = None
+
+
+class InstanceState(NamedTuple):
+    """Immutable state of one instance; commands return a new one. (A named tuple:
+    cheap to build on every command.)"""
 
     process_id: str
     status: str
@@ -127,7 +218,14 @@ class InstanceState:
     tokens: tuple[Token, ...]
     scopes: tuple[Scope, ...] = ()
     jobs: tuple[Job, ...] = ()
-    subscriptions: tuple[Subscription, ...] = field(default=())
+    subscriptions: tuple[Subscription, ...] = ()
+    works: tuple[Work, ...] = ()
+    signers: tuple[Signer, ...] = ()
+    completed: tuple[str, ...] = ()
+    """Wait-state nodes (user tasks, work, receive tasks, call activities) completed
+    so far, each once, the most recent last: the candidates for returns."""
+    result: str | None = None
+    """``rejected`` when a rejected approval ended the instance."""
 
     @property
     def active_nodes(self) -> tuple[str, ...]:
@@ -138,6 +236,25 @@ class InstanceState:
         """Open user tasks: task id -> BPMN id of the user task."""
         return {token.task: token.node for token in self.tokens if token.task is not None}
 
+    def open_work(self) -> dict[str, str]:
+        """Work items and call activities the instance waits for: id -> BPMN id."""
+        return {work.id: work.node for work in self.works}
+
+    def scope_variables(self, scope_id: str) -> dict[str, Any]:
+        """The variables visible in a scope: the instance's, overlaid by the local
+        variables of every enclosing scope."""
+        chain: list[Mapping[str, Any]] = []
+        records = {scope.id: scope for scope in self.scopes}
+        current = scope_id
+        while current != ROOT_SCOPE and current in records:
+            record = records[current]
+            chain.append(record.variables)
+            current = record.parent
+        values = dict(self.variables)
+        for local in reversed(chain):
+            values.update(local)
+        return values
+
     def to_json(self) -> dict[str, Any]:
         """The compact JSON form (plain dicts, lists, strings, numbers, booleans)."""
         data: dict[str, Any] = {
@@ -145,22 +262,28 @@ class InstanceState:
             "process": self.process_id,
             "status": self.status,
         }
+        if self.result is not None:
+            data["result"] = self.result
         if self.initiator is not None:
             data["initiator"] = self.initiator
         data["variables"] = {key: _encode(value) for key, value in self.variables.items()}
         data["tokens"] = [_token_json(token) for token in self.tokens]
         if self.scopes:
-            data["scopes"] = [scope._asdict() for scope in self.scopes]
+            data["scopes"] = [_scope_json(scope) for scope in self.scopes]
         if self.jobs:
-            data["jobs"] = [
-                {**job._asdict(), "due_at": job.due_at.isoformat()} for job in self.jobs
-            ]
+            data["jobs"] = [_job_json(job) for job in self.jobs]
         if self.subscriptions:
             data["subscriptions"] = [_without_none(sub._asdict()) for sub in self.subscriptions]
+        if self.works:
+            data["works"] = [_without_none(work._asdict()) for work in self.works]
+        if self.signers:
+            data["signers"] = [_without_none(signer._asdict()) for signer in self.signers]
+        if self.completed:
+            data["completed"] = list(self.completed)
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> InstanceState:
+    def from_json(cls, data: Mapping[str, Any]) -> InstanceState:  # type: ignore[misc]
         """Read the JSON form back; raise :class:`InvalidState` when it is malformed."""
         try:
             if data.get("v") != STATE_VERSION:
@@ -172,23 +295,28 @@ class InstanceState:
             if not isinstance(variables, Mapping):
                 raise InvalidState("instance variables must be an object")
             tokens = tuple(_token_from_json(item) for item in data.get("tokens", ()))
-            scopes = tuple(
-                Scope(_str(item["id"]), _str(item["node"]), _str(item["parent"]),
-                      _str(item["token"]))
-                for item in data.get("scopes", ())
-            )
-            jobs = tuple(
-                Job(_str(item["id"]), _str(item["kind"]), _str(item["node"]),
-                    _str(item["token"]), _str(item["scope"]),
-                    datetime.fromisoformat(_str(item["due_at"])))
-                for item in data.get("jobs", ())
-            )
+            scopes = tuple(_scope_from_json(item) for item in data.get("scopes", ()))
+            jobs = tuple(_job_from_json(item) for item in data.get("jobs", ()))
             subscriptions = tuple(
                 Subscription(_str(item["id"]), _str(item["kind"]), _str(item["name"]),
                              _str(item["node"]), _str(item["token"]), _str(item["scope"]),
-                             item.get("correlation_key"))
+                             _optional_str(item.get("correlation_key")))
                 for item in data.get("subscriptions", ())
             )
+            works = tuple(
+                Work(_str(item["id"]), _str(item["kind"]), _str(item["node"]),
+                     _str(item["token"]), _str(item["scope"]), _int(item.get("retries", 0)),
+                     _optional_str(item.get("incident")))
+                for item in data.get("works", ())
+            )
+            signers = tuple(
+                Signer(_str(item["id"]), _str(item["mode"]), _str(item["node"]),
+                       _str(item["token"]), _str(item["user"]),
+                       _optional_str(item.get("task")), _optional_str(item.get("assignee")))
+                for item in data.get("signers", ())
+            )
+            completed = tuple(_str(item) for item in data.get("completed", ()))
+            result = _optional_str(data.get("result"))
             initiator = data.get("initiator")
             return cls(
                 process_id=_str(data["process"]),
@@ -201,6 +329,10 @@ class InstanceState:
                 scopes=scopes,
                 jobs=jobs,
                 subscriptions=subscriptions,
+                works=works,
+                signers=signers,
+                completed=completed,
+                result=result,
             )
         except InvalidState:
             raise
@@ -318,6 +450,16 @@ def _decode(value: Any) -> Any:
     return value
 
 
+def encode_value(value: Any) -> Any:
+    """One variable value in its JSON form (see the module docstring)."""
+    return _encode(value)
+
+
+def decode_value(value: Any) -> Any:
+    """One variable value read back from its JSON form."""
+    return _decode(value)
+
+
 def _token_json(token: Token) -> dict[str, str]:
     data = {"id": token.id, "node": token.node}
     if token.scope != ROOT_SCOPE:
@@ -326,19 +468,84 @@ def _token_json(token: Token) -> dict[str, str]:
         data["task"] = token.task
     if token.via is not None:
         data["via"] = token.via
+    if token.work is not None:
+        data["work"] = token.work
+    if token.group is not None:
+        data["group"] = token.group
     return data
 
 
 def _token_from_json(item: Mapping[str, Any]) -> Token:
-    task = item.get("task")
-    via = item.get("via")
     return Token(
         _str(item["id"]),
         _str(item["node"]),
         _str(item.get("scope", ROOT_SCOPE)),
-        _str(task) if task is not None else None,
-        _str(via) if via is not None else None,
+        _optional_str(item.get("task")),
+        _optional_str(item.get("via")),
+        _optional_str(item.get("work")),
+        _optional_str(item.get("group")),
     )
+
+
+def _scope_json(scope: Scope) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": scope.id, "node": scope.node, "parent": scope.parent,
+                            "token": scope.token}
+    if scope.kind != SUB_SCOPE:
+        data["kind"] = scope.kind
+    if scope.variables:
+        data["variables"] = {key: _encode(value) for key, value in scope.variables.items()}
+    if scope.data is not None:
+        data["data"] = _encode(dict(scope.data))
+    return data
+
+
+def _scope_from_json(item: Mapping[str, Any]) -> Scope:
+    kind = _str(item.get("kind", SUB_SCOPE))
+    if kind not in _SCOPE_KINDS:
+        raise InvalidState(f"unknown scope kind {kind!r}")
+    variables = item.get("variables") or {}
+    if not isinstance(variables, Mapping):
+        raise InvalidState("scope variables must be an object")
+    data = item.get("data")
+    if data is not None and not isinstance(data, Mapping):
+        raise InvalidState("scope data must be an object")
+    return Scope(
+        _str(item["id"]), _str(item["node"]), _str(item["parent"]), _str(item["token"]),
+        kind,
+        MappingProxyType({_str(key): _decode(value) for key, value in variables.items()})
+        if variables else _NO_VARIABLES,
+        MappingProxyType(_decode(dict(data))) if data is not None else None,
+    )
+
+
+def _job_json(job: Job) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": job.id, "kind": job.kind, "node": job.node,
+                            "token": job.token, "scope": job.scope,
+                            "due_at": job.due_at.isoformat()}
+    if job.cycle is not None:
+        data["cycle"] = job.cycle
+    if job.count:
+        data["count"] = job.count
+    return data
+
+
+def _job_from_json(item: Mapping[str, Any]) -> Job:
+    due_at = datetime.fromisoformat(_str(item["due_at"]))
+    if due_at.tzinfo is None:
+        raise InvalidState("a job's due_at must carry an offset")
+    return Job(_str(item["id"]), _str(item["kind"]), _str(item["node"]), _str(item["token"]),
+               _str(item["scope"]), due_at, _optional_str(item.get("cycle")),
+               _int(item.get("count", 0)))
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else _str(value)
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int:
+        raise InvalidState(f"expected a whole number in the stored state, found {value!r}")
+    return value
 
 
 def _without_none(data: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from lxml import etree
+
 from bpm_process.bpmn import BPMN_NS, FlowNode
 from bpm_process.errors import ErrorEntry, error_entry
 from bpm_process.expressions import (
@@ -40,8 +42,7 @@ from bpm_process.expressions import (
     to_text,
 )
 from bpm_process.isotime import IsoDuration, looks_like_duration, parse_datetime, parse_duration
-from lxml import etree
-
+from bpm_process.namespaces import ACTIVITI_NS, CAMUNDA_NS, FLOWABLE_NS, ZEEBE_NS
 from services.runtime.engine.errors import ExpressionFailed
 from services.runtime.engine.events import TaskSpec
 
@@ -56,10 +57,6 @@ __all__ = [
     "read_user_task",
 ]
 
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-ACTIVITI_NS = "http://activiti.org/bpmn"
-FLOWABLE_NS = "http://flowable.org/bpmn"
-ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 _ATTRIBUTE_DIALECTS = (CAMUNDA_NS, FLOWABLE_NS, ACTIVITI_NS)
 
 DEFAULT_PRIORITY = 50
@@ -133,16 +130,18 @@ class UserTaskDefinition:
         if self.due_date is not None:
             due_at = self.due_date.resolve(now, values, node_id)
         return TaskSpec(
-            id=task_id,
-            node_id=node_id,
-            name=name,
-            assignee=_single_name(self.assignee, values, node_id),
-            candidate_users=_names(self.candidate_users, values, node_id),
-            candidate_groups=_names(self.candidate_groups, values, node_id),
-            due_at=due_at,
-            priority=_priority(self.priority, values, node_id),
-            form_key=_single_name(self.form_key, values, node_id, what="form key"),
-            documentation=self.documentation,
+            task_id,
+            node_id,
+            name,
+            _single_name(self.assignee, values, node_id) if self.assignee is not None else None,
+            _names(self.candidate_users, values, node_id) if self.candidate_users else (),
+            _names(self.candidate_groups, values, node_id) if self.candidate_groups else (),
+            due_at,
+            _priority(self.priority, values, node_id) if self.priority is not None
+            else DEFAULT_PRIORITY,
+            _single_name(self.form_key, values, node_id, what="form key")
+            if self.form_key is not None else None,
+            self.documentation,
         )
 
 

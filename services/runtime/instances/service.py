@@ -354,7 +354,7 @@ class InstanceCommands:
                     "trial": row.trial,
                 }
                 if kind == "instance_terminated":
-                    payload.update(actor=actor, reason=f"terminate end event {record.node_id}")
+                    payload.update(actor=actor, reason=record.reason)
                     after_commit(self.session, INSTANCES_TERMINATED.labels(key).inc)
                 else:
                     after_commit(self.session, INSTANCES_COMPLETED.labels(key).inc)

@@ -1,0 +1,209 @@
+"""Moving running instances to another version of their process.
+
+:func:`migration_plan` compares two graphs (same ids map by default) and names the
+nodes where waiting tokens would have nowhere to go; :func:`migrate` moves one
+instance, with an explicit ``mapping`` for renamed or removed nodes. Tasks, work items
+and called instances keep their ids; timers and subscriptions of boundary events and
+event sub-processes are closed when the new version no longer has them and opened for
+ones it adds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from services.runtime.engine.errors import InvalidCommand, NotAllowed
+from services.runtime.engine.events import InstanceMigrated
+from services.runtime.engine.execution import check_now, check_state
+from services.runtime.engine.graph import (
+    BOUNDARY_EVENT,
+    CALL_ACTIVITY,
+    CATCH_EVENT,
+    EVENT_GATEWAY,
+    EVENT_SUB_PROCESS,
+    RECEIVE_TASK,
+    SUB_PROCESS,
+    USER_TASK,
+    WORK_TASK,
+    Node,
+    ProcessGraph,
+)
+from services.runtime.engine.run import NewId, Result, Run
+from services.runtime.engine.state import EVENT_SCOPE, ROOT_SCOPE, SUB_SCOPE, InstanceState
+
+__all__ = ["migrate", "migration_plan"]
+
+_WAIT_STATES = frozenset({USER_TASK, WORK_TASK, RECEIVE_TASK, CALL_ACTIVITY, CATCH_EVENT,
+                          EVENT_GATEWAY, SUB_PROCESS, EVENT_SUB_PROCESS})
+
+
+def _waits(node: Node) -> bool:
+    return node.behavior in _WAIT_STATES or node.joins or node.loop is not None
+
+
+def migration_plan(old_graph: ProcessGraph, new_graph: ProcessGraph) -> dict[str, Any]:
+    """What migrating instances from ``old_graph`` to ``new_graph`` means.
+
+    ``mapped``: old id -> new id for nodes in both; ``removed``/``added``: ids in only
+    one of them; ``unmapped_active_risks``: nodes where tokens can wait that have no
+    counterpart of the same behaviour (instances waiting there need an explicit
+    mapping), each ``{"node_id", "reason"}``.
+    """
+    old_ids = set(old_graph.nodes)
+    new_ids = set(new_graph.nodes)
+    mapped = {node_id: node_id for node_id in sorted(old_ids & new_ids)}
+    risks: list[dict[str, str]] = []
+    for node_id in sorted(old_ids - new_ids):
+        node = old_graph.nodes[node_id]
+        if _waits(node):
+            risks.append({"node_id": node_id,
+                          "reason": f"tokens can wait at this {node.kind}, which the new "
+                                    "version does not have"})
+    for node_id in mapped:
+        old = old_graph.nodes[node_id]
+        new = new_graph.nodes[node_id]
+        if _waits(old) and (old.behavior != new.behavior
+                            or (old.loop is None) != (new.loop is None)):
+            risks.append({"node_id": node_id,
+                          "reason": f"changes from {old.kind} to {new.kind}"
+                          + (" (multi-instance changed)" if (old.loop is None)
+                             != (new.loop is None) else "")})
+    return {
+        "mapped": mapped,
+        "removed": sorted(old_ids - new_ids),
+        "added": sorted(new_ids - old_ids),
+        "unmapped_active_risks": risks,
+    }
+
+
+def migrate(
+    old_graph: ProcessGraph,
+    new_graph: ProcessGraph,
+    state: InstanceState,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    now: datetime,
+    new_id: NewId,
+) -> Result:
+    """Move the instance to ``new_graph``; ``mapping`` names the new node of old nodes
+    whose ids changed (others keep their ids).
+
+    Refused (with the element id) when a waiting token's node has no counterpart of
+    the same behaviour, or an arrival at a join came by a flow the new join lacks.
+    """
+    check_now(now)
+    check_state(old_graph, state)
+    explicit = dict(mapping or {})
+    for old_id, new_id_ in explicit.items():
+        if old_id not in old_graph.nodes:
+            raise InvalidCommand(f"{old_id!r} is not a node of the old version",
+                                 element_id=old_id)
+        if new_id_ not in new_graph.nodes:
+            raise InvalidCommand(f"{new_id_!r} is not a node of the new version",
+                                 element_id=new_id_)
+
+    def target(old_id: str) -> str:
+        return explicit.get(old_id, old_id)
+
+    def counterpart(old_id: str) -> Node:
+        new_node = new_graph.nodes.get(target(old_id))
+        old_node = old_graph.nodes[old_id]
+        if new_node is None:
+            raise NotAllowed(f"{old_id!r} has no counterpart in the new version; map it",
+                             element_id=old_id)
+        if new_node.behavior != old_node.behavior or (new_node.loop is None) != (
+                old_node.loop is None):
+            raise NotAllowed(f"{old_id!r} ({old_node.kind}) cannot become {new_node.id!r} "
+                             f"({new_node.kind})", element_id=old_id)
+        return new_node
+
+    tokens = []
+    used: dict[str, str] = {}
+    for token in state.tokens:
+        new_node = counterpart(token.node)
+        used[token.node] = new_node.id
+        if token.via is not None and token.via not in new_node.incoming:
+            raise NotAllowed(f"an arrival at {token.node!r} came by {token.via!r}, which is "
+                             f"not an incoming flow of {new_node.id!r}", element_id=token.node)
+        tokens.append(token._replace(node=new_node.id))
+    scopes = []
+    for scope in state.scopes:
+        new_node = counterpart(scope.node)
+        used[scope.node] = new_node.id
+        scopes.append(scope._replace(node=new_node.id))
+    works = [work._replace(node=counterpart(work.node).id) for work in state.works]
+    signers = [signer._replace(node=counterpart(signer.node).id) for signer in state.signers]
+    completed = tuple(dict.fromkeys(
+        target(node_id) for node_id in state.completed if target(node_id) in new_graph.nodes))
+    jobs = [job._replace(node=target(job.node)) for job in state.jobs]
+    subs = [sub._replace(node=target(sub.node)) for sub in state.subscriptions]
+    moved = state._replace(process_id=new_graph.id, tokens=tuple(tokens), scopes=tuple(scopes),
+                           works=tuple(works), signers=tuple(signers), completed=completed,
+                           jobs=(), subscriptions=())
+    run = Run(new_graph, moved, now=now, new_id=new_id)
+    _rearm(run, new_graph, jobs, subs)
+    run.events.append(InstanceMigrated(old_graph.id, new_graph.id,
+                                       {old: new for old, new in used.items()}))
+    return run.result()
+
+
+def _rearm(run: Run, graph: ProcessGraph, jobs: list[Any], subs: list[Any]) -> None:
+    """Keep the jobs and subscriptions whose events still exist where they belong,
+    close the others, and open those of boundary events and event sub-processes the
+    new version adds."""
+    kept_jobs = []
+    for job in jobs:
+        if _still_armed(run, graph, job.node, job.token, job.scope):
+            kept_jobs.append(job)
+        else:
+            run.removed_jobs.append(job.id)
+    kept_subs = []
+    for sub in subs:
+        if _still_armed(run, graph, sub.node, sub.token, sub.scope):
+            kept_subs.append(sub)
+        else:
+            run.closed_subs.append(sub.id)
+    run.jobs = kept_jobs
+    run.subs = kept_subs
+    armed = {(item.node, item.token, item.scope) for item in [*kept_jobs, *kept_subs]}
+    for token in list(run.tokens):
+        node = graph.nodes[token.node]
+        if not node.armed or token.via is not None or run.is_instance(token.scope, node):
+            continue
+        for boundary_id in node.boundaries:
+            boundary = graph.nodes[boundary_id]
+            trigger = boundary.trigger
+            if trigger is not None and trigger.kind in ("timer", "message", "signal") \
+                    and (boundary_id, token.id, token.scope) not in armed:
+                run.arm(boundary, token.id, token.scope)
+    for scope_id in [ROOT_SCOPE, *run.scopes]:
+        record = run.scopes.get(scope_id)
+        if record is not None and record.kind not in (SUB_SCOPE, EVENT_SCOPE):
+            continue
+        container = graph.id if record is None else record.node
+        for start_id in graph.armed_event_subprocesses.get(container, ()):
+            if (start_id, "", scope_id) not in armed:
+                run.arm(graph.nodes[start_id], "", scope_id)
+
+
+def _still_armed(run: Run, graph: ProcessGraph, node_id: str, token_id: str,
+                 scope: str) -> bool:
+    node = graph.nodes.get(node_id)
+    if node is None or node.trigger is None:
+        return False
+    if token_id == "":
+        record = run.scopes.get(scope)
+        container = graph.id if record is None else record.node
+        return node_id in graph.armed_event_subprocesses.get(container, ())
+    token = next((t for t in run.tokens if t.id == token_id and t.scope == scope), None)
+    if token is None:
+        return False
+    host = graph.nodes[token.node]
+    if node.behavior == BOUNDARY_EVENT:
+        return node.attached_to == host.id
+    if host.behavior == EVENT_GATEWAY:
+        return node_id in host.targets
+    return node_id == host.id
+

@@ -1,0 +1,1585 @@
+"""The working copy of one command: the agenda and every rule of token movement.
+
+Commands (:mod:`~services.runtime.engine.execution`,
+:mod:`~services.runtime.engine.commands`, :mod:`~services.runtime.engine.operations`)
+build a :class:`Run` from the input state, change it, call :meth:`Run.work` and then
+:meth:`Run.result`. Only the run is mutated; the input state stays valid, so a refused
+command leaves nothing to roll back.
+
+Inside a run an *agenda* of arriving tokens is worked off until every token waits (at
+a user task, a join, a sub-process, a catch event, work ...) or has ended. Tokens
+moving through pass-through nodes keep their id; splits make new ids. A per-scope count
+of live tokens (waiting or on the agenda) tells when a scope is done. Once the agenda
+is empty the inclusive joins that no token can reach any more fire.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+from bpm_process.expressions import Expression, ExpressionError, as_bool, to_text
+from services.runtime.engine.errors import (
+    ExpressionFailed,
+    InvalidCommand,
+    InvalidState,
+    NoPathFound,
+    StepLimitExceeded,
+)
+from services.runtime.engine.events import (
+    ApprovalDecided,
+    CallActivityCancelled,
+    CallActivityStarted,
+    ErrorUnhandled,
+    Event,
+    EventTriggered,
+    InstanceCompleted,
+    InstanceRejected,
+    InstanceTerminated,
+    MessageThrown,
+    SignalThrown,
+    TaskCancelled,
+    TaskCreated,
+    TokenMoved,
+    WorkCancelled,
+    WorkCreated,
+)
+from services.runtime.engine.graph import (
+    BOUNDARY_EVENT,
+    CALL_ACTIVITY,
+    CATCH_EVENT,
+    END_EVENT,
+    ERROR,
+    ESCALATION,
+    EVENT_GATEWAY,
+    EVENT_SUB_PROCESS,
+    EXCLUSIVE_GATEWAY,
+    FLOW_THROUGH,
+    INCLUSIVE_GATEWAY,
+    MESSAGE,
+    PARALLEL_GATEWAY,
+    RECEIVE_TASK,
+    SIGNAL,
+    START_EVENT,
+    SUB_PROCESS,
+    TERMINATE_END_EVENT,
+    THROW_EVENT,
+    TIMER,
+    USER_TASK,
+    WORK_TASK,
+    Flow,
+    Node,
+    ProcessGraph,
+    VariableMapping,
+)
+from services.runtime.engine.state import (
+    ACTIVE,
+    COMPLETED,
+    EVENT_SCOPE,
+    INSTANCE_SCOPE,
+    MI_SCOPE,
+    REJECTED,
+    ROOT_SCOPE,
+    SUB_SCOPE,
+    TERMINATED,
+    InstanceState,
+    Job,
+    Scope,
+    Signer,
+    Subscription,
+    Token,
+    Work,
+    clone_variables,
+    encode_value,
+)
+
+__all__ = [
+    "MAX_STEPS",
+    "MAX_VALUE_BYTES",
+    "MAX_VARIABLES_BYTES",
+    "OUTCOME_VARIABLE",
+    "NewId",
+    "Result",
+    "Run",
+]
+
+NewId = Callable[[], object]
+"""Makes a new unique id (uuid7 in production, a counter in tests); ``str()`` of its
+result is used."""
+
+MAX_STEPS = 10_000
+"""Most node visits one command may make; more means a loop without a wait state."""
+MAX_VALUE_BYTES = 256 * 1024
+"""Largest serialised size of one variable value."""
+MAX_VARIABLES_BYTES = 1024 * 1024
+"""Largest serialised size of all variables of an instance (every scope)."""
+OUTCOME_VARIABLE = "outcome"
+"""Task-local variable of a multi-instance approval instance: ``approve``/``reject``."""
+
+APPROVE = "approve"
+REJECT = "reject"
+APPROVED = "approved"
+
+_INSTANCE_COMPLETED = InstanceCompleted()
+_NO_VARIABLES: Mapping[str, Any] = MappingProxyType({})
+_COUNTED = frozenset({SUB_SCOPE, EVENT_SCOPE})
+INNER = "\x00inner"
+"""Marker (``via``) of a token that runs one instance of a multi-instance activity."""
+TRIGGERED = "\x00triggered"
+"""Marker (``via``) of a token entering a catch event that already fired."""
+PARKED = "\x00parked"
+"""Marker (``via``) of a token that already left its node and is about to be moved."""
+_WAITING_BEHAVIORS = frozenset(
+    {CATCH_EVENT, EVENT_GATEWAY, RECEIVE_TASK, SUB_PROCESS, EVENT_SUB_PROCESS, WORK_TASK,
+     CALL_ACTIVITY, USER_TASK}
+)
+
+
+class Result(NamedTuple):
+    """What a command produced. (A named tuple: cheap to build on every command; the
+    derived views below are computed when asked for.)"""
+
+    state: InstanceState
+    events: tuple[Event, ...]
+    jobs: tuple[Job, ...] = ()
+    """Jobs (timers) to schedule."""
+    cancelled_jobs: tuple[str, ...] = ()
+    """Ids of previously scheduled jobs that are no longer wanted."""
+    subscriptions_opened: tuple[Subscription, ...] = ()
+    """Message and signal subscriptions the runtime should index."""
+    subscriptions_closed: tuple[str, ...] = ()
+    """Ids of subscriptions that no longer exist."""
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        """All instance (root scope) variables after the command (a fresh copy)."""
+        return clone_variables(self.state.variables)
+
+    @property
+    def status(self) -> str:
+        """``active``, ``completed`` or ``terminated``."""
+        return self.state.status
+
+    @property
+    def active_nodes(self) -> tuple[str, ...]:
+        """BPMN ids of the elements where tokens wait."""
+        return self.state.active_nodes
+
+    @property
+    def result(self) -> str | None:
+        """``rejected`` when a rejected approval ended the instance."""
+        return self.state.result
+
+
+class _Live(dict[str, int]):
+    """Live tokens (waiting or on the agenda) per scope. A scope's count is taken from
+    the input state's tokens the first time it is needed; every change after that is
+    relative, so counting lazily gives the same numbers as counting up front."""
+
+    __slots__ = ("source",)
+
+    def __init__(self, source: tuple[Token, ...]) -> None:
+        super().__init__()
+        self.source = source
+
+    def __missing__(self, scope: str) -> int:
+        count = 0
+        for token in self.source:
+            if token.scope == scope:
+                count += 1
+        self[scope] = count
+        return count
+
+
+class Run:
+    """The mutable working copy of one command."""
+
+    __slots__ = (
+        "_contexts", "agenda", "closed_subs", "completed", "events", "graph", "initiator",
+        "jobs", "live", "new_id", "new_jobs", "nodes", "now", "opened_subs", "outcomes",
+        "own_variables",
+        "removed_jobs", "result_value", "scopes", "signers", "status", "steps", "subs",
+        "tokens", "variables", "variables_changed", "works",
+    )
+
+    def __init__(self, graph: ProcessGraph, state: InstanceState | None, *,
+                 variables: Mapping[str, Any] | None = None, initiator: str | None = None,
+                 now: datetime, new_id: NewId) -> None:
+        self.graph = graph
+        self.nodes = graph.nodes
+        self.now = now
+        self.new_id = new_id
+        self.events: list[Event] = []
+        self.agenda: list[tuple[str, str, Node, str | None]] = []
+        self.steps = 0
+        self._contexts: dict[str, dict[str, Any]] = {}
+        self.new_jobs: list[Job] = []
+        self.removed_jobs: list[str] = []
+        self.opened_subs: list[Subscription] = []
+        self.closed_subs: list[str] = []
+        self.outcomes: dict[str, str] = {}
+        """Outcomes of multi-instance instances that end in this command."""
+        self.variables_changed = False
+        if state is None:
+            self.status = ACTIVE
+            self.tokens: list[Token] = []
+            self.scopes: dict[str, Scope] = {}
+            self.variables: Mapping[str, Any] = variables if variables is not None else {}
+            self.own_variables = True
+            self.initiator = initiator
+            self.jobs: list[Job] = []
+            self.subs: list[Subscription] = []
+            self.works: list[Work] = []
+            self.signers: list[Signer] = []
+            self.completed: list[str] = []
+            self.result_value: str | None = None
+            self.live: dict[str, int] = _Live(())
+            return
+        self.status = state.status
+        self.tokens = list(state.tokens)
+        self.scopes = {scope.id: scope for scope in state.scopes}
+        self.variables = state.variables
+        self.own_variables = False
+        self.initiator = state.initiator
+        self.jobs = list(state.jobs)
+        self.subs = list(state.subscriptions)
+        self.works = list(state.works)
+        self.signers = list(state.signers)
+        self.completed = list(state.completed)
+        self.result_value = state.result
+        self.live = _Live(state.tokens)
+
+    # -- ids, variables and expressions ---------------------------------------------------
+
+    def next_id(self) -> str:
+        value = self.new_id()
+        return value if type(value) is str else str(value)
+
+    def context(self, scope: str = ROOT_SCOPE) -> Mapping[str, Any]:
+        """Variables as expressions in ``scope`` see them: the instance variables plus
+        ``initiator`` (unless a variable of that name exists), overlaid by the local
+        variables of the enclosing scopes."""
+        context = self._contexts.get(scope)
+        if context is None:
+            if scope == ROOT_SCOPE:
+                context = {"initiator": self.initiator, **self.variables}
+            else:
+                record = self.scope_record(scope)
+                parent = self.context(record.parent)
+                context = {**parent, **record.variables} if record.variables else dict(parent)
+            self._contexts[scope] = context
+        return context
+
+    def visible(self, scope: str) -> dict[str, Any]:
+        """The variables visible in ``scope`` (a copy without the ``initiator`` extra)."""
+        values = dict(self.context(scope))
+        if "initiator" not in self.variables and not any(
+            "initiator" in record.variables for record in self.chain(scope)
+        ):
+            values.pop("initiator", None)
+        return clone_variables(values)
+
+    def chain(self, scope: str) -> Iterable[Scope]:
+        while scope != ROOT_SCOPE:
+            record = self.scope_record(scope)
+            yield record
+            scope = record.parent
+
+    def evaluate(self, expression: Expression, scope: str, element_id: str, what: str,
+                 extra: Mapping[str, Any] | None = None) -> Any:
+        context = self.context(scope)
+        if extra:
+            context = {**context, **extra}
+        try:
+            return expression.evaluate(context)
+        except ExpressionError as exc:
+            raise ExpressionFailed(f"the {what} of {element_id!r} failed: {exc}",
+                                   element_id=element_id) from None
+
+    def text(self, expression: Expression, scope: str, element_id: str, what: str,
+             extra: Mapping[str, Any] | None = None) -> str | None:
+        value = self.evaluate(expression, scope, element_id, what, extra)
+        if value is None:
+            return None
+        try:
+            return value if isinstance(value, str) else to_text(value)
+        except ExpressionError as exc:
+            raise ExpressionFailed(f"the {what} of {element_id!r} failed: {exc}",
+                                   element_id=element_id) from None
+
+    def assign(self, scope: str, values: Mapping[str, Any], *, checked: bool = True) -> None:
+        """Set variables from ``scope``: a name that exists in an enclosing scope is set
+        there; a new name becomes local to ``scope`` (the instance for the root).
+
+        ``checked`` values (anything that comes from outside or from the model's
+        expressions) count against the size limits; the engine's own small values
+        (outcomes) do not."""
+        for name, value in values.items():
+            if checked:
+                check_value_size(name, value)
+            target = self.owner_scope(scope, name)
+            self.put(target, name, value, checked=checked)
+
+    def owner_scope(self, scope: str, name: str) -> str:
+        current = scope
+        while current != ROOT_SCOPE:
+            record = self.scope_record(current)
+            if name in record.variables:
+                return current
+            current = record.parent
+        if name in self.variables:
+            return ROOT_SCOPE
+        # Multi-instance bodies hold only the engine's counters: a new variable of an
+        # instance is local to the instance, never to the body.
+        return scope
+
+    def put(self, scope: str, name: str, value: Any, *, checked: bool = True) -> None:
+        if checked:
+            self.variables_changed = True
+        self._contexts.clear()
+        if scope == ROOT_SCOPE:
+            if not self.own_variables:
+                self.variables = dict(self.variables)
+                self.own_variables = True
+            self.variables[name] = value  # type: ignore[index]
+            return
+        record = self.scope_record(scope)
+        self.scopes[scope] = record._replace(
+            variables=MappingProxyType({**record.variables, name: value}))
+
+    def mapped(self, mappings: tuple[VariableMapping, ...], scope: str, element_id: str,
+               extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Evaluate variable mappings; ``extra`` (results, payloads) overlays the
+        variables of ``scope``."""
+        result: dict[str, Any] = {}
+        for mapping in mappings:
+            result[mapping.target] = plain(self.evaluate(
+                mapping.source, scope, element_id, f"mapping to {mapping.target!r}", extra))
+        return result
+
+    def set_outputs(self, node: Node, scope: str, values: Mapping[str, Any]) -> None:
+        """Store what a task returned: through its output mappings if it has any,
+        otherwise as they are."""
+        io = node.io
+        if io is not None and io.outputs:
+            self.assign(scope, self.mapped(io.outputs, scope, node.id, values))
+        elif values:
+            self.assign(scope, values)
+
+    def input_context(self, node: Node, scope: str) -> Mapping[str, Any] | None:
+        io = node.io
+        if io is None or not io.inputs:
+            return None
+        return {**self.context(scope), **self.mapped(io.inputs, scope, node.id)}
+
+    # -- results ---------------------------------------------------------------------------
+
+    def state(self) -> InstanceState:
+        variables = self.variables
+        frozen = MappingProxyType(variables) if self.own_variables else variables
+        scopes: tuple[Scope, ...] = tuple(self.scopes.values()) if self.scopes else ()
+        return InstanceState(
+            self.graph.id, self.status, frozen, self.initiator, tuple(self.tokens), scopes,
+            tuple(self.jobs), tuple(self.subs), tuple(self.works), tuple(self.signers),
+            tuple(self.completed), self.result_value,
+        )
+
+    def result(self) -> Result:
+        if self.variables_changed:
+            check_total_size(self.variables, self.scopes.values())
+        state = self.state()
+        if not (self.new_jobs or self.removed_jobs or self.opened_subs or self.closed_subs):
+            return Result(state, tuple(self.events))
+        closed_ids = set(self.closed_subs)
+        opened = tuple(sub for sub in self.opened_subs if sub.id not in closed_ids)
+        opened_ids = {sub.id for sub in self.opened_subs}
+        closed = tuple(sub_id for sub_id in self.closed_subs if sub_id not in opened_ids)
+        new_job_ids = {job.id for job in self.new_jobs}
+        removed_ids = set(self.removed_jobs)
+        jobs = tuple(job for job in self.new_jobs if job.id not in removed_ids)
+        cancelled = tuple(job_id for job_id in self.removed_jobs if job_id not in new_job_ids)
+        return Result(state, tuple(self.events), jobs, cancelled, opened, closed)
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def scope_record(self, scope: str) -> Scope:
+        record = self.scopes.get(scope)
+        if record is None:
+            raise InvalidState(f"the instance has no scope {scope!r}")
+        return record
+
+    def token(self, token_id: str, scope: str) -> Token:
+        for token in self.tokens:
+            if token.id == token_id and token.scope == scope:
+                return token
+        raise InvalidState(f"the instance has no token {token_id!r} in scope {scope!r}")
+
+    def container(self, scope: str) -> str | None:
+        """The BPMN id of the process or sub-process whose nodes tokens of ``scope``
+        stand on (``None`` for a multi-instance body, which has no tokens)."""
+        if scope == ROOT_SCOPE:
+            return self.graph.id
+        record = self.scope_record(scope)
+        if record.kind in (SUB_SCOPE, EVENT_SCOPE):
+            return record.node
+        if record.kind == INSTANCE_SCOPE:
+            return self.container(self.scope_record(record.parent).parent)
+        return None
+
+    def is_instance(self, scope: str, node: Node) -> bool:
+        """True when ``scope`` is one instance of the multi-instance ``node``."""
+        record = self.scopes.get(scope)
+        return record is not None and record.kind == INSTANCE_SCOPE and record.node == node.id
+
+    def mark_completed(self, node_id: str) -> None:
+        completed = self.completed
+        if node_id in completed:
+            completed.remove(node_id)
+        completed.append(node_id)
+
+    # -- the agenda ------------------------------------------------------------------------
+
+    def work(self) -> None:
+        """Move every token on the agenda until it waits or ends; then fire inclusive
+        joins that no other token can reach, and go on until nothing moves."""
+        while True:
+            self.drain()
+            if self.status != ACTIVE or not self.graph.inclusive_upstream \
+                    or not self.fire_inclusive_join():
+                return
+
+    def drain(self) -> None:
+        agenda = self.agenda
+        events = self.events
+        nodes = self.nodes
+        while agenda:
+            token_id, scope, node, via = agenda.pop()
+            self.steps += 1
+            if self.steps > MAX_STEPS:
+                raise StepLimitExceeded(
+                    f"more than {MAX_STEPS} steps without reaching a wait state; the model "
+                    f"loops through {node.id!r} without a wait state",
+                    element_id=node.id,
+                )
+            behavior = node.behavior
+            if node.loop is not None and via != INNER:
+                self.enter_multi_instance(token_id, scope, node)
+            elif behavior == USER_TASK:
+                self.create_task(token_id, scope, node, via)
+            elif behavior == EXCLUSIVE_GATEWAY:
+                events.append(node.started)
+                flow = self.choose(node, scope)
+                events.append(node.completed)
+                agenda.append((token_id, scope, nodes[flow.target], flow.id))
+            elif behavior == FLOW_THROUGH or behavior == START_EVENT \
+                    or behavior == BOUNDARY_EVENT:
+                events.append(node.started)
+                events.append(node.completed)
+                self.leave(token_id, scope, node)
+            elif behavior == PARALLEL_GATEWAY:
+                if node.joins and not self.join(token_id, scope, node, via):
+                    continue
+                events.append(node.started)
+                events.append(node.completed)
+                self.leave(token_id, scope, node)
+            elif behavior == END_EVENT:
+                self.end_event(token_id, scope, node)
+            elif behavior == INCLUSIVE_GATEWAY:
+                if node.joins:
+                    self.tokens.append(Token(token_id, node.id, scope, None, via))
+                    continue
+                events.append(node.started)
+                events.append(node.completed)
+                self.leave(token_id, scope, node)
+            elif behavior == SUB_PROCESS:
+                self.enter_sub_process(token_id, scope, node, via)
+            elif behavior == WORK_TASK:
+                self.create_work(token_id, scope, node, via)
+            elif behavior == CATCH_EVENT or behavior == RECEIVE_TASK:
+                self.catch(token_id, scope, node, via)
+            elif behavior == THROW_EVENT:
+                self.throw_event(token_id, scope, node)
+            elif behavior == EVENT_GATEWAY:
+                events.append(node.started)
+                self.tokens.append(Token(token_id, node.id, scope))
+                for target in node.targets:
+                    self.arm(nodes[target], token_id, scope)
+            elif behavior == CALL_ACTIVITY:
+                self.start_call(token_id, scope, node, via)
+            elif behavior == TERMINATE_END_EVENT:
+                self.terminate(scope, node)
+            else:  # pragma: no cover - the compiler only produces the behaviours above
+                raise InvalidState(f"unknown behaviour {behavior!r} of {node.id!r}")
+            if self.status != ACTIVE:
+                agenda.clear()
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    def create_task(self, token_id: str, scope: str, node: Node, via: str | None,
+                    *, assignee: str | None = None, signer: bool = False,
+                    group: str | None = None, arm: bool = True) -> str:
+        definition = node.task
+        if definition is None:  # pragma: no cover - the compiler always sets it
+            raise InvalidState(f"the user task {node.id!r} has no definition")
+        self.events.append(node.started)
+        task_id = self.next_id()
+        context = None
+        if not definition.constant:
+            context = self.input_context(node, scope) or self.context(scope)
+        spec = definition.create(task_id, node.id, node.name, self.now, context)
+        if signer or assignee is not None:
+            spec = spec._replace(assignee=assignee,
+                                 candidate_users=() if signer else spec.candidate_users,
+                                 candidate_groups=() if signer else spec.candidate_groups)
+        self.tokens.append(Token(token_id, node.id, scope, task_id, None, None, group))
+        self.events.append(TaskCreated(spec))
+        if arm and node.armed and via != INNER:
+            self.arm_boundaries(token_id, scope, node)
+        return task_id
+
+    def enter_sub_process(self, token_id: str, scope: str, node: Node, via: str | None) -> None:
+        self.events.append(node.started)
+        child = self.next_id()
+        io = node.io
+        local: dict[str, Any] = {}
+        if io is not None and io.inputs:
+            local = self.mapped(io.inputs, scope, node.id)
+        self.scopes[child] = Scope(child, node.id, scope, token_id, SUB_SCOPE,
+                                   MappingProxyType(local) if local else _NO_VARIABLES)
+        self.tokens.append(Token(token_id, node.id, scope))
+        self.live[child] = 1
+        if node.armed and via != INNER:
+            self.arm_boundaries(token_id, scope, node)
+        self.arm_scope(child, node.id)
+        start_node = self.nodes[node.start or ""]
+        self.agenda.append((self.next_id(), child, start_node, None))
+
+    def catch(self, token_id: str, scope: str, node: Node, via: str | None) -> None:
+        """An intermediate catch event or receive task: wait for the trigger (or go on
+        when it already fired behind an event-based gateway)."""
+        self.events.append(node.started)
+        if via == TRIGGERED:
+            if node.behavior == RECEIVE_TASK:
+                self.mark_completed(node.id)
+            self.events.append(node.completed)
+            self.leave(token_id, scope, node)
+            return
+        self.tokens.append(Token(token_id, node.id, scope))
+        self.arm(node, token_id, scope)
+        if node.armed and via != INNER:
+            self.arm_boundaries(token_id, scope, node)
+
+    def create_work(self, token_id: str, scope: str, node: Node, via: str | None,
+                    *, work_id: str | None = None, retries: int | None = None) -> None:
+        definition = node.work
+        if definition is None:  # pragma: no cover - the compiler always sets it
+            raise InvalidState(f"the task {node.id!r} has no work definition")
+        if work_id is None:
+            self.events.append(node.started)
+            work_id = self.next_id()
+            self.tokens.append(Token(token_id, node.id, scope, None, None, work_id))
+            self.works.append(Work(work_id, definition.kind, node.id, token_id, scope,
+                                   definition.retries))
+            if node.armed and via != INNER:
+                self.arm_boundaries(token_id, scope, node)
+        io = node.io
+        variables = self.mapped(io.inputs, scope, node.id) if io is not None and io.inputs \
+            else self.visible(scope)
+        topic = None
+        request = None
+        if definition.topic is not None:
+            topic = self.text(definition.topic, scope, node.id, "topic")
+        http = definition.http
+        if http is not None:
+            body = None
+            if http.body is not None:
+                body = plain(self.evaluate(http.body, scope, node.id, "body"))
+            request = {
+                "method": (self.text(http.method, scope, node.id, "method") or "GET").upper(),
+                "url": self.text(http.url, scope, node.id, "url"),
+                "headers": {name: self.text(value, scope, node.id, f"header {name!r}") or ""
+                            for name, value in http.headers},
+                "body": body,
+            }
+        priority = None
+        if definition.priority is not None:
+            value = self.evaluate(definition.priority, scope, node.id, "priority")
+            priority = whole_number(value, node.id, "priority") if value is not None else None
+        timeout = definition.timeout or (http.timeout if http is not None else None)
+        self.events.append(WorkCreated(
+            work_id, node.id, node.name, definition.kind, topic, request, variables,
+            definition.retries if retries is None else retries, definition.retry_backoff,
+            timeout, priority, dict(definition.headers),
+        ))
+
+    def start_call(self, token_id: str, scope: str, node: Node, via: str | None) -> None:
+        call = node.call
+        if call is None:  # pragma: no cover - the compiler always sets it
+            raise InvalidState(f"the call activity {node.id!r} has no definition")
+        self.events.append(node.started)
+        call_id = self.next_id()
+        called = self.text(call.called_element, scope, node.id, "called element")
+        if not called:
+            raise ExpressionFailed(f"the called element of {node.id!r} is empty",
+                                   element_id=node.id)
+        variables = self.visible(scope) if call.all_inputs else {}
+        variables.update(self.mapped(call.inputs, scope, node.id))
+        business_key = None
+        if call.business_key is not None:
+            business_key = self.text(call.business_key, scope, node.id, "business key")
+        self.tokens.append(Token(token_id, node.id, scope, None, None, call_id))
+        self.works.append(Work(call_id, "call", node.id, token_id, scope))
+        self.events.append(CallActivityStarted(call_id, node.id, called, call.binding,
+                                               call.version, call.version_tag, variables,
+                                               business_key))
+        if node.armed and via != INNER:
+            self.arm_boundaries(token_id, scope, node)
+
+    # -- jobs and subscriptions ------------------------------------------------------------
+
+    def arm_boundaries(self, token_id: str, scope: str, node: Node) -> None:
+        nodes = self.nodes
+        for boundary_id in node.boundaries:
+            boundary = nodes[boundary_id]
+            trigger = boundary.trigger
+            if trigger is not None and trigger.kind in (TIMER, MESSAGE, SIGNAL):
+                self.arm(boundary, token_id, scope)
+
+    def arm_scope(self, scope: str, container: str) -> None:
+        """Open the subscriptions and timers of the event sub-processes of a scope."""
+        starts = self.graph.armed_event_subprocesses.get(container)
+        if starts:
+            for start_id in starts:
+                self.arm(self.nodes[start_id], "", scope)
+
+    def arm(self, event: Node, token_id: str, scope: str) -> None:
+        """A job or subscription for the trigger of ``event``, owned by a token (or, with
+        an empty ``token_id``, by the scope)."""
+        trigger = event.trigger
+        if trigger is None:  # pragma: no cover - the compiler guarantees a trigger
+            return
+        if trigger.kind == TIMER and trigger.timer is not None:
+            definition = trigger.timer.resolve(self.context(scope), event.id)
+            due = definition.first_due(self.now)
+            if due is None:
+                return
+            cycle = definition.text if definition.cycle is not None else None
+            job = Job(self.next_id(), TIMER, event.id, token_id, scope, due, cycle, 0)
+            self.jobs.append(job)
+            self.new_jobs.append(job)
+            return
+        name = self.text(trigger.name, scope, event.id, f"{trigger.kind} name") \
+            if trigger.name is not None else None
+        if not name:
+            raise ExpressionFailed(f"the {trigger.kind} name of {event.id!r} is empty",
+                                   element_id=event.id)
+        key = None
+        if trigger.correlation_key is not None:
+            key = self.text(trigger.correlation_key, scope, event.id, "correlation key")
+        sub = Subscription(self.next_id(), trigger.kind, name, event.id, token_id, scope, key)
+        self.subs.append(sub)
+        self.opened_subs.append(sub)
+
+    def disarm(self, token_id: str, scope: str) -> None:
+        """Remove the jobs and subscriptions owned by a token (or, with an empty
+        ``token_id``, by a scope)."""
+        if self.jobs:
+            kept = []
+            for job in self.jobs:
+                if job.token == token_id and job.scope == scope:
+                    self.removed_jobs.append(job.id)
+                else:
+                    kept.append(job)
+            self.jobs = kept
+        if self.subs:
+            kept_subs = []
+            for sub in self.subs:
+                if sub.token == token_id and sub.scope == scope:
+                    self.closed_subs.append(sub.id)
+                else:
+                    kept_subs.append(sub)
+            self.subs = kept_subs
+
+    def release(self, token: Token) -> None:
+        """A waiting token goes on (or ends): remove it and what it owned."""
+        self.tokens.remove(token)
+        if self.jobs or self.subs:
+            self.disarm(token.id, token.scope)
+
+    # -- triggers ----------------------------------------------------------------------------
+
+    def fire(self, event: Node, token_id: str, scope: str, trigger: str, name: str | None,
+             variables: Mapping[str, Any]) -> None:
+        """A timer, message or signal arrived for ``event`` (owned by ``token_id`` in
+        ``scope``; an empty token id means an event sub-process start)."""
+        if token_id == "":
+            self.trigger_event_sub_process(scope, event, trigger, name, variables)
+            return
+        token = self.token(token_id, scope)
+        host = self.nodes[token.node]
+        if event.behavior == BOUNDARY_EVENT:
+            self.events.append(EventTriggered(event.id, trigger, name))
+            if variables:
+                self.assign(scope, variables)
+            self.boundary(token, event)
+            return
+        self.release(token)
+        if variables:
+            self.set_outputs(event, scope, variables)
+        self.events.append(EventTriggered(event.id, trigger, name))
+        if host.behavior == EVENT_GATEWAY:
+            self.events.append(host.completed)
+            self.agenda.append((token.id, scope, event, TRIGGERED))
+            return
+        if event.behavior == RECEIVE_TASK:
+            self.mark_completed(event.id)
+        self.events.append(event.completed)
+        self.leave(token.id, scope, event)
+
+    def boundary(self, host: Token, event: Node) -> None:
+        """Take the boundary ``event`` of the activity where ``host`` waits."""
+        scope = host.scope
+        if event.interrupting:
+            removed = self.cancel_token(host, "interrupted")
+            self.drop_agenda(removed)
+        self.live[scope] += 1
+        self.agenda.append((self.next_id(), scope, event, None))
+
+    def trigger_event_sub_process(self, scope: str, start: Node, trigger: str,
+                                  name: str | None, variables: Mapping[str, Any]) -> None:
+        """Start an instance of the event sub-process whose start event is ``start`` in
+        ``scope``; an interrupting one first cancels everything else in the scope."""
+        esp = self.nodes[start.scope]
+        if start.interrupting:
+            removed = self.cancel_scope_contents(scope, "interrupted")
+            self.drop_agenda(removed)
+            self.disarm("", scope)
+        self.events.append(EventTriggered(start.id, trigger, name))
+        if variables:
+            self.assign(scope, variables)
+        host_id = self.next_id()
+        self.tokens.append(Token(host_id, esp.id, scope))
+        self.live[scope] += 1
+        self.events.append(esp.started)
+        child = self.next_id()
+        self.scopes[child] = Scope(child, esp.id, scope, host_id, EVENT_SCOPE)
+        self.live[child] = 1
+        self.arm_scope(child, esp.id)
+        self.agenda.append((self.next_id(), child, start, None))
+
+    # -- errors and escalations ------------------------------------------------------------
+
+    def throw_error(self, scope: str, code: str | None, message: str | None, origin: Node,
+                    waiting: Token | None = None) -> None:
+        """Route a BPMN error thrown in ``scope`` (by an end event) or by the activity
+        where ``waiting`` waits, to the innermost catching boundary event or event
+        sub-process; uncaught, it terminates the instance."""
+        variables_for = _error_variables
+        if waiting is not None and not self.is_instance(waiting.scope, origin):
+            boundary = self.find_boundary(origin, ERROR, code)
+            if boundary is not None:
+                self.events.append(EventTriggered(boundary.id, ERROR, code))
+                self.assign(waiting.scope, variables_for(boundary, code, message))
+                self.boundary(waiting, boundary)
+                return
+        current = scope
+        while True:
+            record = self.scopes.get(current)
+            if record is None or record.kind in (SUB_SCOPE, EVENT_SCOPE):
+                container = self.graph.id if record is None else record.node
+                start = self.find_event_start(container, ERROR, code)
+                if start is not None:
+                    self.trigger_event_sub_process(current, start, ERROR, code,
+                                                   variables_for(start, code, message))
+                    return
+            if record is None:
+                self.unhandled_error(origin, code, message)
+                return
+            if self.catches_at(record):
+                boundary = self.find_boundary(self.nodes[record.node], ERROR, code)
+                if boundary is not None:
+                    host = self.token(record.token, record.parent)
+                    self.events.append(EventTriggered(boundary.id, ERROR, code))
+                    self.assign(record.parent, variables_for(boundary, code, message))
+                    self.boundary(host, boundary)
+                    return
+            current = record.parent
+
+    def throw_escalation(self, scope: str, code: str | None) -> bool:
+        """Route an escalation; True when the thrower was interrupted (its scope or
+        an enclosing one was cancelled). An uncaught escalation changes nothing."""
+        current = scope
+        while True:
+            record = self.scopes.get(current)
+            if record is None or record.kind in (SUB_SCOPE, EVENT_SCOPE):
+                container = self.graph.id if record is None else record.node
+                start = self.find_event_start(container, ESCALATION, code)
+                if start is not None:
+                    variables = _error_variables(start, code, None)
+                    self.trigger_event_sub_process(current, start, ESCALATION, code, variables)
+                    return start.interrupting
+            if record is None:
+                return False
+            if self.catches_at(record):
+                boundary = self.find_boundary(self.nodes[record.node], ESCALATION, code)
+                if boundary is not None:
+                    host = self.token(record.token, record.parent)
+                    self.events.append(EventTriggered(boundary.id, ESCALATION, code))
+                    variables = _error_variables(boundary, code, None)
+                    if variables:
+                        self.assign(record.parent, variables)
+                    self.boundary(host, boundary)
+                    return boundary.interrupting
+            current = record.parent
+
+    def catches_at(self, record: Scope) -> bool:
+        """Boundary events of the activity hosting ``record`` apply (not for the
+        sub-process of one multi-instance instance: they belong to the whole body)."""
+        if record.kind == MI_SCOPE:
+            return True
+        if record.kind != SUB_SCOPE:
+            return False
+        parent = self.scopes.get(record.parent)
+        return parent is None or parent.kind != INSTANCE_SCOPE or parent.node != record.node
+
+    def find_boundary(self, host: Node, kind: str, code: str | None) -> Node | None:
+        catch_all = None
+        for boundary_id in host.boundaries:
+            boundary = self.nodes[boundary_id]
+            trigger = boundary.trigger
+            if trigger is None or trigger.kind != kind:
+                continue
+            if trigger.code is None:
+                catch_all = catch_all or boundary
+            elif trigger.code == code:
+                return boundary
+        return catch_all
+
+    def find_event_start(self, container: str, kind: str, code: str | None) -> Node | None:
+        catch_all = None
+        for start_id in self.graph.event_subprocesses.get(container, ()):
+            start = self.nodes[start_id]
+            trigger = start.trigger
+            if trigger is None or trigger.kind != kind:
+                continue
+            if trigger.code is None:
+                catch_all = catch_all or start
+            elif trigger.code == code:
+                return start
+        return catch_all
+
+    def unhandled_error(self, origin: Node, code: str | None, message: str | None) -> None:
+        self.events.append(ErrorUnhandled(origin.id, code, message))
+        self.end_instance(TERMINATED, "error")
+        self.events.append(InstanceTerminated(origin.id, "error_unhandled"))
+
+    # -- events that throw ---------------------------------------------------------------------
+
+    def end_event(self, token_id: str, scope: str, node: Node) -> None:
+        events = self.events
+        events.append(node.started)
+        trigger = node.trigger
+        if trigger is not None:
+            kind = trigger.kind
+            if kind == ERROR:
+                events.append(node.completed)
+                self.throw_error(scope, trigger.code, None, node)
+                return
+            if kind == ESCALATION:
+                events.append(node.completed)
+                if not self.throw_escalation(scope, trigger.code):
+                    self.token_ended(scope)
+                return
+            self.send(node, scope, kind)
+        events.append(node.completed)
+        self.token_ended(scope)
+
+    def throw_event(self, token_id: str, scope: str, node: Node) -> None:
+        self.events.append(node.started)
+        trigger = node.trigger
+        if trigger is not None and trigger.kind == ESCALATION:
+            self.events.append(node.completed)
+            if not self.throw_escalation(scope, trigger.code):
+                self.leave(token_id, scope, node)
+            return
+        if trigger is not None:
+            self.send(node, scope, trigger.kind)
+        self.events.append(node.completed)
+        self.leave(token_id, scope, node)
+
+    def send(self, node: Node, scope: str, kind: str) -> None:
+        trigger = node.trigger
+        if trigger is None or trigger.name is None:  # pragma: no cover
+            return
+        name = self.text(trigger.name, scope, node.id, f"{kind} name") or ""
+        io = node.io
+        payload = self.mapped(io.inputs, scope, node.id) if io is not None and io.inputs \
+            else self.visible(scope)
+        if kind == MESSAGE:
+            key = None
+            if trigger.correlation_key is not None:
+                key = self.text(trigger.correlation_key, scope, node.id, "correlation key")
+            self.events.append(MessageThrown(node.id, name, key, payload))
+        elif kind == SIGNAL:
+            self.events.append(SignalThrown(node.id, name, payload))
+
+    # -- multi-instance ----------------------------------------------------------------------
+
+    def enter_multi_instance(self, token_id: str, scope: str, node: Node) -> None:
+        loop = node.loop
+        if loop is None:  # pragma: no cover
+            return
+        self.events.append(node.started)
+        items: list[Any] | None = None
+        if loop.collection is not None:
+            value = self.evaluate(loop.collection, scope, node.id, "collection")
+            if value is None:
+                items = []
+            elif isinstance(value, (list, tuple)):
+                items = list(value)
+            else:
+                raise ExpressionFailed(f"the collection of {node.id!r} is not a list",
+                                       element_id=node.id)
+            count = len(items)
+        else:
+            value = self.evaluate(loop.cardinality, scope, node.id, "loopCardinality") \
+                if loop.cardinality is not None else 0
+            count = whole_number(value, node.id, "loopCardinality")
+        sequential = loop.sequential
+        counters: dict[str, Any] = {
+            "nrOfInstances": count,
+            "nrOfCompletedInstances": 0,
+            "nrOfActiveInstances": 0 if count == 0 else (1 if sequential else count),
+        }
+        if node.approval is not None:
+            counters["nrOfApproved"] = 0
+            counters["nrOfRejected"] = 0
+        body = self.next_id()
+        first_batch = 0 if count == 0 else (1 if sequential else count)
+        data: dict[str, Any] = {"next": first_batch}
+        if items is not None:
+            data["items"] = items
+        if loop.output_collection:
+            data["results"] = [None] * count
+        self.tokens.append(Token(token_id, node.id, scope))
+        self.scopes[body] = Scope(body, node.id, scope, token_id, MI_SCOPE,
+                                  MappingProxyType(counters), MappingProxyType(data))
+        if node.armed:
+            self.arm_boundaries(token_id, scope, node)
+        if count == 0:
+            self.finish_multi_instance(self.scopes[body], None)
+            return
+        arrivals = [self.instance_scope(body, node, index, items) for index in range(first_batch)]
+        arrivals.reverse()
+        self.agenda.extend(arrivals)
+
+    def instance_scope(self, body: str, node: Node, index: int, items: list[Any] | None
+                       ) -> tuple[str, str, Node, str | None]:
+        """A scope for the ``index``-th instance and the token that runs it."""
+        local: dict[str, Any] = {"loopCounter": index}
+        loop = node.loop
+        if loop is not None and loop.element_variable and items is not None:
+            local[loop.element_variable] = items[index]
+        instance = self.next_id()
+        self.scopes[instance] = Scope(instance, node.id, body, "", INSTANCE_SCOPE,
+                                      MappingProxyType(local))
+        self.live[instance] = 1
+        return (self.next_id(), instance, node, INNER)
+
+    def next_instance(self, body: str, index: int) -> tuple[str, str, Node, str | None]:
+        """Start the next instance of a sequential body."""
+        record = self.scopes[body]
+        node = self.nodes[record.node]
+        data = dict(record.data or {})
+        data["next"] = index + 1
+        counters = dict(record.variables)
+        counters["nrOfActiveInstances"] = counters.get("nrOfActiveInstances", 0) + 1
+        self.scopes[body] = Scope(record.id, record.node, record.parent, record.token,
+                                  MI_SCOPE, MappingProxyType(counters), MappingProxyType(data))
+        self._contexts.pop(body, None)
+        return self.instance_scope(body, node, index, data.get("items"))
+
+    def instance_completed(self, record: Scope) -> None:
+        """One instance ended (its scope is still there): count it, then complete the
+        body, start the next sequential instance, or wait."""
+        node = self.nodes[record.node]
+        loop = node.loop
+        body = self.scope_record(record.parent)
+        counters = dict(body.variables)
+        data = body.data or {}
+        counters["nrOfCompletedInstances"] = counters.get("nrOfCompletedInstances", 0) + 1
+        counters["nrOfActiveInstances"] = max(0, counters.get("nrOfActiveInstances", 1) - 1)
+        outcome = self.outcomes.get(record.id) or record.variables.get(OUTCOME_VARIABLE)
+        if node.approval is not None:
+            if outcome == APPROVE:
+                counters["nrOfApproved"] = counters.get("nrOfApproved", 0) + 1
+            elif outcome == REJECT:
+                counters["nrOfRejected"] = counters.get("nrOfRejected", 0) + 1
+        if loop is not None and loop.output_collection and loop.output_element is not None:
+            results = list(data.get("results") or [])
+            index = record.variables.get("loopCounter", 0)
+            if isinstance(index, int) and 0 <= index < len(results):
+                results[index] = plain(self.evaluate(loop.output_element, record.id, node.id,
+                                                     "outputElement"))
+                data = {**data, "results": results}
+        self.scopes[body.id] = Scope(
+            body.id, body.node, body.parent, body.token, MI_SCOPE, MappingProxyType(counters),
+            data if type(data) is MappingProxyType else MappingProxyType(dict(data)))
+        if self._contexts:
+            self._contexts.clear()
+        done, decided = self.multi_instance_decision(node, record, counters)
+        del self.scopes[record.id]
+        self.live.pop(record.id, None)
+        if self.jobs or self.subs:
+            self.disarm("", record.id)
+        body = self.scopes[body.id]
+        if done:
+            self.finish_multi_instance(body, decided)
+            return
+        if loop is not None and loop.sequential:
+            following = data.get("next", 0)
+            if following < counters["nrOfInstances"]:
+                self.agenda.append(self.next_instance(body.id, following))
+
+    def multi_instance_decision(self, node: Node, instance: Scope,
+                                counters: Mapping[str, Any]) -> tuple[bool, str | None]:
+        """Whether the body completes now, and with which approval outcome."""
+        approval = node.approval
+        total = counters["nrOfInstances"]
+        finished = counters["nrOfCompletedInstances"]
+        if approval is not None:
+            approved = counters.get("nrOfApproved", 0)
+            rejected = counters.get("nrOfRejected", 0)
+            if rejected and approval.reject_ends:
+                return True, REJECTED
+            if _passes(approval.sign_mode, approval.pass_ratio, approval.pass_votes,
+                       approved, total):
+                return True, APPROVED
+        loop = node.loop
+        if loop is not None and loop.completion is not None:
+            extra = dict(counters)
+            if as_bool(self.evaluate(loop.completion, instance.id, node.id,
+                                     "completionCondition", extra)):
+                return True, self.final_outcome(node, counters)
+        if finished >= total:
+            return True, self.final_outcome(node, counters)
+        return False, None
+
+    @staticmethod
+    def final_outcome(node: Node, counters: Mapping[str, Any]) -> str | None:
+        approval = node.approval
+        if approval is None:
+            return None
+        passed = _passes(approval.sign_mode, approval.pass_ratio, approval.pass_votes,
+                         counters.get("nrOfApproved", 0), counters["nrOfInstances"])
+        return APPROVED if passed else REJECTED
+
+    def finish_multi_instance(self, body: Scope, outcome: str | None) -> None:
+        """Complete a multi-instance body: cancel instances still running, publish the
+        outcome and results, and move the waiting token on."""
+        node = self.nodes[body.node]
+        reason = "rejected" if outcome == REJECTED else "completed"
+        removed: set[str] = set()
+        for child in [s for s in self.scopes.values() if s.parent == body.id]:
+            removed |= self.cancel_scope_tree(child.id, reason)
+        self.drop_agenda(removed)
+        del self.scopes[body.id]
+        self.live.pop(body.id, None)
+        host = self.token(body.token, body.parent)
+        self.release(host)
+        loop = node.loop
+        data = body.data or {}
+        if loop is not None and loop.output_collection:
+            self.assign(body.parent, {loop.output_collection: list(data.get("results") or [])})
+        if outcome is not None:
+            self.decided(node, body.parent, outcome, body.variables)
+        self.events.append(node.completed)
+        self.after_decision(host, node, outcome)
+
+    def decided(self, node: Node, scope: str, outcome: str,
+                counters: Mapping[str, Any]) -> None:
+        self.assign(scope, {f"{node.id}_outcome": outcome}, checked=False)
+        self.events.append(ApprovalDecided(
+            node.id, outcome, counters.get("nrOfApproved", 0), counters.get("nrOfRejected", 0),
+            counters.get("nrOfInstances", 1)))
+
+    def after_decision(self, token: Token, node: Node, outcome: str | None) -> None:
+        """Leave an approval node, or carry out its reject action."""
+        approval = node.approval
+        if outcome != REJECTED or approval is None or approval.reject_action is None:
+            self.leave(token.id, token.scope, node)
+            return
+        action = approval.reject_action
+        target: str | None = None
+        if action == "previous":
+            target = self.previous_task(node, token)
+            action = "initiator" if target is None else action
+        if action == "initiator":
+            target = self.graph.initiator_task
+        elif action.startswith("node:"):
+            target = action[5:]
+        if target is None:
+            self.reject_end(node)
+            return
+        parked = Token(token.id, node.id, token.scope, None, PARKED)
+        self.tokens.append(parked)
+        self.jump(parked, self.nodes[target], "rejected", cancel_reason="rejected")
+
+    def reject_end(self, node: Node) -> None:
+        self.end_instance(COMPLETED, "rejected")
+        self.result_value = REJECTED
+        self.events.append(InstanceRejected(node.id))
+        self.events.append(_INSTANCE_COMPLETED)
+
+    def previous_task(self, node: Node, token: Token) -> str | None:
+        """The user task completed most recently before ``node`` on a path that leads
+        to it."""
+        levels = self.levels(token)
+        for candidate in reversed(self.completed):
+            if candidate == node.id:
+                continue
+            found = self.nodes.get(candidate)
+            if found is None or found.behavior != USER_TASK:
+                continue
+            for container, host in levels:
+                if found.scope == container and host.node in self.graph.successors(candidate):
+                    return candidate
+        return None
+
+    def levels(self, token: Token) -> list[tuple[str, Token]]:
+        """(container, token standing for ``token`` there) from the token's own
+        container out to the process."""
+        result: list[tuple[str, Token]] = []
+        current = token
+        scope = token.scope
+        while True:
+            record = self.scopes.get(scope)
+            if record is None or record.kind in (SUB_SCOPE, EVENT_SCOPE):
+                result.append((self.graph.id if record is None else record.node, current))
+            if record is None:
+                return result
+            if record.kind in (SUB_SCOPE, EVENT_SCOPE, MI_SCOPE):
+                current = self.token(record.token, record.parent)
+            scope = record.parent
+
+    # -- moving tokens back and forth ----------------------------------------------------------
+
+    def jump(self, token: Token, target: Node, reason: str | None, *,
+             cancel_reason: str = "returned") -> None:
+        """Cancel ``token`` and everything between ``target`` and it that would run twice
+        or wait for ever, then put one token at ``target``.
+
+        ``target`` may be in the token's container or an enclosing one (then the
+        sub-processes and multi-instance bodies in between are cancelled)."""
+        host = token
+        scope = token.scope
+        while True:
+            record_ = self.scopes.get(scope)
+            kind = record_.kind if record_ is not None else None
+            container = self.graph.id if record_ is None else (
+                record_.node if kind in (SUB_SCOPE, EVENT_SCOPE) else None)
+            if container == target.scope:
+                break
+            if record_ is None:
+                raise InvalidCommand(
+                    f"{target.id!r} is not in the scope of {token.node!r} or around it",
+                    element_id=target.id)
+            if kind in (SUB_SCOPE, EVENT_SCOPE, MI_SCOPE):
+                host = self.token(record_.token, record_.parent)
+            scope = record_.parent
+        region = self.graph.return_region(target.id)
+        flows = self.graph.flows
+        removed = self.cancel_token(host, cancel_reason)
+        for other in [t for t in self.tokens if t.scope == scope]:
+            if other.node in region or (
+                other.via is not None and other.via in flows
+                and flows[other.via].source in region
+            ):
+                if other in self.tokens:
+                    removed |= self.cancel_token(other, cancel_reason)
+        self.drop_agenda(removed)
+        self.events.append(TokenMoved(token.node, target.id, reason))
+        self.live[scope] += 1
+        self.agenda.append((self.next_id(), scope, target, None))
+
+    # -- leaving nodes ---------------------------------------------------------------------
+
+    def leave(self, token_id: str, scope: str, node: Node) -> None:
+        """Send the token out of ``node`` along the flows BPMN says to take."""
+        if node.loop is not None and self.is_instance(scope, node):
+            self.token_ended(scope)  # one instance of a multi-instance activity is done
+            return
+        flow = node.exit
+        if flow is not None:
+            self.agenda.append((token_id, scope, self.nodes[flow.target], flow.id))
+            return
+        outgoing = node.outgoing
+        if not outgoing:
+            self.token_ended(scope)  # an activity without outgoing flows ends its token
+            return
+        if node.behavior == PARALLEL_GATEWAY:
+            self.split(token_id, scope, outgoing)
+            return
+        default = node.default
+        taken = [
+            flow for flow in outgoing
+            if flow is not default and (flow.condition is None or self.test(flow, scope))
+        ]
+        if not taken:
+            if default is None:
+                raise NoPathFound(
+                    f"no outgoing sequence flow of {node.id!r} can be taken: no condition "
+                    "is true and there is no default flow",
+                    element_id=node.id,
+                )
+            taken = [default]
+        self.split(token_id, scope, taken)
+
+    def split(self, token_id: str, scope: str, flows: tuple[Flow, ...] | list[Flow]) -> None:
+        """One token per flow; the first keeps the arriving token's id. Tokens are put
+        on the agenda so that the first flow is followed first."""
+        nodes = self.nodes
+        arrivals: list[tuple[str, str, Node, str | None]] = []
+        for index, flow in enumerate(flows):
+            arrivals.append(
+                (token_id if index == 0 else self.next_id(), scope, nodes[flow.target], flow.id)
+            )
+        self.live[scope] += len(arrivals) - 1
+        arrivals.reverse()
+        self.agenda.extend(arrivals)
+
+    def choose(self, node: Node, scope: str) -> Flow:
+        """The flow an exclusive gateway takes: the first true condition in document
+        order (a flow without condition counts as true), else the default flow."""
+        default = node.default
+        for flow in node.outgoing:
+            if flow is default:
+                continue
+            if flow.condition is None or self.test(flow, scope):
+                return flow
+        if default is not None:
+            return default
+        raise NoPathFound(
+            f"no outgoing sequence flow of the gateway {node.id!r} matched and it has no "
+            "default flow",
+            element_id=node.id,
+        )
+
+    def test(self, flow: Flow, scope: str) -> bool:
+        condition = flow.condition
+        if condition is None:
+            return True
+        try:
+            return as_bool(condition.evaluate(self.context(scope)))
+        except ExpressionError as exc:
+            raise ExpressionFailed(
+                f"the condition of the sequence flow {flow.id!r} failed: {exc}",
+                element_id=flow.id,
+            ) from None
+
+    def join(self, token_id: str, scope: str, node: Node, via: str | None) -> bool:
+        """A token arrives at a synchronising parallel gateway. Returns True when the
+        gateway fires (one token has arrived on every incoming flow); the other
+        arrived tokens are consumed and the arriving token goes on."""
+        waiting = [t for t in self.tokens if t.node == node.id and t.scope == scope]
+        arrived = {t.via for t in waiting}
+        arrived.add(via)
+        for flow_id in node.incoming:
+            if flow_id not in arrived:
+                self.tokens.append(Token(token_id, node.id, scope, None, via))
+                return False
+        used = {via}
+        for token in waiting:
+            if token.via not in used:
+                used.add(token.via)
+                self.tokens.remove(token)
+                self.live[scope] -= 1
+        return True
+
+    def fire_inclusive_join(self) -> bool:
+        """Fire one inclusive join that has arrivals and that no other token of its
+        scope can still reach; True when one fired."""
+        upstream = self.graph.inclusive_upstream
+        waiting: dict[tuple[str, str], list[Token]] = {}
+        for token in self.tokens:
+            if token.via is not None and token.node in upstream:
+                waiting.setdefault((token.scope, token.node), []).append(token)
+        for (scope, node_id), arrived in waiting.items():
+            reach = upstream[node_id]
+            if any(t.scope == scope and t.node != node_id and t.node in reach
+                   for t in self.tokens):
+                continue
+            keep = arrived[0]
+            used: set[str | None] = set()
+            for token in arrived:
+                if token.via in used:
+                    continue
+                used.add(token.via)
+                self.tokens.remove(token)
+                if token is not keep:
+                    self.live[scope] -= 1
+            node = self.nodes[node_id]
+            self.events.append(node.started)
+            self.events.append(node.completed)
+            self.leave(keep.id, scope, node)
+            return True
+        return False
+
+    # -- ending ------------------------------------------------------------------------------
+
+    def token_ended(self, scope: str) -> None:
+        remaining = self.live[scope] - 1
+        self.live[scope] = remaining
+        if remaining == 0:
+            self.scope_completed(scope)
+
+    def scope_completed(self, scope: str) -> None:
+        """The last token of a scope ended: the instance completes, a multi-instance
+        instance is counted, or the sub-process's waiting token goes on."""
+        if scope == ROOT_SCOPE:
+            self.end_instance(COMPLETED, "completed")
+            self.events.append(_INSTANCE_COMPLETED)
+            return
+        record = self.scope_record(scope)
+        if record.kind == INSTANCE_SCOPE:
+            self.instance_completed(record)
+            return
+        node = self.nodes[record.node]
+        outputs: dict[str, Any] | None = None
+        if record.kind == SUB_SCOPE and node.io is not None and node.io.outputs:
+            outputs = self.mapped(node.io.outputs, scope, node.id)
+        del self.scopes[scope]
+        del self.live[scope]
+        if self.jobs or self.subs:
+            self.disarm("", scope)
+        self._contexts.clear()
+        parent_token = self.token(record.token, record.parent)
+        self.release(parent_token)
+        if outputs:
+            self.assign(record.parent, outputs)
+        self.events.append(node.completed)
+        self.leave(parent_token.id, record.parent, node)
+
+    def end_instance(self, status: str, reason: str) -> None:
+        """The instance is over: cancel what still waits, drop jobs and subscriptions."""
+        if self.tokens or self.scopes:
+            self.cancel_scope_contents(ROOT_SCOPE, reason)
+        self.disarm("", ROOT_SCOPE)
+        for job in self.jobs:
+            self.removed_jobs.append(job.id)
+        for sub in self.subs:
+            self.closed_subs.append(sub.id)
+        self.jobs = []
+        self.subs = []
+        self.works = []
+        self.signers = []
+        self.status = status
+        self.agenda.clear()
+        self.live.clear()
+
+    def terminate(self, scope: str, node: Node) -> None:
+        """A terminate end event: cancel everything else in its scope. In the root
+        scope that terminates the instance; in a sub-process, the sub-process ends
+        normally."""
+        self.events.append(node.started)
+        if scope == ROOT_SCOPE:
+            self.end_instance(TERMINATED, "terminated")
+            self.events.append(node.completed)
+            self.events.append(InstanceTerminated(node.id))
+            return
+        removed = self.cancel_scope_contents(scope, "terminated")
+        self.events.append(node.completed)
+        self.drop_agenda(removed)
+        self.live[scope] = 0
+        self.scope_completed(scope)
+
+    # -- cancelling ----------------------------------------------------------------------------
+
+    def drop_agenda(self, removed: set[str]) -> None:
+        if removed and self.agenda:
+            self.agenda[:] = [entry for entry in self.agenda if entry[1] not in removed]
+
+    def cancel_scope_contents(self, scope: str, reason: str) -> set[str]:
+        """Cancel every token of ``scope`` and everything nested in it; the scope
+        itself stays. Returns ``scope`` and the ids of the scopes removed."""
+        removed = {scope}
+        for token in [t for t in self.tokens if t.scope == scope]:
+            if token in self.tokens:
+                removed |= self.cancel_token(token, reason)
+        for child in [s for s in self.scopes.values() if s.parent == scope]:
+            if child.id in self.scopes:
+                removed |= self.cancel_scope_tree(child.id, reason)
+        self.live[scope] = 0
+        return removed
+
+    def cancel_scope_tree(self, scope: str, reason: str) -> set[str]:
+        """Cancel a scope and everything in it, and remove it."""
+        removed = self.cancel_scope_contents(scope, reason)
+        self.scopes.pop(scope, None)
+        self.live.pop(scope, None)
+        if self.jobs or self.subs:
+            self.disarm("", scope)
+        self._contexts.clear()
+        return removed
+
+    def cancel_token(self, token: Token, reason: str, *, node_record: bool = True) -> set[str]:
+        """Remove one waiting token, cancelling its task, work, called instance,
+        sub-process or multi-instance body, timers and subscriptions. Without
+        ``node_record`` no ``activity_cancelled`` is emitted for its node (the caller
+        completes the node instead)."""
+        node = self.nodes[token.node]
+        removed: set[str] = set()
+        events = self.events
+        hosted = [s for s in self.scopes.values()
+                  if s.token == token.id and s.parent == token.scope and s.token]
+        for record in hosted:
+            if record.id in self.scopes:
+                removed |= self.cancel_scope_tree(record.id, reason)
+        if token.task is not None:
+            events.append(TaskCancelled(token.task, node.id, reason))
+            if node_record:
+                events.append(node.cancelled)
+        elif token.work is not None:
+            work = next((w for w in self.works if w.id == token.work), None)
+            if work is not None:
+                self.works.remove(work)
+                if work.kind == "call":
+                    events.append(CallActivityCancelled(work.id, node.id, reason))
+                else:
+                    events.append(WorkCancelled(work.id, node.id, reason))
+            if node_record:
+                events.append(node.cancelled)
+        elif node_record and token.via is None and (
+            node.behavior in _WAITING_BEHAVIORS or hosted
+        ):
+            events.append(node.cancelled)
+        self.tokens.remove(token)
+        self.live[token.scope] -= 1
+        if self.jobs or self.subs:
+            self.disarm(token.id, token.scope)
+        if self.signers:
+            self.signers = [s for s in self.signers if s.token != token.id]
+        return removed
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _passes(mode: str, ratio: float | None, votes: int | None, approved: int,
+            total: int) -> bool:
+    if mode == "any":
+        return approved >= 1
+    if mode == "ratio":
+        return total > 0 and Decimal(approved) >= Decimal(str(ratio or 1)) * Decimal(total)
+    if mode == "votes":
+        return approved >= (votes or 1)
+    return approved >= total
+
+
+def _error_variables(event: Node, code: str | None, message: str | None) -> dict[str, Any]:
+    trigger = event.trigger
+    values: dict[str, Any] = {}
+    if trigger is None:
+        return values
+    if trigger.code_variable:
+        values[trigger.code_variable] = code
+    if trigger.message_variable:
+        values[trigger.message_variable] = message
+    return values
+
+
+def whole_number(value: Any, element_id: str, what: str) -> int:
+    number: Decimal | None = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, float):
+        number = Decimal(str(value))
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = Decimal(value.strip())
+    if number is None or not number.is_finite() or number != number.to_integral_value() \
+            or number < 0 or number > 10_000:
+        raise ExpressionFailed(f"the {what} of {element_id!r} must be a whole number from 0 "
+                               f"to 10000, not {value!r}", element_id=element_id)
+    return int(number)
+
+
+def plain(value: Any) -> Any:
+    """A value from an expression as a variable value: whole decimals become ``int``
+    when they came from integers, lists and maps are copied."""
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    return value
+
+
+def check_value_size(name: str, value: Any) -> None:
+    if value is None or isinstance(value, (bool, int, float, Decimal, datetime)):
+        return
+    if isinstance(value, str):
+        size = len(value.encode("utf-8"))
+    else:
+        size = len(json.dumps(encode_value(value), separators=(",", ":"), ensure_ascii=False)
+                   .encode("utf-8"))
+    if size > MAX_VALUE_BYTES:
+        raise InvalidCommand(
+            f"the variable {name!r} is {size} bytes long; a value may have at most "
+            f"{MAX_VALUE_BYTES} bytes", element_id=None)
+
+
+def check_total_size(variables: Mapping[str, Any], scopes: Iterable[Scope]) -> None:
+    """Refuse a state whose variables are too large. Counted: the instance's variables
+    and the local variables of sub-processes (multi-instance instances hold an element
+    of a collection that is counted where it lives, and the engine's counters)."""
+    scopes = [scope for scope in scopes if scope.variables and scope.kind in _COUNTED]
+    estimate = _estimate(variables)
+    for scope in scopes:
+        estimate += _estimate(scope.variables)
+    if estimate <= MAX_VARIABLES_BYTES:
+        return
+    total = _size(variables)
+    for scope in scopes:
+        if scope.variables:
+            total += _size(scope.variables)
+    if total > MAX_VARIABLES_BYTES:
+        raise InvalidCommand(
+            f"the instance's variables would take {total} bytes; at most "
+            f"{MAX_VARIABLES_BYTES} are allowed")
+
+
+def _estimate(value: Any) -> int:
+    """An upper bound of the serialised size, cheap to compute."""
+    kind = type(value)
+    if kind is str:
+        return 6 * len(value) + 2
+    if kind is int or kind is bool or value is None or kind is float:
+        return 32
+    if kind is list or kind is tuple:
+        total = 2
+        for item in value:
+            total += (6 * len(item) + 3) if type(item) is str else _estimate(item) + 1
+        return total
+    if kind is dict or kind is MappingProxyType or isinstance(value, Mapping):
+        total = 2
+        for key, item in value.items():
+            total += 6 * len(key) + 4 + _estimate(item)
+        return total
+    if kind is Decimal:
+        return 64 + len(str(value))
+    return 64
+
+
+def _size(variables: Mapping[str, Any]) -> int:
+    if not variables:
+        return 0
+    encoded = {key: encode_value(value) for key, value in variables.items()}
+    return len(json.dumps(encoded, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
