@@ -10,12 +10,20 @@ from services.runtime.database import Base
 from services.runtime.definitions import handlers as definition_handlers
 from services.runtime.definitions.service import GraphCache
 from services.runtime.instances.api import router as instances_router
+from services.runtime.jobs import timers  # noqa: F401 - registers the timer job handler
+from services.runtime.jobs.worker import JobRunner
 from services.runtime.org import handlers as org_handlers
 from services.runtime.tasks.api import router as tasks_router
 
 
 async def _prepare(ctx: ServiceContext) -> None:
     ctx.extras["graphs"] = GraphCache()
+    ctx.extras["jobs"] = JobRunner(ctx)
+
+
+async def run_jobs(ctx: ServiceContext) -> None:
+    """Background worker: due timers, deadlines, retries (any replica, SKIP LOCKED)."""
+    await ctx.extras["jobs"].run()
 
 
 def definition() -> ServiceDefinition:
@@ -40,4 +48,5 @@ def definition() -> ServiceDefinition:
             )
         ],
         on_startup=[_prepare],
+        workers=[run_jobs],
     )

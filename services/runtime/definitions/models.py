@@ -1,6 +1,17 @@
 """The runtime's own copy of every published definition, built from designer events."""
 
-from sqlalchemy import Column, DateTime, Index, Integer, LargeBinary, String, Table, Text, Uuid, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    Uuid,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from services.runtime.database import Base

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.errors import NotFound, Unprocessable
+from bpm_process.xml import BpmnError
 from services.runtime.definitions.models import definitions
 from services.runtime.engine import ProcessGraph, compile_bpmn
-from bpm_process.xml import BpmnError
 
 
 @dataclass(frozen=True, slots=True)

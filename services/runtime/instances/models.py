@@ -35,9 +35,14 @@ instances = Table(
     Column("ended_at", DateTime(timezone=True)),
     Column("event_sequence", Integer, nullable=False, server_default=text("0")),
     Column("history_hash", String(64), nullable=False, server_default=text("''")),
+    Column("result", String(20)),  # rejected, when a rejection ended it
+    Column("suspended", Boolean, nullable=False, server_default=text("false")),
+    Column("parent_instance_id", Uuid),  # set for instances started by a call activity
+    Column("parent_call_id", String(64)),
     Index("ix_instances_key_state", "definition_key", "state"),
     Index("ix_instances_business_key", "business_key"),
     Index("ix_instances_initiator", "initiator", "started_at"),
+    Index("ix_instances_parent", "parent_instance_id"),
 )
 
 history = Table(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, any_, literal, exists, or_, select
+from sqlalchemy import and_, any_, exists, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.auth import Principal

@@ -1,5 +1,5 @@
 from bpm_common.migrations import run_env
-from services.runtime.database import Base
 from services.runtime import models  # noqa: F401 - registers every table
+from services.runtime.database import Base
 
 run_env(Base.metadata)

@@ -18,3 +18,9 @@ async def roles_of(session: AsyncSession, username: str) -> frozenset[str]:
         )
     ).first()
     return frozenset(row.roles) if row else frozenset()
+
+
+async def department_of(session: AsyncSession, username: str) -> str | None:
+    return (
+        await session.execute(select(org_users.c.department).where(org_users.c.username == username))
+    ).scalar_one_or_none()

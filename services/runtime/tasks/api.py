@@ -85,7 +85,7 @@ async def complete_task(
     if stored:
         return ExactJSONResponse(stored[1], status_code=stored[0])
     commands = InstanceCommands(session, request.app.state.ctx)
-    summary = await commands.complete_task(principal, task_id, body.variables, body.comment)
+    summary = await commands.complete_task(principal, task_id, body.variables, body.comment, body.outcome)
     result = {
         "id": str(task_id),
         "instance_id": summary["id"],

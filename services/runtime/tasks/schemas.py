@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +13,9 @@ class CompleteTask(BaseModel):
 
     variables: dict[str, Any] = Field(default_factory=dict)
     comment: str | None = Field(default=None, max_length=4000)
+    outcome: Literal["approve", "reject"] | None = Field(
+        default=None, description="For approval tasks (bpm:approval): approve or reject"
+    )
 
 
 class TaskView(BaseModel):

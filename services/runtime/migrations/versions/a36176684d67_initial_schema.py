@@ -1,15 +1,16 @@
 """initial schema
 
-Revision ID: 56a61f3edc2f
+Revision ID: a36176684d67
 Revises: 
-Create Date: 2026-11-23 09:03:01.642261
+Create Date: 2026-11-23 09:40:41.479217
 """
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
-revision: str = '56a61f3edc2f'
+
+revision: str = 'a36176684d67'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -79,11 +80,34 @@ def upgrade() -> None:
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('event_sequence', sa.Integer(), server_default=sa.text('0'), nullable=False),
     sa.Column('history_hash', sa.String(length=64), server_default=sa.text("''"), nullable=False),
+    sa.Column('result', sa.String(length=20), nullable=True),
+    sa.Column('suspended', sa.Boolean(), server_default=sa.text('false'), nullable=False),
+    sa.Column('parent_instance_id', sa.Uuid(), nullable=True),
+    sa.Column('parent_call_id', sa.String(length=64), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_instances'))
     )
     op.create_index('ix_instances_business_key', 'instances', ['business_key'], unique=False)
     op.create_index('ix_instances_initiator', 'instances', ['initiator', 'started_at'], unique=False)
     op.create_index('ix_instances_key_state', 'instances', ['definition_key', 'state'], unique=False)
+    op.create_index('ix_instances_parent', 'instances', ['parent_instance_id'], unique=False)
+    op.create_table('jobs',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('kind', sa.String(length=50), nullable=False),
+    sa.Column('instance_id', sa.Uuid(), nullable=True),
+    sa.Column('definition_id', sa.Uuid(), nullable=True),
+    sa.Column('node_id', sa.String(length=255), nullable=True),
+    sa.Column('task_id', sa.Uuid(), nullable=True),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('payload', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False),
+    sa.Column('attempts', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_jobs'))
+    )
+    op.create_index('ix_jobs_due', 'jobs', ['due_at'], unique=False)
+    op.create_index('ix_jobs_instance', 'jobs', ['instance_id'], unique=False)
+    op.create_index('ix_jobs_task', 'jobs', ['task_id'], unique=False)
     op.create_table('org_departments',
     sa.Column('key', sa.String(length=100), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=True),
@@ -117,6 +141,18 @@ def upgrade() -> None:
     )
     op.create_index('ix_outbox_published_at', 'outbox', ['published_at'], unique=False)
     op.create_index('ix_outbox_unpublished', 'outbox', ['position'], unique=False, postgresql_where=sa.text('published_at IS NULL'))
+    op.create_table('subscriptions',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('instance_id', sa.Uuid(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('name', sa.String(length=500), nullable=False),
+    sa.Column('correlation_key', sa.String(length=500), nullable=True),
+    sa.Column('node_id', sa.String(length=255), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_subscriptions'))
+    )
+    op.create_index('ix_subscriptions_instance', 'subscriptions', ['instance_id'], unique=False)
+    op.create_index('ix_subscriptions_lookup', 'subscriptions', ['kind', 'name', 'correlation_key'], unique=False)
     op.create_table('tasks',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('instance_id', sa.Uuid(), nullable=False),
@@ -155,12 +191,20 @@ def downgrade() -> None:
     op.drop_index('ix_tasks_instance', table_name='tasks')
     op.drop_index('ix_tasks_completed_by', table_name='tasks')
     op.drop_table('tasks')
+    op.drop_index('ix_subscriptions_lookup', table_name='subscriptions')
+    op.drop_index('ix_subscriptions_instance', table_name='subscriptions')
+    op.drop_table('subscriptions')
     op.drop_index('ix_outbox_unpublished', table_name='outbox', postgresql_where=sa.text('published_at IS NULL'))
     op.drop_index('ix_outbox_published_at', table_name='outbox')
     op.drop_table('outbox')
     op.drop_index('ix_org_users_roles', table_name='org_users', postgresql_using='gin')
     op.drop_table('org_users')
     op.drop_table('org_departments')
+    op.drop_index('ix_jobs_task', table_name='jobs')
+    op.drop_index('ix_jobs_instance', table_name='jobs')
+    op.drop_index('ix_jobs_due', table_name='jobs')
+    op.drop_table('jobs')
+    op.drop_index('ix_instances_parent', table_name='instances')
     op.drop_index('ix_instances_key_state', table_name='instances')
     op.drop_index('ix_instances_initiator', table_name='instances')
     op.drop_index('ix_instances_business_key', table_name='instances')

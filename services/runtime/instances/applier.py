@@ -1,0 +1,198 @@
+"""The one place where an engine result becomes stored state.
+
+`apply_result` walks the result's records in order and hands each to the handler
+registered for its type (`@on_record("task_created")`); handlers add task rows,
+history entries and outbox events to the `Step`. Then jobs, subscriptions, the
+instance row, the history chain and the outbox are written together, inside the
+command's unit of work. Domains (tasks, work, messages, approvals, ...) register
+their handlers in their own `records.py`; nothing else writes instance state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpm_common import jsonutil
+from bpm_common.app import ServiceContext
+from bpm_common.db import after_commit
+from bpm_common.events.envelope import Event, new_event
+from services.runtime.engine import ProcessGraph
+from services.runtime.instances.history import HistoryWriter
+from services.runtime.instances.models import instances
+from services.runtime.jobs.models import jobs
+from services.runtime.subscriptions.models import subscriptions
+from services.runtime.tasks.models import tasks
+
+SOURCE = "runtime"
+
+
+@dataclass(slots=True)
+class InstanceRow:
+    """The columns of a locked instance row a command needs."""
+
+    id: UUID
+    definition_id: UUID
+    definition_key: str
+    definition_version: int
+    business_key: str | None
+    initiator: str | None
+    trial: bool
+    started_at: dt.datetime
+    event_sequence: int
+    history_hash: str
+    engine_state: dict[str, Any]
+    state: str
+    suspended: bool = False
+    parent_instance_id: UUID | None = None
+    parent_call_id: str | None = None
+
+
+@dataclass
+class Step:
+    """Everything one command writes, collected while its records are handled."""
+
+    session: AsyncSession
+    ctx: ServiceContext
+    row: InstanceRow
+    graph: ProcessGraph
+    now: dt.datetime
+    actor: str | None
+    history: HistoryWriter
+    events: list[Event] = field(default_factory=list)
+    new_tasks: list[dict[str, Any]] = field(default_factory=list)
+    comment: str | None = None
+    completed_task: Mapping[str, Any] | None = None
+    submitted: Mapping[str, Any] | None = None
+    outcome: str | None = None
+    reason: str | None = None
+    #: anything a domain's record handlers want to pass on (e.g. child instances to start)
+    extras: dict[str, Any] = field(default_factory=dict)
+    #: coroutines to run after the records, inside the same unit of work
+    followups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def event(self, name: str, data: dict[str, Any]) -> None:
+        """Queue `bpm.runtime.<name>` for the outbox, numbered in the instance's sequence."""
+        self.row.event_sequence += 1
+        self.events.append(
+            new_event(
+                f"bpm.runtime.{name}", str(self.row.id), jsonutil.jsonable(data),
+                source=SOURCE, sequence=self.row.event_sequence,
+            )
+        )
+
+    def task_common(self, task_id: str, node_id: str, name: str | None) -> dict[str, Any]:
+        return {
+            "task_id": task_id,
+            "instance_id": str(self.row.id),
+            "definition_key": self.row.definition_key,
+            "definition_version": self.row.definition_version,
+            "node_id": node_id,
+            "name": name,
+            "trial": self.row.trial,
+        }
+
+    def instance_common(self) -> dict[str, Any]:
+        return {
+            "instance_id": str(self.row.id),
+            "definition_key": self.row.definition_key,
+            "definition_version": self.row.definition_version,
+            "initiator": self.row.initiator,
+            "business_key": self.row.business_key,
+            "trial": self.row.trial,
+        }
+
+    def node_name(self, node_id: str | None) -> str | None:
+        node = self.graph.nodes.get(node_id) if node_id else None
+        return node.name if node is not None else None
+
+    def count_after_commit(self, callback: Callable[[], None]) -> None:
+        after_commit(self.session, callback)
+
+
+RecordHandler = Callable[[Step, Any], Awaitable[None]]
+RECORD_HANDLERS: dict[str, RecordHandler] = {}
+
+
+def on_record(*types: str) -> Callable[[RecordHandler], RecordHandler]:
+    """Register the handler of engine record types (see services/runtime/engine/events.py)."""
+
+    def _register(fn: RecordHandler) -> RecordHandler:
+        for record_type in types:
+            RECORD_HANDLERS[record_type] = fn
+        return fn
+
+    return _register
+
+
+async def apply_result(step: Step, result: Any) -> None:
+    step.extras["result"] = result
+    for record in result.events:
+        handler = RECORD_HANDLERS.get(record.type)
+        if handler is not None:
+            await handler(step, record)
+    session, row = step.session, step.row
+    if step.new_tasks:
+        await session.execute(insert(tasks), step.new_tasks)
+    if result.cancelled_jobs:
+        await session.execute(delete(jobs).where(jobs.c.id.in_([UUID(j) for j in result.cancelled_jobs])))
+    if result.jobs:
+        await session.execute(
+            insert(jobs),
+            [
+                {
+                    "id": UUID(job.id),
+                    "kind": "timer",
+                    "instance_id": row.id,
+                    "definition_id": row.definition_id,
+                    "node_id": job.node,
+                    "due_at": job.due_at,
+                    "payload": {"engine_job": job.id},
+                }
+                for job in result.jobs
+            ],
+        )
+    if result.subscriptions_closed:
+        await session.execute(
+            delete(subscriptions).where(subscriptions.c.id.in_([UUID(s) for s in result.subscriptions_closed]))
+        )
+    if result.subscriptions_opened:
+        await session.execute(
+            insert(subscriptions),
+            [
+                {
+                    "id": UUID(sub.id),
+                    "instance_id": row.id,
+                    "kind": sub.kind,
+                    "name": sub.name,
+                    "correlation_key": sub.correlation_key,
+                    "node_id": sub.node,
+                }
+                for sub in result.subscriptions_opened
+            ],
+        )
+    for followup in step.followups:
+        await followup()
+    status = result.status
+    row.state = status
+    await step.history.flush(session)
+    await session.execute(
+        update(instances)
+        .where(instances.c.id == row.id)
+        .values(
+            engine_state=result.state.to_json(),
+            state=status,
+            result=result.result,
+            active_nodes=list(result.active_nodes),
+            ended_at=step.now if status != "active" else None,
+            event_sequence=row.event_sequence,
+            history_hash=step.history.last_hash,
+        )
+    )
+    await step.ctx.events.add(session, *step.events)

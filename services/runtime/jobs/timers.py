@@ -1,0 +1,56 @@
+"""Timer jobs: a BPMN timer (intermediate, boundary, event sub-process start) fires here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpm_common.app import ServiceContext
+from bpm_common.errors import DomainError
+from bpm_common.logging import get_logger
+from services.runtime.engine import fire_timer
+from services.runtime.instances.models import instances
+from services.runtime.instances.service import InstanceCommands
+from services.runtime.jobs.models import jobs
+from services.runtime.jobs.worker import delete_job, job_handler
+
+log = get_logger(__name__)
+SUSPENDED_RECHECK = dt.timedelta(seconds=30)
+
+
+@job_handler("timer")
+async def fire(session: AsyncSession, ctx: ServiceContext, job: dict[str, Any]) -> None:
+    """Fire the engine timer; the job row goes in the same transaction as the effect.
+
+    A timer whose instance ended, or whose token moved on meanwhile, is obsolete: it is
+    removed. A suspended instance's timer waits and is looked at again later.
+    """
+    instance = (
+        await session.execute(
+            select(instances.c.state, instances.c.suspended).where(instances.c.id == job["instance_id"])
+        )
+    ).first()
+    if instance is None or instance.state != "active":
+        await delete_job(session, job["id"])
+        return
+    if instance.suspended:
+        await session.execute(
+            update(jobs).where(jobs.c.id == job["id"]).values(due_at=dt.datetime.now(dt.UTC) + SUSPENDED_RECHECK)
+        )
+        return
+    await delete_job(session, job["id"])
+    engine_job = str(job["payload"].get("engine_job") or job["id"])
+    try:
+        async with session.begin_nested():
+            await InstanceCommands(session, ctx).execute(
+                job["instance_id"],
+                lambda graph, state, now, nid: fire_timer(graph, state, engine_job, now=now, new_id=nid),
+                actor=None,
+            )
+    except DomainError as exc:
+        if exc.status not in (404, 409):
+            raise
+        log.info("timer_obsolete", job_id=str(job["id"]), reason=exc.detail)
