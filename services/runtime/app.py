@@ -6,14 +6,30 @@ from pathlib import Path
 
 from bpm_common.app import ServiceContext, ServiceDefinition, Subscription
 from services.runtime import models  # noqa: F401 - registers every table
+from services.runtime.admin import records as admin_records  # noqa: F401 - registers record handlers
+from services.runtime.admin.api import router as admin_router
+from services.runtime.calls import records as calls_records  # noqa: F401 - registers record handlers
+from services.runtime.calls.api import router as calls_router
+from services.runtime.copies import records as copies_records  # noqa: F401 - registers record handlers
+from services.runtime.copies.api import router as copies_router
 from services.runtime.database import Base
+from services.runtime.deadlines import records as deadlines_records  # noqa: F401 - registers record handlers
+from services.runtime.deadlines.api import router as deadlines_router
 from services.runtime.definitions import handlers as definition_handlers
 from services.runtime.definitions.service import GraphCache
 from services.runtime.instances.api import router as instances_router
 from services.runtime.jobs import timers  # noqa: F401 - registers the timer job handler
 from services.runtime.jobs.worker import JobRunner
+from services.runtime.messages import records as messages_records  # noqa: F401 - registers record handlers
+from services.runtime.messages.api import router as messages_router
+from services.runtime.migration import records as migration_records  # noqa: F401 - registers record handlers
+from services.runtime.migration.api import router as migration_router
+from services.runtime.operations import records as operations_records  # noqa: F401 - registers record handlers
+from services.runtime.operations.api import router as operations_router
 from services.runtime.org import handlers as org_handlers
 from services.runtime.tasks.api import router as tasks_router
+from services.runtime.work import records as work_records  # noqa: F401 - registers record handlers
+from services.runtime.work.api import router as work_router
 
 
 async def _prepare(ctx: ServiceContext) -> None:
@@ -33,7 +49,9 @@ def definition() -> ServiceDefinition:
         description="Process instances, tasks, history: the process engine with persistence.",
         metadata=Base.metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[instances_router, tasks_router],
+        routers=[
+            instances_router, tasks_router, work_router, messages_router, calls_router, operations_router, admin_router, migration_router, deadlines_router, copies_router,
+        ],
         subscriptions=[
             Subscription(
                 producer="designer",

@@ -54,7 +54,8 @@ async def upgrade_to_head(engine: AsyncEngine, script_location: Path, service: s
     def _upgrade(sync_conn: Connection) -> None:
         sync_conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key})
         try:
-            command.upgrade(alembic_config(script_location, sync_conn), "head")
+            # "heads": several domains of a service may add revisions side by side
+            command.upgrade(alembic_config(script_location, sync_conn), "heads")
         finally:
             sync_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key})
 

@@ -1,0 +1,1 @@
+"""Engine records of this domain turned into stored state (see instances/applier.py)."""
