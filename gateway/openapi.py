@@ -72,7 +72,7 @@ class MergedOpenAPI:
         upstream = self._upstreams()[service]
         try:
             response = await upstream.client.get(
-                upstream.base_url + "/openapi.json", timeout=self._timeout
+                upstream.base_urls[0] + "/openapi.json", timeout=self._timeout
             )
             doc = response.json() if response.status_code == 200 else None
         except (httpx.HTTPError, ValueError) as exc:

@@ -43,8 +43,14 @@ async def readyz(request: Request) -> Response:
 
 
 async def _ready(upstream: Upstream, wait: float) -> str:
+    """"ok" when every replica of the backend is ready, else what the first failing one said."""
+    results = await asyncio.gather(*(_ready_one(upstream, url, wait) for url in upstream.base_urls))
+    return next((r for r in results if r != "ok"), "ok")
+
+
+async def _ready_one(upstream: Upstream, base_url: str, wait: float) -> str:
     try:
-        response = await upstream.client.get(upstream.base_url + "/readyz", timeout=wait)
+        response = await upstream.client.get(base_url + "/readyz", timeout=wait)
     except httpx.HTTPError as exc:
         if timed_out(exc):
             return "no answer in time"

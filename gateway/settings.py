@@ -79,11 +79,16 @@ class GatewaySettings(BaseSettings):
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
-    def backend_urls(self) -> dict[str, str]:
-        """Base URL of each backend service, by service name."""
+    def backend_urls(self) -> dict[str, tuple[str, ...]]:
+        """Base URLs of each backend service, by service name. A setting may list several
+        replicas, comma separated; the gateway then spreads requests over them in turn
+        (on Kubernetes one Service URL is the usual choice)."""
         return {
-            "designer": self.designer_url.rstrip("/"),
-            "runtime": self.runtime_url.rstrip("/"),
-            "notifier": self.notifier_url.rstrip("/"),
-            "metrics": self.metrics_url.rstrip("/"),
+            name: tuple(u.strip().rstrip("/") for u in value.split(",") if u.strip())
+            for name, value in (
+                ("designer", self.designer_url),
+                ("runtime", self.runtime_url),
+                ("notifier", self.notifier_url),
+                ("metrics", self.metrics_url),
+            )
         }

@@ -43,9 +43,16 @@ class Upstream:
     """
 
     name: str
-    base_url: str
+    base_urls: tuple[str, ...]
     client: httpx.AsyncClient
     streams: httpx.AsyncClient
+    _turn: int = 0
+
+    @property
+    def base_url(self) -> str:
+        """The replica to use for the next request (round robin over `base_urls`)."""
+        self._turn = (self._turn + 1) % len(self.base_urls)
+        return self.base_urls[self._turn]
 
     def request(
         self,

@@ -252,3 +252,15 @@ async def test_httpx_default_transport_works_too(start_gateway, dead_url: str, b
     assert echo.status_code == 200 and echo.json()["body"] == '{"a":1}'
     assert down.status_code == 502
     assert len(big.content) == 64 * 4 * 4096
+
+
+async def test_several_replicas_of_a_backend_share_the_requests(start_gateway, standin_urls, bearer) -> None:
+    """`BPM_GATEWAY_RUNTIME_URL` may list replicas; requests go to each in turn."""
+    # the second "runtime replica" is the notifier stand-in, which echoes its own name
+    replicas = f"{standin_urls['runtime']}, {standin_urls['notifier']}"
+    async with start_gateway(runtime_url=replicas) as url, httpx.AsyncClient(base_url=url) as http:
+        served = [
+            (await http.get("/api/v1/tasks", headers=bearer("alice"))).json()["service"] for _ in range(4)
+        ]
+        assert sorted(served) == ["notifier", "notifier", "runtime", "runtime"]
+        assert (await http.get("/readyz")).status_code == 200

@@ -56,8 +56,11 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     database_url: str | None = Field(default=None, description="Overrides the shared server URL.")
     database_name: str = "bpm_service"
-    db_pool_size: int = 10
-    db_max_overflow: int = 10
+    #: connections kept open; a request holds one for its unit of work, so this should cover the
+    #: concurrent requests plus the background workers (new connections cost a handshake and
+    #: re-preparing every statement)
+    db_pool_size: int = 24
+    db_max_overflow: int = 8
 
     common: CommonSettings = Field(default_factory=CommonSettings, exclude=True)
 
