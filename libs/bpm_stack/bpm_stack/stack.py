@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from bpm_stack.embedded import port_is_free
+from bpm_stack.embedded import free_port, port_is_free
 
 #: service name -> (ASGI app factory, default port). The gateway is started last.
 SERVICES: dict[str, tuple[str, int]] = {
@@ -54,8 +54,10 @@ class Stack:
     prefix: str | None = None
     seed_demo: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: how many processes of a service to run (default 1); the gateway spreads requests over them
     replicas: dict[str, int] = field(default_factory=dict)
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    _replica_ports: dict[str, list[int]] = field(default_factory=dict)
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -79,7 +81,9 @@ class Stack:
             for svc in BACKENDS:
                 env[f"BPM_{svc.upper()}_DATABASE_NAME"] = f"{self.prefix}_{svc}"
         for svc in BACKENDS:
-            env[f"BPM_GATEWAY_{svc.upper()}_URL"] = self.url(svc)
+            env[f"BPM_GATEWAY_{svc.upper()}_URL"] = ",".join(
+                f"http://127.0.0.1:{port}" for port in self.replica_ports(svc)
+            )
             env[f"BPM_{svc.upper()}_PORT"] = str(self.ports[svc])
         env["BPM_GATEWAY_PORT"] = str(self.ports["gateway"])
         if self.seed_demo:
@@ -110,11 +114,20 @@ class Stack:
         self.processes[key] = sp
         return sp
 
+    def replica_ports(self, name: str) -> list[int]:
+        """Ports of every replica of a service: its own port, then one more per extra replica."""
+        if name not in self._replica_ports:
+            extra = [free_port() for _ in range(self.replicas.get(name, 1) - 1)]
+            self._replica_ports[name] = [self.ports[name], *extra]
+        return self._replica_ports[name]
+
     def start(self, *, timeout: float = 60.0) -> None:
-        """Start every service and wait until all are ready; on failure stop the ones started."""
+        """Start every service (and its replicas) and wait until all are ready; on failure stop
+        the ones started."""
         try:
             for name in SERVICES:
-                self.start_service(name)
+                for index, port in enumerate(self.replica_ports(name)):
+                    self.start_service(name, port=port, key=name if index == 0 else f"{name}-{index + 1}")
             self.wait_ready(timeout=timeout)
         except BaseException:
             self.stop()
