@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from bpm_common.events.outbox import EventWriter
+from services.designer.definitions.parsing import Limits
 from services.designer.settings import DesignerSettings
 
 
@@ -21,3 +22,8 @@ def get_settings(request: Request) -> DesignerSettings:
 
 EventsDep = Annotated[EventWriter, Depends(get_events)]
 SettingsDep = Annotated[DesignerSettings, Depends(get_settings)]
+
+
+def limits_of(settings: DesignerSettings) -> Limits:
+    """The BPMN parsing limits the settings set."""
+    return Limits(max_bytes=settings.max_bpmn_bytes, max_depth=settings.max_bpmn_depth)

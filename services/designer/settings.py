@@ -25,6 +25,23 @@ class DesignerSettings(ServiceSettings):
     max_bpmn_depth: int = Field(
         default=100, ge=10, le=1000, description="Deepest element nesting accepted."
     )
+    max_import_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1024, description="Largest CSV file the org import accepts."
+    )
+    max_attachment_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Largest form attachment accepted (bytes)."
+    )
+    attachment_types: list[str] = Field(
+        default=[
+            "application/pdf",
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "text/plain",
+            "application/zip",
+        ],
+        description="Media types accepted as form attachments, recognised from the content.",
+    )
     seed_demo: bool = Field(
         default=False,
         description="Create the demo organisation and publish the demo process on start.",

@@ -26,7 +26,10 @@ from services.designer.main import create_app
 from services.designer.seeding.demo import seed_demo
 from tests.designer.conftest import SIMPLE, designer_settings, xml_headers
 
-TABLES = "definitions, user_roles, users, departments, roles, outbox, inbox"
+TABLES = (
+    "definition_forms, definitions, suggestions, attachments, dictionary_items, dictionaries, "
+    "user_roles, users, positions, departments, roles, outbox, inbox"
+)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -148,3 +148,17 @@ async def test_lint_reports_hostile_xml_as_findings_and_refuses_oversize(client)
     assert "DOCTYPE" in body["errors"][0]["message"]
     too_big = await client.post("/api/v1/definitions/lint", content=_oversize(), headers=headers)
     assert too_big.status_code == 413
+
+
+@pytest.mark.parametrize("data", [EXTERNAL_ENTITY, BILLION_LAUGHS, TOO_DEEP, NOT_BPMN])
+async def test_the_tree_builder_refuses_hostile_xml_too(client, data):
+    response = await client.post(
+        "/api/v1/approval-trees/decompile", content=data, headers=xml_headers(client)
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert b"root:" not in response.content
+    too_big = await client.post(
+        "/api/v1/approval-trees/decompile", content=_oversize(), headers=xml_headers(client)
+    )
+    assert too_big.status_code == 413

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from bpm_process import support
 from services.designer.definitions.lint import RULES, lint
 from services.designer.definitions.parsing import Limits
 from tests.designer.conftest import CORPUS, SIMPLE, TEMPLATE, linear, process_xml, xml_headers
@@ -123,7 +122,12 @@ def test_supported_element_follows_the_engine_list():
     # a service task with no worker topic and no HTTP call cannot run: the engine's own rule says so
     service_task = process_xml(linear('<bpmn:serviceTask id="t1"/>'))
     assert findings(service_task, "supported-element") == [("error", "t1")]
-    script = process_xml(linear('<bpmn:scriptTask id="s1" scriptFormat="groovy"><bpmn:script>x</bpmn:script></bpmn:scriptTask>'))
+    script = process_xml(
+        linear(
+            '<bpmn:scriptTask id="s1" scriptFormat="groovy">'
+            "<bpmn:script>x</bpmn:script></bpmn:scriptTask>"
+        )
+    )
     assert findings(script, "supported-element") == [("error", "s1")]
     timer_start = process_xml(
         linear().replace(
@@ -131,7 +135,9 @@ def test_supported_element_follows_the_engine_list():
             '<bpmn:startEvent id="start"><bpmn:timerEventDefinition id="td"/></bpmn:startEvent>',
         )
     )
-    assert findings(timer_start, "supported-element") == [("error", "start")], "a timer without a value"
+    assert findings(timer_start, "supported-element") == [("error", "start")], (
+        "a timer without a value"
+    )
     assert findings(SIMPLE, "supported-element") == []
 
 
@@ -301,3 +307,164 @@ async def test_lint_endpoint(client):
         "/api/v1/definitions/lint", content=SIMPLE, headers=xml_headers(client, "alice")
     )
     assert forbidden.status_code == 403
+
+
+# --- rules added with the builder, forms and the platform extensions ---------------------
+
+TIMER = """
+    <bpmn:startEvent id="start"/>
+    <bpmn:intermediateCatchEvent id="wait">
+      <bpmn:timerEventDefinition><bpmn:{kind}>{value}</bpmn:{kind}></bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="end"/>
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "bad", "good"),
+    [
+        ("timeDuration", "P1X", "PT1H30M"),
+        ("timeDuration", "-PT1H", "${delay}"),
+        ("timeDate", "2024-02-30T10:00:00Z", "2024-02-28T10:00:00Z"),
+        ("timeCycle", "R3/every-hour", "R3/PT1H"),
+        ("timeCycle", "${", "R/2024-01-01T00:00:00Z/P1D"),
+    ],
+)
+def test_timer_value(kind, bad, good):
+    failing = process_xml(TIMER.format(kind=kind, value=bad))
+    assert findings(failing, "timer-value") == [("error", "wait")]
+    passing = process_xml(TIMER.format(kind=kind, value=good))
+    assert findings(passing, "timer-value") == []
+
+
+def _split_join(split: str) -> bytes:
+    return process_xml(
+        f"""
+    <bpmn:startEvent id="start"/>
+    <bpmn:{split} id="split" default="f_b"/>
+    <bpmn:userTask id="a" camunda:assignee="bob"/>
+    <bpmn:userTask id="b" camunda:assignee="bob"/>
+    <bpmn:parallelGateway id="join"/>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="split"/>
+    <bpmn:sequenceFlow id="f_a" sourceRef="split" targetRef="a">
+      <bpmn:conditionExpression>${{x > 1}}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f_b" sourceRef="split" targetRef="b"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="a" targetRef="join"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="b" targetRef="join"/>
+    <bpmn:sequenceFlow id="f5" sourceRef="join" targetRef="end"/>
+    """
+    )
+
+
+def test_parallel_join_after_exclusive_split():
+    rule = "parallel-join-after-exclusive-split"
+    assert findings(_split_join("exclusiveGateway"), rule) == [("error", "join")]
+    assert findings(_split_join("parallelGateway").replace(b' default="f_b"', b""), rule) == []
+
+
+@pytest.mark.parametrize(
+    ("bad", "good"),
+    [
+        ('bpm:assignment="manager:x"', 'bpm:assignment="manager:2, role:finance"'),
+        ('bpm:assignment="boss:bob"', 'bpm:assignment="department:sales/role:clerk"'),
+        ('bpm:timeLimit="P1Y"', 'bpm:timeLimit="P2D"'),
+        (
+            'bpm:timeLimit="P1D" bpm:timeoutAction="sleep"',
+            'bpm:timeLimit="P1D" bpm:timeoutAction="escalate"',
+        ),
+        (
+            'bpm:timeLimit="P1D" bpm:timeoutAction="reassign"',
+            'bpm:timeLimit="P1D" bpm:timeoutAction="reassign" bpm:timeoutReassignTo="role:deputy"',
+        ),
+        (
+            'bpm:remindBefore="PT1H"',
+            "bpm:timeLimit=\"${urgent ? 'PT4H' : 'P1D'}\" bpm:remindBefore=\"PT1H\"",
+        ),
+    ],
+)
+def test_platform_extensions_follow_the_engine(bad, good):
+    task = '<bpmn:userTask id="t1" camunda:assignee="bob" {}/>'
+    failing = process_xml(linear(task.format(bad)), extra="").replace(
+        b"xmlns:zeebe=", b'xmlns:bpm="http://bpm-platform.org/schema/bpmn/1.0" xmlns:zeebe='
+    )
+    assert findings(failing, "platform-extensions") == [("error", "t1")], bad
+    passing = process_xml(linear(task.format(good))).replace(
+        b"xmlns:zeebe=", b'xmlns:bpm="http://bpm-platform.org/schema/bpmn/1.0" xmlns:zeebe='
+    )
+    assert findings(passing, "platform-extensions") == [], good
+
+
+def _bpm(body: str) -> bytes:
+    return process_xml(body).replace(
+        b"xmlns:zeebe=", b'xmlns:bpm="http://bpm-platform.org/schema/bpmn/1.0" xmlns:zeebe='
+    )
+
+
+def test_a_bpm_assignment_is_an_assignment():
+    assigned = _bpm(linear('<bpmn:userTask id="t1" bpm:assignment="role:cashier"/>'))
+    assert findings(assigned, "user-task-assignment") == []
+    assert lint(assigned, LIMITS, publishing=True).valid
+
+
+def test_raci_and_copy_rules_are_checked():
+    raci = """<bpmn:userTask id="t1" bpm:assignment="role:x"><bpmn:extensionElements>
+      <bpm:raci><bpm:informed>{}</bpm:informed></bpm:raci></bpmn:extensionElements></bpmn:userTask>"""
+    assert findings(_bpm(linear(raci.format("everyone!"))), "platform-extensions") == [
+        ("error", "t1")
+    ]
+    assert findings(_bpm(linear(raci.format("user:alice, role:risk"))), "platform-extensions") == []
+
+
+@pytest.mark.parametrize(
+    ("bad", "good"),
+    [
+        ('bpm:signMode="all"', 'bpm:approval="true" bpm:signMode="all"'),
+        ('bpm:approval="true" bpm:signMode="most"', 'bpm:approval="true" bpm:signMode="any"'),
+        (
+            'bpm:approval="true" bpm:signMode="ratio" bpm:passRatio="1.5"',
+            'bpm:approval="true" bpm:signMode="ratio" bpm:passRatio="0.6"',
+        ),
+        (
+            'bpm:approval="true" bpm:signMode="votes"',
+            'bpm:approval="true" bpm:signMode="votes" bpm:passVotes="2"',
+        ),
+        (
+            'bpm:approval="true" bpm:rejectAction="node:nope"',
+            'bpm:approval="true" bpm:rejectAction="node:start"',
+        ),
+    ],
+)
+def test_approval_settings(bad, good):
+    task = '<bpmn:userTask id="t1" camunda:assignee="bob" {}/>'
+    assert findings(_bpm(linear(task.format(bad))), "approval-settings") == [("error", "t1")]
+    assert findings(_bpm(linear(task.format(good))), "approval-settings") == []
+
+
+def test_automation_settings():
+    task = '<bpmn:serviceTask id="t1" camunda:type="external" camunda:topic="x" {}/>'
+    assert findings(_bpm(linear(task.format('bpm:retries="many"'))), "automation-settings") == [
+        ("error", "t1")
+    ]
+    assert findings(
+        _bpm(linear(task.format('bpm:retryBackoff="soon"'))), "automation-settings"
+    ) == [("error", "t1")]
+    assert (
+        findings(
+            _bpm(linear(task.format('bpm:retries="3" bpm:timeout="PT30S"'))), "automation-settings"
+        )
+        == []
+    )
+
+
+def test_every_rule_of_the_issue_is_registered():
+    assert {
+        "timer-value",
+        "parallel-join-after-exclusive-split",
+        "platform-extensions",
+        "approval-settings",
+        "automation-settings",
+    } <= RULES.keys()

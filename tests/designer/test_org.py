@@ -156,6 +156,7 @@ async def test_users_are_created_replaced_and_deleted_with_events(client, db):
         "display_name": "Erin",
         "email": "erin@example.com",
         "department": "finance",
+        "position": None,
         "roles": ["cashier"],
         "locale": "zh-CN",
         "active": True,

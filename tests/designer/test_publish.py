@@ -39,9 +39,36 @@ async def add_role(client, name: str) -> None:
     assert response.status_code in (200, 201), response.text
 
 
-async def test_publish_live_emits_the_definition_with_its_exact_bytes(client, db):
+EXPENSE_FORM = {
+    "schema": {
+        "type": "object",
+        "required": ["amount"],
+        "properties": {"amount": {"type": "number", "exclusiveMinimum": 0}},
+    },
+    "ui_schema": {"amount": {"ui:autofocus": True}},
+    "rules": [{"expression": "${amount < 100000}", "message": "too much", "fields": ["amount"]}],
+}
+
+
+async def test_publish_live_emits_the_definition_with_its_exact_bytes_and_forms(client, db):
     data = TEMPLATE.read_bytes()
     created = (await upload(client, data)).json()
+    missing = await publish(client, created["id"])
+    assert missing.status_code == 422
+    assert missing.json()["errors"] == [
+        {
+            "rule": "form-reference",
+            "severity": "error",
+            "element_id": "StartEvent_Submitted",
+            "message": "the form form:expense is not defined for this version",
+        }
+    ]
+    form = await client.put(
+        f"/api/v1/definitions/{created['id']}/forms/expense",
+        json=EXPENSE_FORM,
+        headers=client.as_user(*DESIGNER),
+    )
+    assert form.status_code == 201, form.text
     response = await publish(client, created["id"])
     assert response.status_code == 200, response.text
     body = response.json()
@@ -72,6 +99,7 @@ async def test_publish_live_emits_the_definition_with_its_exact_bytes(client, db
     }
     assert data_out["published_at"].endswith("Z")
     assert gzip.decompress(base64.b64decode(data_out["bpmn_gzip_b64"])) == data
+    assert data_out["forms"] == {"form:expense": EXPENSE_FORM}
 
     detail = (
         await client.get(f"/api/v1/definitions/{created['id']}", headers=client.as_user(*EMPLOYEE))

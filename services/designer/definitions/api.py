@@ -13,28 +13,26 @@ from fastapi import Header, Query, Request, Response, status
 
 from bpm_common.auth import DESIGNER, CurrentPrincipal, Principal, require_roles
 from bpm_common.db import SessionDep
-from bpm_common.errors import (
-    BadRequest,
-    PayloadTooLarge,
-    Unprocessable,
-    UnsupportedMediaType,
-    field_error,
-)
+from bpm_common.errors import Unprocessable, field_error
 from bpm_common.http import api_router
+from services.designer.bodies import read_body
+from services.designer.definitions import diff as version_diff
 from services.designer.definitions import service
+from services.designer.definitions.edits import EditIn
 from services.designer.definitions.lint import LintReport, lint, rule_catalogue
 from services.designer.definitions.models import Definition
-from services.designer.definitions.parsing import Limits
 from services.designer.definitions.schemas import (
     DefinitionDetail,
     DefinitionOut,
     DefinitionPage,
+    DiffOut,
     LintOut,
     PublishIn,
     PublishOut,
     RuleOut,
 )
-from services.designer.deps import EventsDep, SettingsDep
+from services.designer.deps import EventsDep, SettingsDep, limits_of
+from services.designer.forms import service as forms
 from services.designer.pagination import (
     DEFAULT_LIMIT,
     CursorQuery,
@@ -42,7 +40,6 @@ from services.designer.pagination import (
     decode_cursor,
     encode_cursor,
 )
-from services.designer.settings import DesignerSettings
 
 router = api_router(prefix="/api/v1/definitions", tags=["definitions"])
 
@@ -58,47 +55,9 @@ XML_BODY = {
 }
 
 
-def limits_of(settings: DesignerSettings) -> Limits:
-    return Limits(max_bytes=settings.max_bpmn_bytes, max_depth=settings.max_bpmn_depth)
-
-
 async def read_xml_body(request: Request, max_bytes: int) -> bytes:
-    """The raw request body, refused with 415 unless it is XML and with 413 past `max_bytes`.
-
-    The declared Content-Length is checked first, then the bytes actually received,
-    so a missing or lying Content-Length cannot get a bigger document through.
-    """
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type not in XML_TYPES:
-        raise UnsupportedMediaType(
-            "send the BPMN document as application/xml",
-            errors=[
-                field_error("Content-Type", f"{media_type or 'missing'}; expected application/xml")
-            ],
-        )
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise BadRequest(
-                "invalid Content-Length", errors=[field_error("Content-Length", "not a number")]
-            )
-        if int(declared) > max_bytes:
-            raise _too_large(max_bytes)
-    chunks: list[bytes] = []
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > max_bytes:
-            raise _too_large(max_bytes)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(max_bytes: int) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"the document is larger than {max_bytes} bytes",
-        errors=[field_error("body", f"at most {max_bytes} bytes")],
-    )
+    """The raw BPMN document: 415 unless XML, 413 past `max_bytes`."""
+    return await read_body(request, XML_TYPES, max_bytes)
 
 
 @router.post(
@@ -184,28 +143,93 @@ async def get_definition(
 ) -> DefinitionDetail:
     definition = await service.get(session, definition_id)
     out = _out(definition, await service.is_live(session, definition))
-    report = service.lint_definition(definition, limits_of(settings))
+    report = await service.lint_definition(session, definition, limits_of(settings))
     return DefinitionDetail(**out.model_dump(), lint=_lint_out(report))
 
 
 @router.get(
     "/{definition_id}/bpmn",
-    summary="Export the BPMN document exactly as uploaded",
+    summary="Export the BPMN document (as uploaded, or as the designer last edited it)",
     response_class=Response,
     responses={200: {"content": {"application/xml": {}}, "description": "The stored bytes"}},
 )
 async def export_bpmn(
-    definition_id: uuid.UUID, session: SessionDep, _: CurrentPrincipal
+    definition_id: uuid.UUID, session: SessionDep, _: CurrentPrincipal, settings: SettingsDep
 ) -> Response:
     definition = await service.get(session, definition_id)
     filename = f"{definition.key}.v{definition.version}.bpmn"
     return Response(
-        content=definition.bpmn,
+        content=service.document_of(definition, limits_of(settings)).to_bytes(),
         media_type="application/xml",
         headers={
             "ETag": f'"{definition.bpmn_sha256}"',
             "Content-Disposition": f'attachment; filename="{_safe_filename(filename)}"',
         },
+    )
+
+
+@router.post(
+    "/{definition_id}/edits",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DefinitionOut,
+    summary="Edit the model (names, documentation, RACI, forms, assignment, time limits) "
+    "into the next version",
+    description=(
+        "The operations are applied in order to the parsed model of this version; the "
+        "result is stored as the next version of the key (a draft) with the forms of this "
+        "version. Everything the designer does not edit - other tools' extensions, "
+        "diagrams, comments - is kept."
+    ),
+    responses={422: {"description": "An operation names an element the model does not have"}},
+)
+async def edit(
+    definition_id: uuid.UUID,
+    body: EditIn,
+    session: SessionDep,
+    principal: Designer,
+    settings: SettingsDep,
+    response: Response,
+) -> DefinitionOut:
+    definition = await service.edit(
+        session,
+        definition_id=definition_id,
+        body=body,
+        actor=principal.username,
+        limits=limits_of(settings),
+    )
+    response.headers["Location"] = f"/api/v1/definitions/{definition.id}"
+    return _out(definition, False)
+
+
+@router.get(
+    "/{definition_id}/diff",
+    response_model=DiffOut,
+    summary="Structural diff against another version",
+    description=(
+        "What changed from `against` to this version: nodes, flows, conditions, "
+        "assignments, time limits and forms, each with the ids added, removed and changed."
+    ),
+)
+async def diff(
+    definition_id: uuid.UUID,
+    against: uuid.UUID,
+    session: SessionDep,
+    _: CurrentPrincipal,
+    settings: SettingsDep,
+) -> DiffOut:
+    after = await service.get(session, definition_id)
+    before = await service.get(session, against)
+    limits = limits_of(settings)
+    snapshots = []
+    for definition in (before, after):
+        stored = {f.name: forms.as_dict(f) for f in await forms.forms_of(session, definition.id)}
+        snapshots.append(version_diff.snapshot(definition.bpmn, limits, stored))
+    changes = version_diff.compare(*snapshots)
+    return DiffOut(
+        base={"id": before.id, "key": before.key, "version": before.version},
+        target={"id": after.id, "key": after.key, "version": after.version},
+        identical=version_diff.is_empty(changes),
+        **changes,
     )
 
 

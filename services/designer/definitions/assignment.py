@@ -1,6 +1,7 @@
 """Who a user task is for, as the modelling tools write it.
 
-Reads the assignment texts of a `userTask` element: `assignee`, `candidateUsers`
+Reads the assignment texts of a `userTask` element: our `bpm:assignment` rules,
+`assignee`, `candidateUsers`
 and `candidateGroups` in the Camunda 7, Activiti and Flowable namespaces,
 Camunda 8's `zeebe:assignmentDefinition`, and BPMN's own `potentialOwner` /
 `humanPerformer`. Lint uses it to find unassigned tasks and to compile the
@@ -15,6 +16,7 @@ from typing import Literal
 from lxml import etree
 
 from bpm_process.bpmn import BPMN_NS
+from bpm_process.namespaces import BPM_NS
 
 CAMUNDA7_NS = "http://camunda.org/schema/1.0/bpmn"
 ACTIVITI_NS = "http://activiti.org/bpmn"
@@ -22,8 +24,9 @@ FLOWABLE_NS = "http://flowable.org/bpmn"
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 ENGINE_NAMESPACES = {CAMUNDA7_NS: "camunda", ACTIVITI_NS: "activiti", FLOWABLE_NS: "flowable"}
 
-Kind = Literal["single", "list"]
-"""`single`: one value (an assignee); `list`: comma-separated names or a list expression."""
+Kind = Literal["single", "list", "rules"]
+"""`single`: one value (an assignee); `list`: comma-separated names or a list expression;
+`rules`: our `bpm:assignment` rule list (`role:cashier, manager:2`)."""
 
 _ATTRIBUTES: tuple[tuple[str, Kind], ...] = (
     ("assignee", "single"),
@@ -46,6 +49,7 @@ class AssignmentText:
 def assignment_texts(element: etree._Element) -> list[AssignmentText]:
     """Every non-empty assignment text of a user task element, in a stable order."""
     found: list[AssignmentText] = []
+    _add(found, "bpm:assignment", element.get(f"{{{BPM_NS}}}assignment"), "rules")
     for namespace, prefix in ENGINE_NAMESPACES.items():
         for name, kind in _ATTRIBUTES:
             _add(found, f"{prefix}:{name}", element.get(f"{{{namespace}}}{name}"), kind)

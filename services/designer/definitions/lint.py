@@ -20,7 +20,14 @@ from lxml import etree
 from bpm_process import support
 from bpm_process.bpmn import Definitions, FlowNode, Process, SequenceFlow
 from bpm_process.expressions import ExpressionError, compile_expression, compile_list, compile_value
-from bpm_process.isotime import looks_like_duration, parse_datetime, parse_duration
+from bpm_process.isotime import (
+    looks_like_duration,
+    parse_datetime,
+    parse_duration,
+    parse_repeating_interval,
+)
+from bpm_process.namespaces import BPM_NS, BPMN_NS
+from bpm_process.platform import extension_problems
 from services.designer.definitions.assignment import assignment_texts, due_date_texts
 from services.designer.definitions.parsing import (
     BpmnInvalid,
@@ -70,6 +77,9 @@ class LintReport:
     @property
     def valid(self) -> bool:
         return not self.errors
+
+    def extended(self, findings: Iterable[Finding]) -> LintReport:
+        return LintReport((*self.findings, *findings))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -275,6 +285,8 @@ def condition_syntax(ctx: LintContext) -> Iterator[Finding]:
         if node.kind != "userTask":
             continue
         for text in assignment_texts(node.element):
+            if text.kind == "rules":
+                continue  # `assignment-rules` checks them
             compile_text = compile_list if text.kind == "list" else compile_value
             try:
                 compile_text(text.text)
@@ -364,11 +376,203 @@ def due_date(ctx: LintContext) -> Iterator[Finding]:
                 )
 
 
+@rule("timer-value", "Timers have a valid ISO 8601 date, duration or repeating interval.")
+def timer_value(ctx: LintContext) -> Iterator[Finding]:
+    process = ctx.process
+    if process is None:
+        return
+    for node in process.iter_flow_nodes():
+        if "timer" not in node.event_definitions:
+            continue
+        for definition in node.event_definition_elements:
+            for local, check in _TIMER_CHECKS:
+                child = definition.find(f"{{{BPMN_NS}}}{local}")
+                if child is None:
+                    continue
+                text = "".join(child.itertext()).strip()
+                problem = _timer_problem(text, check) if text else "is empty"
+                if problem:
+                    yield Finding(
+                        "timer-value", ERROR, node.id, f"{local} {text!r}: {problem}", node.line
+                    )
+
+
+@rule(
+    "parallel-join-after-exclusive-split",
+    "A parallel join is not fed by the branches of one exclusive split (it would wait forever).",
+)
+def parallel_join_after_exclusive_split(ctx: LintContext) -> Iterator[Finding]:
+    process = ctx.process
+    if process is None:
+        return
+    nodes = process.nodes_by_id
+    for node in process.iter_flow_nodes():
+        if node.kind != "parallelGateway" or len(node.incoming) < 2:
+            continue
+        splits: dict[str, int] = {}
+        for flow_id in node.incoming:
+            for split in _nearest_splits(process, process.flows_by_id[flow_id].source, node.id):
+                splits[split] = splits.get(split, 0) + 1
+        for split_id, count in splits.items():
+            split = nodes[split_id]
+            if count >= 2 and split.kind in ("exclusiveGateway", "eventBasedGateway"):
+                yield Finding(
+                    "parallel-join-after-exclusive-split",
+                    ERROR,
+                    node.id,
+                    f"this parallel gateway waits for all its incoming flows, but {count} of them "
+                    f"come from the {split.kind} {split_id!r}, which takes only one: the instance "
+                    "would wait forever (join with an exclusive gateway instead)",
+                    node.line,
+                )
+
+
+@rule(
+    "platform-extensions",
+    "bpm:assignment, bpm:copyTo, RACI, bpm:timeLimit, bpm:remindBefore, bpm:timeoutAction and "
+    "bpm:timeoutReassignTo are written and placed as the runtime reads them.",
+)
+def platform_extensions(ctx: LintContext) -> Iterator[Finding]:
+    """The engine's own check (`bpm_process.platform`), so lint and engine agree."""
+    process = ctx.process
+    if process is None:
+        return
+    for node in process.iter_flow_nodes():
+        for message in extension_problems(node):
+            yield Finding("platform-extensions", ERROR, node.id, message, node.line)
+
+
+@rule("approval-settings", "bpm:approval settings are ones the runtime accepts.")
+def approval_settings(ctx: LintContext) -> Iterator[Finding]:
+    process = ctx.process
+    if process is None:
+        return
+    for node in process.iter_flow_nodes():
+        problem = _approval_problem(node, process)
+        if problem:
+            yield Finding("approval-settings", ERROR, node.id, problem, node.line)
+
+
+@rule("automation-settings", "Retries, timeouts and HTTP connectors of automated steps are valid.")
+def automation_settings(ctx: LintContext) -> Iterator[Finding]:
+    process = ctx.process
+    if process is None:
+        return
+    for node in process.iter_flow_nodes():
+        element = node.element
+        retries = element.get(f"{{{BPM_NS}}}retries")
+        if retries is not None and (not retries.strip().isdigit() or len(retries.strip()) > 6):
+            yield Finding(
+                "automation-settings",
+                ERROR,
+                node.id,
+                f"bpm:retries must be a whole number, not {retries!r}",
+                node.line,
+            )
+        for name in ("retryBackoff", "timeout"):
+            text = element.get(f"{{{BPM_NS}}}{name}")
+            if text is not None and text.strip():
+                try:
+                    parse_duration(text)
+                except ValueError as exc:
+                    yield Finding(
+                        "automation-settings", ERROR, node.id, f"bpm:{name}: {exc}", node.line
+                    )
+        for http in element.iter(f"{{{BPM_NS}}}http"):
+            if not (http.get("url") or "").strip():
+                yield Finding(
+                    "automation-settings", ERROR, node.id, "bpm:http needs a url", node.line
+                )
+
+
 # --- helpers -----------------------------------------------------------------------------
 
 _SCRIPT_LANGUAGES = frozenset(
     {"javascript", "ecmascript", "js", "groovy", "python", "jython", "ruby"}
 )
+
+
+_SIGN_MODES = ("all", "any", "ratio", "votes")
+_TIMER_CHECKS = (("timeDate", "date"), ("timeDuration", "duration"), ("timeCycle", "cycle"))
+
+
+def _timer_problem(text: str, check: str) -> str | None:
+    try:
+        value = compile_value(text)
+    except ExpressionError as exc:
+        return f"does not compile: {exc.message}"
+    if not value.is_constant:
+        return None
+    try:
+        if check == "date":
+            parse_datetime(text)
+        elif check == "duration":
+            if parse_duration(text).negative:
+                return "a timer duration cannot be negative"
+        else:
+            parse_repeating_interval(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _approval_problem(node: FlowNode, process: Process) -> str | None:
+    """What the engine refuses in the approval attributes of a node (same rules)."""
+    element = node.element
+
+    def value(name: str) -> str | None:
+        text = element.get(f"{{{BPM_NS}}}{name}")
+        return text.strip() if text is not None else None
+
+    if (value("approval") or "").lower() != "true":
+        for name in ("signMode", "passRatio", "passVotes", "rejectEnds", "rejectAction"):
+            if value(name) is not None:
+                return f'bpm:{name} needs bpm:approval="true"'
+        return None
+    mode = (value("signMode") or "all").lower()
+    if mode not in _SIGN_MODES:
+        return f"bpm:signMode must be one of {', '.join(_SIGN_MODES)}, not {mode!r}"
+    if mode == "ratio":
+        ratio = value("passRatio") or ""
+        try:
+            number = float(ratio)
+        except ValueError:
+            number = -1.0
+        if not 0 < number <= 1:
+            return f"bpm:passRatio must be a number between 0 and 1, not {ratio!r}"
+    if mode == "votes":
+        votes = value("passVotes") or ""
+        if not votes.isdigit() or int(votes) < 1:
+            return 'bpm:signMode="votes" needs bpm:passVotes of at least 1'
+    action = value("rejectAction")
+    if action is not None and action not in ("end", "initiator", "previous"):
+        target = action[5:].strip() if action.startswith("node:") else None
+        if target is None or target not in process.nodes_by_id:
+            return (
+                "bpm:rejectAction must be end, initiator, previous or node:<id> of a node of "
+                f"the process, not {action!r}"
+            )
+    return None
+
+
+def _nearest_splits(process: Process, start: str, join: str) -> set[str]:
+    """The diverging gateways met first when walking backwards from `start`."""
+    found: set[str] = set()
+    seen: set[str] = set()
+    queue = deque([start])
+    while queue:
+        current = queue.popleft()
+        if current in seen or current == join:
+            continue
+        seen.add(current)
+        node = process.nodes_by_id.get(current)
+        if node is None:
+            continue
+        if node.kind.endswith("Gateway") and len(node.outgoing) >= 2:
+            found.add(current)
+            continue
+        queue.extend(process.flows_by_id[f].source for f in node.incoming)
+    return found
 
 
 def _flow(process: Process, flow_id: str) -> SequenceFlow:
@@ -508,14 +712,30 @@ def _unsupported_in(nodes: tuple[FlowNode, ...], *, top_level: bool = True) -> I
     for node in nodes:
         reason = support.unsupported_reason(node, top_level=top_level)
         if reason is not None:
-            yield Finding("supported-element", ERROR, node.id, f"the runtime cannot execute this: {reason}", node.line)
+            yield Finding(
+                "supported-element",
+                ERROR,
+                node.id,
+                f"the runtime cannot execute this: {reason}",
+                node.line,
+            )
         elif node.is_container:
             yield from _unsupported_in(node.flow_nodes, top_level=False)
 
 
+PUBLICATION_RULES = {
+    "form-reference": "Every form:<name> the start event and user tasks name is a form of "
+    "the version (checked on stored versions).",
+    "form-valid": "The forms of the version are valid and their dictionaries exist "
+    "(checked on stored versions).",
+}
+"""Rules that need the stored version (its forms); `forms.service` reports them."""
+
+
 def rule_catalogue() -> list[dict[str, str]]:
-    """The registered rules, for documentation and the API."""
-    return [{"id": r.id, "description": r.description} for r in RULES.values()]
+    """The registered rules and the publication rules, for documentation and the API."""
+    rules = [{"id": r.id, "description": r.description} for r in RULES.values()]
+    return rules + [{"id": k, "description": v} for k, v in PUBLICATION_RULES.items()]
 
 
 __all__ = [

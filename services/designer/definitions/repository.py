@@ -32,6 +32,15 @@ async def next_version(session: AsyncSession, key: str) -> int:
     return (current or 0) + 1
 
 
+async def latest_id(session: AsyncSession, key: str) -> uuid.UUID | None:
+    return await session.scalar(
+        select(Definition.id)
+        .where(Definition.key == key)
+        .order_by(Definition.version.desc())
+        .limit(1)
+    )
+
+
 async def key_exists(session: AsyncSession, key: str) -> bool:
     return (
         await session.scalar(select(Definition.id).where(Definition.key == key).limit(1))

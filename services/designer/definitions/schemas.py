@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -78,3 +78,27 @@ class PublishOut(BaseModel):
 class RuleOut(BaseModel):
     id: str
     description: str
+
+
+class VersionRef(BaseModel):
+    id: uuid.UUID
+    key: str
+    version: int
+
+
+class Changes(BaseModel):
+    added: list[dict[str, Any]]
+    removed: list[dict[str, Any]]
+    changed: list[dict[str, Any]]
+
+
+class DiffOut(BaseModel):
+    base: VersionRef = Field(description="The version compared against (`against`).")
+    target: VersionRef = Field(description="This version.")
+    identical: bool
+    nodes: Changes
+    flows: Changes
+    conditions: Changes
+    assignments: Changes
+    time_limits: Changes
+    forms: Changes

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +22,11 @@ from bpm_common.errors import BadRequest, Conflict, NotFound, Unprocessable, fie
 from bpm_common.events.outbox import EventWriter
 from bpm_common.ids import uuid7
 from services.designer import events as ev
+from services.designer.bpmn.document import BpmnDocument
+from services.designer.bpmn.reading import referenced_forms
+from services.designer.definitions import edits
 from services.designer.definitions import repository as repo
-from services.designer.definitions.lint import LintReport, lint
+from services.designer.definitions.lint import Finding, LintReport, lint
 from services.designer.definitions.models import (
     DEPRECATED,
     DRAFT,
@@ -38,6 +41,7 @@ from services.designer.definitions.parsing import (
     choose_process,
     parse_model,
 )
+from services.designer.forms import service as forms
 from services.designer.org.service import role_errors
 
 MAX_KEY_LENGTH = 255
@@ -63,13 +67,40 @@ async def upload(
     change_note: str | None = None,
     idempotency_key: str | None = None,
 ) -> Definition:
-    """Store `data` as the next version of its process key (a draft)."""
+    """Store `data` as the next version of its process key (a draft).
+
+    The new version starts with the forms of the latest version of the key.
+    """
     if idempotency_key is not None:
         earlier = await repo.find_by_idempotency_key(session, actor, idempotency_key)
         if earlier is not None:
             return _same_upload(earlier, data)
+    return await create_version(
+        session,
+        data=data,
+        actor=actor,
+        limits=limits,
+        change_note=change_note,
+        idempotency_key=idempotency_key,
+    )
+
+
+async def create_version(
+    session: AsyncSession,
+    *,
+    data: bytes,
+    actor: str,
+    limits: Limits,
+    change_note: str | None,
+    idempotency_key: str | None = None,
+    forms_from: uuid.UUID | None = None,
+    new_forms: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Definition:
+    """The next version of the document's key, with `new_forms` when given, else a copy
+    of the forms of `forms_from` (default: the latest version of the key)."""
     key, name, executable = _identify(data, limits)
     await repo.lock_key(session, key)
+    previous = forms_from or await repo.latest_id(session, key)
     definition = Definition(
         id=uuid7(),
         key=key,
@@ -89,7 +120,39 @@ async def upload(
     )
     session.add(definition)
     await session.flush()
+    if new_forms is not None:
+        await forms.replace_forms(session, definition.id, new_forms, actor)
+    elif previous is not None:
+        await forms.copy_forms(session, previous, definition.id, actor)
     return definition
+
+
+async def edit(
+    session: AsyncSession,
+    *,
+    definition_id: uuid.UUID,
+    body: edits.EditIn,
+    actor: str,
+    limits: Limits,
+) -> Definition:
+    """Apply edits to a version's model and store the result as the next version."""
+    source = await get(session, definition_id)
+    document = document_of(source, limits)
+    edits.apply(document, body.operations)
+    note = body.change_note or f"edited from version {source.version}"
+    return await create_version(
+        session,
+        data=document.to_bytes(),
+        actor=actor,
+        limits=limits,
+        change_note=note,
+        forms_from=source.id,
+    )
+
+
+def document_of(definition: Definition, limits: Limits) -> BpmnDocument:
+    """The parsed model of a stored version (stored documents always parse)."""
+    return BpmnDocument.parse(definition.bpmn, limits)
 
 
 def _same_upload(earlier: Definition, data: bytes) -> Definition:
@@ -164,9 +227,17 @@ async def list_definitions(
     return [Listed(r, r.id in live) for r in rows]
 
 
-def lint_definition(definition: Definition, limits: Limits) -> LintReport:
-    """Lint of a stored definition as for publication."""
-    return lint(definition.bpmn, limits, publishing=True)
+async def lint_definition(
+    session: AsyncSession, definition: Definition, limits: Limits
+) -> LintReport:
+    """Lint of a stored definition as for publication, its forms included."""
+    report = lint(definition.bpmn, limits, publishing=True)
+    try:
+        referenced = referenced_forms(document_of(definition, limits).root)
+    except (XmlRefused, BpmnInvalid):
+        return report
+    problems = await forms.publication_problems(session, definition.id, referenced)
+    return report.extended([Finding(**p) for p in problems])
 
 
 async def publish(
@@ -189,7 +260,7 @@ async def publish(
     definition = await repo.get(session, definition_id, for_update=True)
     assert definition is not None
     _check_transition(definition, mode)
-    report = lint_definition(definition, limits)
+    report = await lint_definition(session, definition, limits)
     if not definition.executable or not report.valid:
         raise Unprocessable(
             "the definition cannot be published: lint found errors",
@@ -206,7 +277,10 @@ async def publish(
         ev.event(
             ev.DEFINITION_PUBLISHED,
             str(definition.id),
-            _published_data(definition),
+            {
+                **_published_data(definition),
+                "forms": await forms.published_forms(session, definition.id),
+            },
             definition.sequence,
         ),
     )

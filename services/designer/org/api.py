@@ -1,22 +1,31 @@
-"""`/api/v1/org`: departments, users and roles. Writes need `admin`; reads any signed-in user."""
+"""`/api/v1/org`: departments, positions, users, roles, CSV import and the assignment preview.
+
+Writes need `admin`; reads any signed-in user.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query, Response, status
+from fastapi import Path, Query, Request, Response, status
 
 from bpm_common.auth import ADMIN, CurrentPrincipal, require_roles
 from bpm_common.db import SessionDep
 from bpm_common.http import api_router
+from services.designer.bodies import read_body
 from services.designer.deps import EventsDep, SettingsDep
-from services.designer.org import service
-from services.designer.org.models import Department
+from services.designer.org import importing, resolution, service
+from services.designer.org.models import Department, Position
 from services.designer.org.schemas import (
     DepartmentIn,
     DepartmentOut,
     DepartmentPage,
+    ImportReport,
     PasswordIn,
+    PositionIn,
+    PositionOut,
+    PositionPage,
+    ResolveOut,
     RoleIn,
     RoleOut,
     RolePage,
@@ -87,6 +96,105 @@ async def put_department(
 async def delete_department(key: KeyPath, session: SessionDep, events: EventsDep) -> Response:
     await service.delete_department(session, events, key)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- positions ---------------------------------------------------------------------------
+
+
+@router.get("/positions", response_model=PositionPage, summary="List positions")
+async def list_positions(
+    session: SessionDep,
+    _: CurrentPrincipal,
+    department: Annotated[str | None, Query(max_length=64)] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> PositionPage:
+    after = decode_cursor(cursor, "key")
+    rows = await service.list_positions(
+        session, limit=limit, after=after["key"] if after else None, department=department
+    )
+    next_cursor = encode_cursor({"key": rows[-1].key}) if len(rows) == limit else None
+    return PositionPage(items=[_position(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/positions/{key}", response_model=PositionOut, summary="One position")
+async def get_position(key: KeyPath, session: SessionDep, _: CurrentPrincipal) -> PositionOut:
+    return _position(await service.get_position(session, key))
+
+
+@router.put(
+    "/positions/{key}",
+    response_model=PositionOut,
+    summary="Create or replace a position",
+    responses={201: {"model": PositionOut, "description": "Created"}},
+    dependencies=[AdminOnly],
+)
+async def put_position(
+    key: KeyPath, body: PositionIn, session: SessionDep, response: Response
+) -> PositionOut:
+    row, created = await service.put_position(session, key, body)
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return _position(row)
+
+
+@router.delete(
+    "/positions/{key}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a position nobody holds",
+    dependencies=[AdminOnly],
+)
+async def delete_position(key: KeyPath, session: SessionDep) -> Response:
+    await service.delete_position(session, key)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- bulk import and preview -------------------------------------------------------------
+
+
+@router.post(
+    "/import",
+    response_model=ImportReport,
+    summary="Import users from CSV, row by row, with the rows refused and why",
+    description=(
+        "Columns: " + ", ".join(importing.COLUMNS) + ". `roles` and `manager_of` hold "
+        "names separated by semicolons. A column left out of the header keeps the stored "
+        "value of existing users. With `dry_run=true` nothing is written."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+    dependencies=[AdminOnly],
+)
+async def import_users(
+    request: Request,
+    session: SessionDep,
+    events: EventsDep,
+    settings: SettingsDep,
+    dry_run: bool = False,
+) -> ImportReport:
+    data = await read_body(request, {"text/csv"}, settings.max_import_bytes, what="CSV file")
+    return await importing.import_users(
+        session, events, data, dry_run=dry_run, scrypt_n=settings.password_scrypt_n
+    )
+
+
+@router.get(
+    "/resolve",
+    response_model=ResolveOut,
+    summary="Who assignment rules name today (preview of bpm:assignment)",
+)
+async def resolve(
+    session: SessionDep,
+    _: CurrentPrincipal,
+    rules: Annotated[
+        str, Query(min_length=1, max_length=2000, examples=["manager:2, role:cashier"])
+    ],
+    initiator: Annotated[str | None, Query(max_length=64)] = None,
+) -> ResolveOut:
+    return await resolution.resolve(session, rules, initiator)
 
 
 # --- users -------------------------------------------------------------------------------
@@ -230,9 +338,16 @@ def _user(view: service.UserView) -> UserOut:
         display_name=u.display_name,
         email=u.email,
         department=u.department_key,
+        position=u.position_key,
         roles=view.roles,
         locale=u.locale,  # type: ignore[arg-type]
         active=u.active,
         has_password=u.password_hash is not None,
         updated_at=u.updated_at,
+    )
+
+
+def _position(row: Position) -> PositionOut:
+    return PositionOut(
+        key=row.key, title=row.title, department=row.department_key, updated_at=row.updated_at
     )

@@ -1,4 +1,4 @@
-"""The organisation model: departments, users, their roles, and the role catalogue.
+"""The organisation model: departments, positions, users, their roles, and the role catalogue.
 
 Departments and users are never removed from the table: a deletion sets
 `deleted_at`, so the row keeps its event `sequence` and a later re-creation
@@ -47,6 +47,23 @@ class Department(Base):
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class Position(Base):
+    """A job title, optionally within a department (e.g. `finance-controller`)."""
+
+    __tablename__ = "positions"
+    __table_args__ = (Index("ix_positions_department_key", "department_key"),)
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    department_key: Mapped[str | None] = mapped_column(ForeignKey("departments.key"))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
@@ -58,6 +75,7 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
     department_key: Mapped[str | None] = mapped_column(ForeignKey("departments.key"))
+    position_key: Mapped[str | None] = mapped_column(ForeignKey("positions.key"))
     locale: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     # "scrypt$n=...,r=...,p=...$<salt>$<hash>"; NULL: the user cannot log in with a password

@@ -8,7 +8,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.designer.org.models import Department, Role, User, UserRole
+from services.designer.org.models import Department, Position, Role, User, UserRole
 
 # --- departments -------------------------------------------------------------------------
 
@@ -61,6 +61,64 @@ async def managed_departments(session: AsyncSession, username: str) -> Sequence[
         Department.manager == username, Department.deleted_at.is_(None)
     )
     return (await session.scalars(query.order_by(Department.key))).all()
+
+
+async def positions_in_department(session: AsyncSession, key: str) -> Sequence[str]:
+    query = select(Position.key).where(Position.department_key == key)
+    return (await session.scalars(query.order_by(Position.key).limit(20))).all()
+
+
+async def ancestors(session: AsyncSession, key: str, limit: int) -> list[Department]:
+    """The department `key` and its parents, nearest first (at most `limit`)."""
+    found: list[Department] = []
+    current: str | None = key
+    while current is not None and len(found) < limit:
+        row = await get_department(session, current)
+        if row is None:
+            break
+        found.append(row)
+        current = row.parent_key
+    return found
+
+
+# --- positions ---------------------------------------------------------------------------
+
+
+async def get_position(session: AsyncSession, key: str) -> Position | None:
+    return await session.scalar(select(Position).where(Position.key == key))
+
+
+async def claim_position(session: AsyncSession, key: str, title: str) -> tuple[Position, bool]:
+    inserted = await session.scalar(
+        pg_insert(Position)
+        .values(key=key, title=title)
+        .on_conflict_do_nothing()
+        .returning(Position.key)
+    )
+    row = await session.scalar(
+        select(Position)
+        .where(Position.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None
+    return row, inserted is not None
+
+
+async def position_page(
+    session: AsyncSession, *, limit: int, after: str | None, department: str | None
+) -> Sequence[Position]:
+    query = select(Position)
+    if department is not None:
+        query = query.where(Position.department_key == department)
+    if after is not None:
+        query = query.where(Position.key > after)
+    return (await session.scalars(query.order_by(Position.key).limit(limit))).all()
+
+
+async def users_with_position(session: AsyncSession, key: str) -> Sequence[str]:
+    query = select(User.username).where(User.position_key == key, User.deleted_at.is_(None))
+    return (await session.scalars(query.order_by(User.username).limit(20))).all()
 
 
 # --- users -------------------------------------------------------------------------------
@@ -178,3 +236,17 @@ async def claim_role(session: AsyncSession, name: str) -> tuple[Role, bool]:
     )
     assert row is not None
     return row, inserted is not None
+
+
+async def holders_of(
+    session: AsyncSession, role: str, *, department: str | None = None
+) -> list[str]:
+    """Active users holding `role` (only members of `department` when given)."""
+    query = (
+        select(User.username)
+        .join(UserRole, UserRole.username == User.username)
+        .where(UserRole.role == role, User.deleted_at.is_(None), User.active.is_(True))
+    )
+    if department is not None:
+        query = query.where(User.department_key == department)
+    return list((await session.scalars(query.order_by(User.username))).all())

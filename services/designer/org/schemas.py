@@ -37,6 +37,7 @@ class UserIn(BaseModel):
     display_name: str = Field(min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=320, pattern=EMAIL_PATTERN)
     department: str | None = Field(default=None, description="Key of the user's department.")
+    position: str | None = Field(default=None, description="Key of the user's position.")
     roles: list[str] = Field(default_factory=list, max_length=100)
     locale: Literal["en", "zh-CN"] = "en"
     active: bool = True
@@ -53,6 +54,7 @@ class UserOut(BaseModel):
     display_name: str
     email: str | None
     department: str | None
+    position: str | None
     roles: list[str]
     locale: Literal["en", "zh-CN"]
     active: bool
@@ -89,3 +91,56 @@ class RoleOut(BaseModel):
 class RolePage(BaseModel):
     items: list[RoleOut]
     next_cursor: str | None
+
+
+class PositionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    department: str | None = Field(default=None, description="Key of the position's department.")
+
+
+class PositionOut(BaseModel):
+    key: str
+    title: str
+    department: str | None
+    updated_at: dt.datetime
+
+
+class PositionPage(BaseModel):
+    items: list[PositionOut]
+    next_cursor: str | None
+
+
+class RejectedRow(BaseModel):
+    row: int = Field(description="Line of the CSV file (the header is line 1).")
+    username: str | None
+    errors: list[dict[str, str]] = Field(description="`{field, message}` for each reason.")
+
+
+class ImportCounts(BaseModel):
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    managers_set: int = 0
+
+
+class ImportReport(BaseModel):
+    dry_run: bool
+    rows: int
+    imported: ImportCounts
+    rejected: list[RejectedRow]
+
+
+class ResolvedRule(BaseModel):
+    rule: str
+    users: list[str] = Field(description="Users the rule names today.")
+    note: str | None = Field(default=None, description="Why a rule gives nobody, if it does.")
+
+
+class ResolveOut(BaseModel):
+    initiator: str | None
+    users: list[str] = Field(
+        description="The union over all rules, as the runtime would offer the task."
+    )
+    rules: list[ResolvedRule]

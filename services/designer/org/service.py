@@ -22,8 +22,8 @@ from services.designer import events as ev
 from services.designer.auth.passwords import hash_password, verify_password
 from services.designer.names import NAME_PATTERN, NAME_RE, SYSTEM_ROLE
 from services.designer.org import repository as repo
-from services.designer.org.models import Department, Role, User
-from services.designer.org.schemas import DepartmentIn, PasswordIn, RoleIn, UserIn
+from services.designer.org.models import Department, Position, Role, User
+from services.designer.org.schemas import DepartmentIn, PasswordIn, PositionIn, RoleIn, UserIn
 
 BUILTIN_ROLES: dict[str, str] = {
     ADMIN: "Administers the organisation, roles and running processes.",
@@ -103,9 +103,12 @@ async def delete_department(session: AsyncSession, events: EventWriter, key: str
     row = await get_department(session, key)
     members = await repo.users_in_department(session, key)
     children = await repo.child_departments(session, key)
+    positions = await repo.positions_in_department(session, key)
     errors = []
     if members:
         errors.append(field_error("users", f"still has members: {', '.join(members)}"))
+    if positions:
+        errors.append(field_error("positions", f"still has positions: {', '.join(positions)}"))
     if children:
         errors.append(
             field_error("departments", f"still has sub-departments: {', '.join(children)}")
@@ -184,7 +187,7 @@ async def put_user(
 ) -> tuple[UserView, bool]:
     """Create or replace a user (the password is kept unless the body sets one)."""
     check_name("username", username)
-    errors = await _user_errors(session, body)
+    errors = await user_errors(session, body)
     if errors:
         raise Unprocessable("the user is not valid", errors=errors)
     new_hash = (
@@ -197,6 +200,7 @@ async def put_user(
     )
     roles = sorted(set(body.roles))
     row.display_name, row.email, row.department_key = body.display_name, body.email, body.department
+    row.position_key = body.position
     row.locale, row.active, row.deleted_at = body.locale, body.active, None
     if new_hash is not None:
         row.password_hash = new_hash
@@ -261,10 +265,12 @@ async def set_password(
     await session.flush()
 
 
-async def _user_errors(session: AsyncSession, body: UserIn) -> list[dict[str, Any]]:
+async def user_errors(session: AsyncSession, body: UserIn) -> list[dict[str, Any]]:
     errors: list[dict[str, Any]] = []
     if body.department is not None and await repo.get_department(session, body.department) is None:
         errors.append(field_error("department", f"no department {body.department!r}"))
+    if body.position is not None and await repo.get_position(session, body.position) is None:
+        errors.append(field_error("position", f"no position {body.position!r}"))
     errors.extend(await role_errors(session, "roles", body.roles))
     return errors
 
@@ -275,10 +281,53 @@ def _user_data(row: User, roles: list[str]) -> dict[str, Any]:
         "display_name": row.display_name,
         "email": row.email,
         "department": row.department_key,
+        "position": row.position_key,
         "roles": list(roles),
         "locale": row.locale,
         "active": row.active,
     }
+
+
+# --- positions ---------------------------------------------------------------------------
+
+
+async def get_position(session: AsyncSession, key: str) -> Position:
+    row = await repo.get_position(session, key)
+    if row is None:
+        raise NotFound(f"no position {key!r}")
+    return row
+
+
+async def list_positions(
+    session: AsyncSession, *, limit: int, after: str | None, department: str | None
+) -> Sequence[Position]:
+    return await repo.position_page(session, limit=limit, after=after, department=department)
+
+
+async def put_position(session: AsyncSession, key: str, body: PositionIn) -> tuple[Position, bool]:
+    """Create or replace a position; users keep it across changes of its title."""
+    check_name("key", key)
+    if body.department is not None and await repo.get_department(session, body.department) is None:
+        raise Unprocessable(
+            "the position is not valid",
+            errors=[field_error("department", f"no department {body.department!r}")],
+        )
+    row, created = await repo.claim_position(session, key, body.title)
+    row.title, row.department_key, row.updated_at = body.title, body.department, _now()
+    await session.flush()
+    return row, created
+
+
+async def delete_position(session: AsyncSession, key: str) -> None:
+    row = await get_position(session, key)
+    holders = await repo.users_with_position(session, key)
+    if holders:
+        raise Conflict(
+            f"the position {key!r} is held by users",
+            errors=[field_error("users", f"held by: {', '.join(holders)}")],
+        )
+    await session.delete(row)
+    await session.flush()
 
 
 # --- roles -------------------------------------------------------------------------------

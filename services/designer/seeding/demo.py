@@ -4,14 +4,14 @@ Seeding runs when the service starts, in one transaction under an advisory lock,
 so replicas starting together seed once. It only adds what is missing: a
 department, user or role that exists (or was deleted) stays as an administrator
 left it; a demo user without a password gets `BPM_DEMO_PASSWORD`; the demo process
-is uploaded and published when no version of its key exists.
+is installed from its template (forms and dictionaries included) and published
+when no version of its key exists.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import cast
 
 from sqlalchemy import text
@@ -23,19 +23,19 @@ from bpm_common.events.outbox import EventWriter
 from bpm_common.logging import get_logger
 from services.designer.auth.passwords import hash_password
 from services.designer.definitions import repository as definition_repo
-from services.designer.definitions import service as definitions
 from services.designer.definitions.parsing import Limits
 from services.designer.org import repository as org_repo
 from services.designer.org import service as org
 from services.designer.org.schemas import DepartmentIn, RoleIn, UserIn
 from services.designer.settings import DesignerSettings
+from services.designer.templates import service as templates
 
 log = get_logger(__name__)
 
 SEED_LOCK = 0x0B9D_5EED
 SEED_ACTOR = "system"
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-DEMO_PROCESSES = {"expense-reimbursement": TEMPLATES / "expense-reimbursement.bpmn"}
+DEMO_PROCESSES = {"expense-reimbursement": "expense-reimbursement"}
+"""Process key → the template it is installed from (with its forms and dictionaries)."""
 
 DEMO_ROLES: dict[str, str] = {
     "finance_reviewer": "Reviews expense claims in finance.",
@@ -125,9 +125,11 @@ async def seed_demo(
             body = DepartmentIn(name=department.name, manager=department.manager)
             await org.put_department(session, events, department.key, body)
     limits = Limits(max_bytes=settings.max_bpmn_bytes, max_depth=settings.max_bpmn_depth)
-    for key, path in DEMO_PROCESSES.items():
+    for key, template in DEMO_PROCESSES.items():
         if not await definition_repo.key_exists(session, key):
-            await _seed_process(session, events, path.read_bytes(), limits)
+            await templates.install(
+                session, events, template, publish=True, actor=SEED_ACTOR, limits=limits
+            )
             result.processes.append(key)
     return result
 
@@ -161,20 +163,3 @@ async def _seed_users(
             user.password_hash = await asyncio.to_thread(hash_password, password, n=n)
             result.passwords.append(demo.username)
     await session.flush()
-
-
-async def _seed_process(
-    session: AsyncSession, events: EventWriter, data: bytes, limits: Limits
-) -> None:
-    definition = await definitions.upload(
-        session, data=data, actor=SEED_ACTOR, limits=limits, change_note="demo process"
-    )
-    await definitions.publish(
-        session,
-        events,
-        definition_id=definition.id,
-        mode="live",
-        trial_roles=None,
-        actor=SEED_ACTOR,
-        limits=limits,
-    )
