@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import TypeVar
 
+from pydantic import BaseModel, ValidationError
+
 from bpm_common.events.envelope import Event
 from bpm_common.events.inbox import PoisonEvent
-from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 

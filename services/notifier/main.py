@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 from bpm_common.app import create_app as create_service_app
 from bpm_common.db import Database
 from bpm_common.events.broker import Broker
-from fastapi import FastAPI
-
 from services.notifier.app import definition
 from services.notifier.settings import NotifierSettings
 

@@ -1,14 +1,22 @@
 """The notifier's settings (prefix `BPM_NOTIFIER_`).
 
 The SMTP server is shared configuration of the platform, so `smtp_url` is read
-from `BPM_NOTIFIER_SMTP_URL` or, when that is not set, from `BPM_SMTP_URL`.
+from `BPM_NOTIFIER_SMTP_URL` or, when that is not set, from `BPM_SMTP_URL`; it is the
+built-in `email` channel. Chat channels are configured per organisation through
+`/api/v1/channels`, not here.
+
+Outbound HTTP of the chat channels goes through Apprise, which sends with `requests`:
+a company's egress proxy and its TLS-inspecting CA are configured with the standard
+process environment `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` and `REQUESTS_CA_BUNDLE`
+(requests reads them on every send; Apprise gives no per-call proxy option).
 """
 
 from typing import Literal
 
-from bpm_common.settings import ServiceSettings
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
+
+from bpm_common.settings import ServiceSettings
 
 Locale = Literal["en", "zh-CN"]
 
@@ -63,6 +71,19 @@ class NotifierSettings(ServiceSettings):
     delivery_retry_max: float = Field(
         default=3600.0, gt=0, description="Longest wait between two attempts."
     )
+    delivery_retry_jitter: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Share of each retry delay drawn at random (0: none, 1: all of it).",
+    )
+    delivery_rate_limited_delay: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "Least wait after a 429 answer (Apprise does not surface the Retry-After header)."
+        ),
+    )
     delivery_lease: float = Field(
         default=300.0,
         gt=0,
@@ -70,4 +91,43 @@ class NotifierSettings(ServiceSettings):
             "Seconds a claimed delivery is reserved for its sender; after that another "
             "replica may try it again (the sender died)."
         ),
+    )
+    chat_timeout: float = Field(
+        default=10.0, gt=0, le=120, description="Seconds per chat or webhook HTTP request."
+    )
+    email_rate_per_minute: int | None = Field(
+        default=None, ge=1, description="Messages per minute on the built-in email channel."
+    )
+    secrets_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key that encrypts the stored secret parts of channel configurations (any string; "
+            "derived from BPM_JWT_SECRET with HKDF when unset)."
+        ),
+    )
+    action_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key that signs the approve/reject links of chat messages (derived from "
+            "BPM_JWT_SECRET with HKDF when unset; without either, chat messages carry no actions)."
+        ),
+    )
+    action_link_ttl: float = Field(
+        default=72 * 3600.0, gt=0, description="Seconds an approve/reject link stays valid."
+    )
+    gateway_url: str | None = Field(
+        default=None,
+        description=(
+            "Where the notifier completes tasks for approve/reject links (default: BPM_PUBLIC_URL)."
+        ),
+    )
+    gateway_timeout: float = Field(default=10.0, gt=0, le=120)
+    stream_heartbeat: float = Field(
+        default=15.0, gt=0, description="Seconds between keep-alive comments on the event stream."
+    )
+    stream_backlog: int = Field(
+        default=200, ge=1, le=5000, description="Notifications replayed after Last-Event-ID."
+    )
+    digest_poll_interval: float = Field(
+        default=60.0, gt=0, description="Seconds between looks for digests that are due."
     )

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
+import pytest
 import pytest_asyncio
+
 from bpm_common.events.broker import ConsumerSpec, OutgoingMessage
 from bpm_common.events.envelope import Event
 from bpm_common.events.inbox import EventConsumer
@@ -13,12 +16,13 @@ from bpm_common.events.memory import MemoryBroker
 from bpm_common.events.outbox import EventWriter
 from bpm_common.events.streams import stream_name, stream_subjects
 from bpm_common.testing.plugin import ApiClient, common_settings, service_client, service_database
-
-from services.notifier.app import definition
-from services.notifier.deliveries.channels import build_senders
+from services.notifier.app import definition, notification_rules
 from services.notifier.deliveries.worker import DeliveryDispatcher
 from services.notifier.main import create_app
+from services.notifier.notifications.digest import DigestJob
+from services.notifier.runtime import EXTRAS_KEY, NotifierRuntime
 from services.notifier.settings import NotifierSettings
+from tests.notifier.receivers import Receiver, TestCA
 
 NAMESPACE = "bpm"
 PUBLIC_URL = "https://bpm.example.com"
@@ -50,7 +54,12 @@ class Notifier:
             )
             for sub in service.subscriptions
         }
-        self.dispatcher = DeliveryDispatcher(db, build_senders(settings), settings)
+        self.runtime: NotifierRuntime = client.app.state.ctx.extras[EXTRAS_KEY]
+        self.dispatcher = DeliveryDispatcher(
+            db, self.runtime.senders, settings, signer=self.runtime.signer
+        )
+        rules = notification_rules(settings, email_available=self.runtime.senders.email is not None)
+        self.digests = DigestJob(db, rules)
         self._copies = itertools.count()
 
     async def deliver(self, *events: Event) -> list[str]:
@@ -78,6 +87,24 @@ class Notifier:
     async def inbox(self, username: str, **params: Any) -> dict[str, Any]:
         response = await self.client.get(
             "/api/v1/notifications", params=params, headers=self.client.as_user(username)
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def add_channel(self, name: str, url: str, **fields: Any) -> dict[str, Any]:
+        response = await self.client.post(
+            "/api/v1/channels",
+            json={"name": name, "url": url, **fields},
+            headers=self.client.as_user(*ADMIN),
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def set_preferences(self, username: str, **prefs: Any) -> dict[str, Any]:
+        response = await self.client.put(
+            "/api/v1/notification-preferences",
+            json=prefs,
+            headers=self.client.as_user(username),
         )
         assert response.status_code == 200, response.text
         return response.json()
@@ -118,3 +145,35 @@ async def notifier(open_notifier) -> AsyncIterator[Notifier]:
     """A notifier without email (no SMTP server configured)."""
     async with open_notifier(smtp_url=None) as n:
         yield n
+
+
+@pytest.fixture(scope="session")
+def test_ca(tmp_path_factory) -> TestCA:
+    return TestCA(tmp_path_factory.mktemp("ca"))
+
+
+@dataclass
+class ChatNet:
+    """Stand-ins for the chat platforms: the outbound proxy (fixed-host platforms), a TLS
+    receiver (Teams workflows) and a plain HTTP receiver (generic webhooks)."""
+
+    proxy: Receiver
+    tls: Receiver
+    plain: Receiver
+
+
+@pytest.fixture
+def chat_net(test_ca: TestCA, monkeypatch: pytest.MonkeyPatch) -> Iterator[ChatNet]:
+    """The notifier process configured as a company would: its outbound HTTPS goes through a
+    proxy whose TLS-inspecting CA it trusts (the standard variables requests reads)."""
+    with (
+        Receiver(ca=test_ca) as proxy,
+        Receiver(ca=test_ca, tls=True) as tls,
+        Receiver() as plain,
+    ):
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(test_ca.ca_file))
+        for name in ("https_proxy", "http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        yield ChatNet(proxy, tls, plain)

@@ -131,7 +131,14 @@ class Instance:
             time=time,
         )
 
-    def task_completed(self, task_id: str, *, actor: str = "carol") -> Event:
+    def task_completed(
+        self,
+        task_id: str,
+        *,
+        actor: str = "carol",
+        outcome: str | None = None,
+        comment: str = "ok",
+    ) -> Event:
         return self._event(
             "task.completed",
             {
@@ -141,8 +148,111 @@ class Instance:
                 "actor": actor,
                 "created_at": iso(ago(hours=1)),
                 "completed_at": iso(dt.datetime.now(dt.UTC)),
-                "comment": "ok",
+                "comment": comment,
+                "outcome": outcome,
                 "trial": False,
+            },
+        )
+
+    def _task_event(self, event_type: str, task_id: str, **data: Any) -> Event:
+        return self._event(
+            event_type,
+            {
+                "task_id": task_id,
+                "node_id": "finance_review",
+                "name": "Finance review",
+                "trial": False,
+                "initiator": self.initiator,
+                "business_key": self.business_key,
+                "at": iso(dt.datetime.now(dt.UTC)),
+                **data,
+            },
+        )
+
+    def task_assigned(
+        self, task_id: str, assignee: str, *, previous: str | None, kind: str, actor: str
+    ) -> Event:
+        return self._task_event(
+            "task.assigned",
+            task_id,
+            assignee=assignee,
+            previous_assignee=previous,
+            owner=None,
+            kind=kind,
+            actor=actor,
+            reason="on leave",
+        )
+
+    def task_returned(self, task_id: str, *, actor: str = "carol") -> Event:
+        return self._task_event(
+            "task.returned",
+            task_id,
+            actor=actor,
+            reason="receipt missing",
+            target_node_id="submit",
+            target_node_name="Submit expense",
+        )
+
+    def task_reminder(self, kind: str, task_id: str, **audience: Any) -> Event:
+        return self._task_event(
+            f"task.{kind}",
+            task_id,
+            assignee=audience.get("assignee"),
+            candidate_users=audience.get("candidate_users", []),
+            candidate_roles=audience.get("candidate_roles", []),
+            due_at=iso(DUE),
+            actor=audience.get("actor"),
+            message=audience.get("message"),
+            action=audience.get("action"),
+        )
+
+    def task_escalated(self, task_id: str, *, assignee: str, escalated_to: list[str]) -> Event:
+        return self._task_event(
+            "task.escalated",
+            task_id,
+            assignee=assignee,
+            escalated_to=escalated_to,
+            due_at=iso(DUE),
+            level=1,
+        )
+
+    def copied(self, recipients: list[str], *, actor: str = "bob") -> Event:
+        return self._event(
+            "copy.created",
+            {
+                "copy_id": new_id(),
+                "node_id": "finance_review",
+                "recipients": recipients,
+                "actor": actor,
+                "message": "for your records",
+                "at": iso(dt.datetime.now(dt.UTC)),
+                "initiator": self.initiator,
+                "business_key": self.business_key,
+            },
+        )
+
+    def withdrawn(self, *, actor: str | None = None) -> Event:
+        return self._event(
+            "instance.withdrawn",
+            {
+                "actor": actor or self.initiator,
+                "reason": "not needed any more",
+                "initiator": self.initiator,
+                "business_key": self.business_key,
+                "started_at": iso(ago(hours=2)),
+                "ended_at": iso(dt.datetime.now(dt.UTC)),
+                "duration_seconds": 7200,
+            },
+        )
+
+    def incident(self, message: str = "HTTP call to ERP failed: 503") -> Event:
+        return self._event(
+            "incident.created",
+            {
+                "incident_id": new_id(),
+                "node_id": "book_payment",
+                "message": message,
+                "at": iso(dt.datetime.now(dt.UTC)),
             },
         )
 
@@ -158,10 +268,11 @@ class Instance:
             },
         )
 
-    def completed(self) -> Event:
+    def completed(self, result: str = "approved") -> Event:
         return self._event(
             "instance.completed",
             {
+                "result": result,
                 "initiator": self.initiator,
                 "started_at": iso(ago(hours=2)),
                 "ended_at": iso(dt.datetime.now(dt.UTC)),

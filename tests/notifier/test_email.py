@@ -17,6 +17,8 @@ import apprise
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
+from sqlalchemy.engine import make_url
+
 from bpm_common.db import drop_database
 from bpm_common.events.broker import OutgoingMessage
 from bpm_common.events.envelope import Event
@@ -24,9 +26,7 @@ from bpm_common.events.memory import MemoryBroker
 from bpm_common.events.streams import stream_name, stream_subjects
 from bpm_common.testing.plugin import common_settings, service_client
 from bpm_stack.embedded import free_port
-from sqlalchemy.engine import make_url
-
-from services.notifier.deliveries.channels.email import SmtpConfig
+from services.notifier.deliveries.senders.email import SmtpConfig
 from services.notifier.main import create_app
 from services.notifier.settings import NotifierSettings
 from tests.notifier.conftest import PUBLIC_URL
@@ -101,9 +101,16 @@ async def test_new_task_is_emailed_after_the_commit(open_notifier):
             carol = by_recipient["carol@example.com"]
             assert carol["From"] == SENDER
             assert carol["Subject"] == "New task: Finance review"
-            text = carol.get_content()
-            assert f"{PUBLIC_URL}/tasks/{event.data['task_id']}" in text
+            link = f"{PUBLIC_URL}/tasks/{event.data['task_id']}"
+            assert carol.get_content_type() == "multipart/alternative"
+            text = carol.get_body(("plain",)).get_content()
+            html = carol.get_body(("html",)).get_content()
+            assert link in text
             assert "expense-reimbursement" in text and "EXP-2026-042" in text
+            assert f'Open in BPM: <a href="{link}">{link}</a>' in html
+            assert "<b>Due:</b> 2026-03-03 17:30 UTC<br>" in html
+            assert "Due: 2026-03-03 17:30 UTC" in text
+            assert "Approve" not in html, "email carries no one-click actions"
             assert by_recipient["dave@example.com"]["Subject"] == "新任务：Finance review"
             assert {e.mail_from for e in mailbox.envelopes} == {SENDER}
 
@@ -274,3 +281,24 @@ def test_smtp_credentials_survive_the_round_trip_and_stay_out_of_sight():
         config.scrub(f"login {password} / {quote(password, safe='')} refused")
         == "login *** / *** refused"
     )
+
+
+class RejectingMailbox(Mailbox):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # noqa: N802 - aiosmtpd's name
+        return "550 5.1.1 no such mailbox"
+
+
+async def test_a_mailbox_the_server_refuses_is_a_dead_letter_at_once(open_notifier):
+    port = free_port()
+    controller = Controller(RejectingMailbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        async with open_notifier(smtp_url=smtp_url(port)) as notifier:
+            await notifier.deliver(user_upserted("carol", email="gone@example.com"))
+            await notifier.deliver(Instance().task_created(assignee="carol"))
+            await notifier.dispatcher.run_once()
+            [dead] = await notifier.deliveries(channel="email")
+            assert (dead["status"], dead["attempts"]) == ("dead", 1)
+            assert "550" in dead["last_error"] and dead["next_attempt_at"] is None
+    finally:
+        controller.stop()

@@ -1,5 +1,4 @@
 from bpm_common.migrations import run_env
-
 from services.notifier import models  # noqa: F401 - registers every table
 from services.notifier.database import Base
 

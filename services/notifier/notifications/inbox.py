@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from bpm_common.errors import NotFound, Unprocessable, field_error
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpm_common.errors import NotFound, Unprocessable, field_error
 from services.notifier.notifications import repository
 from services.notifier.notifications.schemas import MarkRead, NotificationOut, NotificationPage
 from services.notifier.pagination import decode_cursor, encode_cursor

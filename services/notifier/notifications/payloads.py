@@ -49,8 +49,99 @@ class TaskClosed(_Payload):
 
     task_id: Id
     instance_id: Id | None = None
+    definition_key: str | None = Field(default=None, max_length=255)
+    name: str | None = Field(default=None, max_length=500)
+    node_id: str | None = Field(default=None, max_length=255)
+    actor: OptionalName = None
+    comment: str | None = Field(default=None, max_length=10_000)
+    outcome: str | None = Field(default=None, max_length=32)
+    initiator: OptionalName = None
+    business_key: str | None = Field(default=None, max_length=255)
     completed_at: dt.datetime | None = None
     cancelled_at: dt.datetime | None = None
+
+
+class _TaskEvent(_Payload):
+    """The task fields every task event of the approval operations carries."""
+
+    task_id: Id
+    instance_id: Id
+    definition_key: str | None = Field(default=None, max_length=255)
+    definition_version: int | None = None
+    node_id: str | None = Field(default=None, max_length=255)
+    name: str | None = Field(default=None, max_length=500)
+    initiator: OptionalName = None
+    business_key: str | None = Field(default=None, max_length=255)
+    trial: bool = False
+    at: dt.datetime | None = None
+
+
+class TaskAssigned(_TaskEvent):
+    assignee: OptionalName = None
+    previous_assignee: OptionalName = None
+    owner: OptionalName = None
+    kind: str | None = Field(default=None, max_length=32)
+    actor: OptionalName = None
+    reason: str | None = Field(default=None, max_length=10_000)
+
+
+class TaskReturned(_TaskEvent):
+    actor: OptionalName = None
+    reason: str | None = Field(default=None, max_length=10_000)
+    target_node_id: str | None = Field(default=None, max_length=255)
+    target_node_name: str | None = Field(default=None, max_length=500)
+
+
+class TaskReminder(_TaskEvent):
+    """`task.due_soon`, `task.overdue` and `task.urged`: the task's audience hears it."""
+
+    assignee: OptionalName = None
+    candidate_users: list[Username] = Field(default_factory=list, max_length=1000)
+    candidate_roles: list[RoleName] = Field(default_factory=list, max_length=200)
+    due_at: dt.datetime | None = None
+    actor: OptionalName = None
+    message: str | None = Field(default=None, max_length=10_000)
+    action: str | None = Field(default=None, max_length=32)
+
+
+class TaskEscalated(_TaskEvent):
+    assignee: OptionalName = None
+    escalated_to: list[Username] = Field(default_factory=list, max_length=1000)
+    due_at: dt.datetime | None = None
+    level: int | None = None
+
+
+class CopyCreated(_Payload):
+    copy_id: Id
+    instance_id: Id
+    definition_key: str | None = Field(default=None, max_length=255)
+    node_id: str | None = Field(default=None, max_length=255)
+    name: str | None = Field(default=None, max_length=500)
+    recipients: list[Username] = Field(default_factory=list, max_length=5000)
+    actor: OptionalName = None
+    message: str | None = Field(default=None, max_length=10_000)
+    initiator: OptionalName = None
+    business_key: str | None = Field(default=None, max_length=255)
+    at: dt.datetime | None = None
+
+
+class InstanceWithdrawn(_Payload):
+    instance_id: Id
+    definition_key: str | None = Field(default=None, max_length=255)
+    actor: OptionalName = None
+    reason: str | None = Field(default=None, max_length=10_000)
+    initiator: OptionalName = None
+    business_key: str | None = Field(default=None, max_length=255)
+    ended_at: dt.datetime | None = None
+
+
+class IncidentCreated(_Payload):
+    incident_id: Id
+    instance_id: Id
+    definition_key: str | None = Field(default=None, max_length=255)
+    node_id: str | None = Field(default=None, max_length=255)
+    message: str | None = Field(default=None, max_length=10_000)
+    at: dt.datetime | None = None
 
 
 class InstanceCompleted(_Payload):
@@ -60,6 +151,8 @@ class InstanceCompleted(_Payload):
     initiator: OptionalName = None
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
+    result: str | None = Field(default=None, max_length=32)
+    business_key: str | None = Field(default=None, max_length=255)
     trial: bool = False
 
 

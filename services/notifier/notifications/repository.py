@@ -7,11 +7,14 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifier.notifications.models import Notification, TaskClosure
+from services.notifier.notifications.kinds import ACTIONABLE_KINDS, Kind
+from services.notifier.notifications.models import Notification, OpenTask, TaskClosure
+
+_ACTIONABLE = sorted(k.value for k in ACTIONABLE_KINDS)
 
 
 async def add_notification(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:
@@ -77,7 +80,29 @@ async def resolve_task(session: AsyncSession, task_id: str, at: dt.datetime) -> 
     """Mark the task's open notifications no longer actionable; returns their ids."""
     result = await session.execute(
         update(Notification)
-        .where(Notification.task_id == task_id, Notification.resolved_at.is_(None))
+        .where(
+            Notification.task_id == task_id,
+            Notification.kind.in_(_ACTIONABLE),
+            Notification.resolved_at.is_(None),
+        )
+        .values(resolved_at=at)
+        .returning(Notification.id)
+    )
+    return list(result.scalars())
+
+
+async def resolve_task_for(
+    session: AsyncSession, task_id: str, recipient: str, at: dt.datetime
+) -> list[uuid.UUID]:
+    """The task is no longer the person's (transferred away): their notifications resolve."""
+    result = await session.execute(
+        update(Notification)
+        .where(
+            Notification.task_id == task_id,
+            Notification.recipient == recipient,
+            Notification.kind.in_(_ACTIONABLE),
+            Notification.resolved_at.is_(None),
+        )
         .values(resolved_at=at)
         .returning(Notification.id)
     )
@@ -92,7 +117,7 @@ async def resolve_instance(
         update(Notification)
         .where(
             Notification.instance_id == instance_id,
-            Notification.task_id.is_not(None),
+            Notification.kind.in_(_ACTIONABLE),
             Notification.resolved_at.is_(None),
         )
         .values(resolved_at=at)
@@ -124,3 +149,89 @@ async def business_key_of_instance(session: AsyncSession, instance_id: str) -> s
         .where(Notification.instance_id == instance_id, Notification.business_key.is_not(None))
         .limit(1)
     )
+
+
+async def has_rejection_notice(session: AsyncSession, instance_id: str, recipient: str) -> bool:
+    """Whether the person already heard that a step of the instance rejected their request."""
+    found = await session.scalar(
+        select(Notification.id)
+        .where(
+            Notification.instance_id == instance_id,
+            Notification.recipient == recipient,
+            Notification.kind == Kind.TASK_REJECTED.value,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def after(
+    session: AsyncSession, recipient: str, after_id: uuid.UUID, limit: int
+) -> list[Notification]:
+    """The person's notifications made after `after_id`, oldest first (stream resume)."""
+    rows = await session.scalars(
+        select(Notification)
+        .where(Notification.recipient == recipient, Notification.id > after_id)
+        .order_by(Notification.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def newest_id(session: AsyncSession, recipient: str) -> uuid.UUID | None:
+    return await session.scalar(
+        select(func.max(Notification.id)).where(Notification.recipient == recipient)
+    )
+
+
+# -- open tasks ---------------------------------------------------------------------------
+
+
+async def open_task(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Record a task as open (a repeated `task.created` changes nothing)."""
+    await session.execute(
+        pg_insert(OpenTask)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[OpenTask.task_id])
+    )
+
+
+async def get_open_task(session: AsyncSession, task_id: str) -> OpenTask | None:
+    return await session.get(OpenTask, task_id)
+
+
+async def reassign_open_task(session: AsyncSession, task_id: str, assignee: str | None) -> None:
+    await session.execute(
+        update(OpenTask).where(OpenTask.task_id == task_id).values(assignee=assignee)
+    )
+
+
+async def close_open_task(session: AsyncSession, task_id: str) -> None:
+    await session.execute(delete(OpenTask).where(OpenTask.task_id == task_id))
+
+
+async def open_tasks_of_instance(session: AsyncSession, instance_id: str) -> list[OpenTask]:
+    rows = await session.scalars(
+        select(OpenTask).where(OpenTask.instance_id == instance_id).order_by(OpenTask.created_at)
+    )
+    return list(rows)
+
+
+async def close_open_tasks_of_instance(session: AsyncSession, instance_id: str) -> None:
+    await session.execute(delete(OpenTask).where(OpenTask.instance_id == instance_id))
+
+
+async def open_tasks_for(
+    session: AsyncSession, username: str, roles: Sequence[str], limit: int = 100
+) -> list[OpenTask]:
+    """The open tasks the person may work: theirs, or unassigned and offered to them."""
+    offered = OpenTask.candidate_users.contains([username])
+    if roles:
+        offered = or_(offered, OpenTask.candidate_roles.overlap(list(roles)))
+    rows = await session.scalars(
+        select(OpenTask)
+        .where(or_(OpenTask.assignee == username, (OpenTask.assignee.is_(None)) & offered))
+        .order_by(OpenTask.due_at.asc().nulls_last(), OpenTask.created_at)
+        .limit(limit)
+    )
+    return list(rows)

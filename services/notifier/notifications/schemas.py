@@ -8,16 +8,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.notifier.notifications.kinds import ACTIONABLE_KINDS, Kind
 from services.notifier.notifications.models import Notification
-from services.notifier.notifications.templates import Kind
 
-#: kinds whose notification asks the person to act (until `resolved_at` is set)
-ACTIONABLE_KINDS = frozenset({Kind.TASK_ASSIGNED.value, Kind.TASK_OFFERED.value})
+_KINDS = ", ".join(k.value for k in Kind)
 
 
 class NotificationOut(BaseModel):
     id: uuid.UUID
-    kind: str = Field(description="task_assigned, task_offered or instance_completed")
+    kind: str = Field(description=f"One of: {_KINDS}.")
     title: str
     body: str
     link: str | None = Field(description="Where the person acts on it (a page of the web app).")
@@ -34,6 +33,7 @@ class NotificationOut(BaseModel):
     resolved_at: dt.datetime | None = Field(
         description="When what it asks for stopped being actionable (task completed or cancelled)."
     )
+    urgent: bool = Field(description="Overdue, escalated and incidents: sent despite quiet hours.")
     actionable: bool = Field(description="A task notification whose task is still open.")
 
     @classmethod

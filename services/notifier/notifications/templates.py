@@ -1,29 +1,59 @@
-"""What a notification says: one title and body template per kind and language.
+"""Notification texts: Jinja2 templates per language and kind, rendered for each channel's format.
 
-Templates are Jinja2 (sandboxed, plain text, strict about missing values). A kind names
-its templates for every supported language; `render(kind, locale, context)` picks the
-person's language. Times are shown in UTC.
+`templates/<lang>/<kind>.j2` extends `templates/<lang>/base.j2` and fills its blocks:
+`title`, `lead` (the sentence that says what happened), `facts` (label/value lines made
+with `fmt.fact`) and optionally `more`. The base lays them out; a `Formatter` per format
+(plain text, Markdown, HTML) turns facts, links and actions into that
+format, so one template serves every channel. Templates run in a sandbox; HTML is
+autoescaped (the formatter escapes what it builds itself). Times are shown in the
+person's time zone (UTC unless they chose one).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import html
+import re
+import zoneinfo
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import cache
+from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, Template
+from jinja2 import FileSystemLoader, StrictUndefined, Template, pass_context
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+
+from services.notifier.notifications.kinds import Kind
 
 SUPPORTED_LOCALES = ("en", "zh-CN")
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
+#: the in-app inbox: plain text, the link and actions are fields of their own
+IN_APP = "in_app"
+TEXT = "text"
+MARKDOWN = "markdown"
+HTML = "html"
+FORMATS = (IN_APP, TEXT, MARKDOWN, HTML)
 
-class Kind(StrEnum):
-    TASK_ASSIGNED = "task_assigned"
-    TASK_OFFERED = "task_offered"
-    INSTANCE_COMPLETED = "instance_completed"
+_NO_TIME = {"en": "none", "zh-CN": "无"}
+#: variables some kinds use only when the event had them
+_OPTIONAL = (
+    "actor",
+    "assigned_by",
+    "assignee",
+    "business_key",
+    "comment",
+    "level",
+    "message",
+    "node_name",
+    "reason",
+    "result",
+    "target_name",
+)
+_SEPARATOR = {"en": ": ", "zh-CN": "："}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,64 +62,8 @@ class Message:
     body: str
 
 
-_TASK_FACTS = {
-    "en": (
-        "Process: {{ process_key }}\n"
-        "Business key: {{ business_key or '-' }}\n"
-        "Due: {{ due_at | when(locale) }}"
-    ),
-    "zh-CN": (
-        "流程：{{ process_key }}\n"
-        "业务编号：{{ business_key or '-' }}\n"
-        "截止时间：{{ due_at | when(locale) }}"
-    ),
-}
-
-#: kind -> locale -> (title template, body template)
-TEMPLATES: dict[Kind, dict[str, tuple[str, str]]] = {
-    Kind.TASK_ASSIGNED: {
-        "en": (
-            "New task: {{ task_name }}",
-            'You have been assigned the task "{{ task_name }}".\n' + _TASK_FACTS["en"],
-        ),
-        "zh-CN": (
-            "新任务：{{ task_name }}",
-            "您有一项新任务“{{ task_name }}”，请及时办理。\n" + _TASK_FACTS["zh-CN"],
-        ),
-    },
-    Kind.TASK_OFFERED: {
-        "en": (
-            "New task: {{ task_name }}",
-            'The task "{{ task_name }}" is offered to you; any of the people it is offered to '
-            "may take it.\n" + _TASK_FACTS["en"],
-        ),
-        "zh-CN": (
-            "新任务：{{ task_name }}",
-            "任务“{{ task_name }}”待办理，您是候选办理人之一，任一候选人均可办理。\n"
-            + _TASK_FACTS["zh-CN"],
-        ),
-    },
-    Kind.INSTANCE_COMPLETED: {
-        "en": (
-            "Process completed: {{ process_key }}",
-            "The process you started has completed.\n"
-            "Process: {{ process_key }} (version {{ version }})\n"
-            "Business key: {{ business_key or '-' }}\n"
-            "Started: {{ started_at | when(locale) }}\n"
-            "Completed: {{ ended_at | when(locale) }}",
-        ),
-        "zh-CN": (
-            "流程已完成：{{ process_key }}",
-            "您发起的流程已办结。\n"
-            "流程：{{ process_key }}（版本 {{ version }}）\n"
-            "业务编号：{{ business_key or '-' }}\n"
-            "发起时间：{{ started_at | when(locale) }}\n"
-            "完成时间：{{ ended_at | when(locale) }}",
-        ),
-    },
-}
-
-_NO_TIME = {"en": "none", "zh-CN": "无"}
+#: (label, url) of an action link
+Action = tuple[str, str]
 
 
 def supported_locale(value: str | None, default: str) -> str:
@@ -103,42 +77,246 @@ def supported_locale(value: str | None, default: str) -> str:
     return default
 
 
-def when(value: dt.datetime | str | None, locale: str) -> str:
-    """A time as `YYYY-MM-DD HH:MM UTC`; text that is not a time is shown as it is."""
-    if value is None or value == "":
-        return _NO_TIME.get(locale, _NO_TIME["en"])
-    moment = value
-    if isinstance(value, str):
+def zone(name: str | None) -> dt.tzinfo:
+    """The time zone called `name`; UTC when it is unset or unknown."""
+    if not name or name == "UTC":
+        return dt.UTC
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def is_zone(name: str) -> bool:
+    """Whether `name` is a time zone the server knows (IANA name or UTC)."""
+    if name == "UTC":
+        return True
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def parse_time(value: object) -> dt.datetime | None:
+    """A datetime from a datetime or an ISO 8601 string; None for anything else."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, str) and value:
         try:
             moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            return value
-    assert isinstance(moment, dt.datetime)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+            return None
+    else:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def when(value: dt.datetime | str | None, locale: str, tz: str | None = None) -> str:
+    """A time as `YYYY-MM-DD HH:MM <zone>`; text that is not a time is shown as it is."""
+    if value is None or value == "":
+        return _NO_TIME.get(locale, _NO_TIME["en"])
+    moment = parse_time(value)
+    if moment is None:
+        return str(value)
+    tzinfo = zone(tz)
+    label = "UTC" if tzinfo is dt.UTC else str(tz)
+    return f"{moment.astimezone(tzinfo):%Y-%m-%d %H:%M} {label}"
+
+
+class Formatter:
+    """Plain text: what the in-app inbox, WeCom, Feishu, Lark and webhooks show."""
+
+    name = TEXT
+
+    def __init__(self, locale: str) -> None:
+        self.separator = _SEPARATOR.get(locale, ": ")
+
+    def fact(self, label: str, value: object) -> str:
+        return f"{label}{self.separator}{self.value(value)}"
+
+    def value(self, value: object) -> str:
+        return "-" if value is None or value == "" else str(value)
+
+    def para(self, text: str) -> str:
+        return f"{text.strip()}\n"
+
+    def quote(self, text: object) -> str:
+        return f"“{self.value(text)}”"
+
+    def item(self, text: str, url: str | None = None) -> str:
+        return f"- {text}" + (f" {url}" if url else "")
+
+    def link(self, url: str, label: str) -> str:
+        return f"\n{label}{self.separator}{url}"
+
+    def actions(self, actions: Sequence[Action]) -> str:
+        return "\n" + "\n".join(f"{label}{self.separator}{url}" for label, url in actions)
+
+    def facts_begin(self) -> str:
+        return ""
+
+    def facts_end(self) -> str:
+        return ""
+
+    def list_begin(self) -> str:
+        return ""
+
+    def list_end(self) -> str:
+        return ""
+
+
+class InAppFormatter(Formatter):
+    name = IN_APP
+
+    def link(self, url: str, label: str) -> str:
+        return ""
+
+    def actions(self, actions: Sequence[Action]) -> str:
+        return ""
+
+
+class MarkdownFormatter(Formatter):
+    """Markdown as DingTalk and Teams (Adaptive Cards) render it; Apprise turns it into
+    Slack's mrkdwn for Slack."""
+
+    name = MARKDOWN
+
+    def fact(self, label: str, value: object) -> str:
+        return f"- **{label}**{self.separator}{self.value(value)}"
+
+    def para(self, text: str) -> str:
+        return f"{text.strip()}\n\n"
+
+    def quote(self, text: object) -> str:
+        return f"\n> {self.value(text)}\n"
+
+    def item(self, text: str, url: str | None = None) -> str:
+        return f"- [{text}]({url})" if url else f"- {text}"
+
+    def link(self, url: str, label: str) -> str:
+        return f"\n\n[{label}]({url})"
+
+    def actions(self, actions: Sequence[Action]) -> str:
+        return "\n\n" + " | ".join(f"[{label}]({url})" for label, url in actions)
+
+
+class HtmlFormatter(Formatter):
+    """HTML for email; every value is escaped, the result is `Markup`."""
+
+    name = HTML
+
+    def fact(self, label: str, value: object) -> Markup:  # type: ignore[override]
+        return Markup("<b>{}{}</b> {}<br>").format(label, self.separator.strip(), self.value(value))
+
+    def para(self, text: str) -> Markup:  # type: ignore[override]
+        return Markup("<p>{}</p>").format(text.strip())
+
+    def quote(self, text: object) -> Markup:  # type: ignore[override]
+        return Markup('<blockquote style="color:#333">{}</blockquote>').format(self.value(text))
+
+    def item(self, text: str, url: str | None = None) -> Markup:  # type: ignore[override]
+        if url:
+            return Markup('<li><a href="{}">{}</a></li>').format(url, text)
+        return Markup("<li>{}</li>").format(text)
+
+    def link(self, url: str, label: str) -> Markup:  # type: ignore[override]
+        return Markup('<p>{}{}<a href="{}">{}</a></p>').format(label, self.separator, url, url)
+
+    def actions(self, actions: Sequence[Action]) -> Markup:  # type: ignore[override]
+        links = Markup(" | ").join(
+            Markup('<a href="{}">{}</a>').format(url, label) for label, url in actions
+        )
+        return Markup("<p>{}</p>").format(links)
+
+    def facts_begin(self) -> Markup:  # type: ignore[override]
+        return Markup("<p>")
+
+    def facts_end(self) -> Markup:  # type: ignore[override]
+        return Markup("</p>")
+
+    def list_begin(self) -> Markup:  # type: ignore[override]
+        return Markup("<ul>")
+
+    def list_end(self) -> Markup:  # type: ignore[override]
+        return Markup("</ul>")
+
+
+_FORMATTERS: dict[str, type[Formatter]] = {
+    IN_APP: InAppFormatter,
+    TEXT: Formatter,
+    MARKDOWN: MarkdownFormatter,
+    HTML: HtmlFormatter,
+}
 
 
 @cache
-def _environment() -> SandboxedEnvironment:
+def _environment(html: bool) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        undefined=StrictUndefined,
+        autoescape=html,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
     )
-    env.filters["when"] = when
+    env.filters["when"] = _when_filter
     return env
 
 
+@pass_context
+def _when_filter(context: Context, value: dt.datetime | str | None) -> str:
+    """`{{ due_at | when }}`: the time in the reader's language and time zone."""
+    return when(value, context.get("locale", "en"), context.get("tz"))
+
+
 @cache
-def _compiled(kind: Kind, locale: str) -> tuple[Template, Template]:
-    title, body = TEMPLATES[kind][locale]
-    env = _environment()
-    return env.from_string(title), env.from_string(body)
+def _template(kind: Kind, locale: str, html: bool) -> Template:
+    return _environment(html).get_template(f"{locale}/{kind.value}.j2")
 
 
-def render(kind: Kind, locale: str, context: Mapping[str, Any]) -> Message:
-    """The title and body of a `kind` notification in `locale` (one of SUPPORTED_LOCALES)."""
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+def _tidy(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
+
+
+def render(
+    kind: Kind,
+    locale: str,
+    context: Mapping[str, Any],
+    *,
+    fmt: str = IN_APP,
+    actions: Mapping[str, str] | None = None,
+    tz: str | None = None,
+) -> Message:
+    """The title and body of a `kind` notification in `locale` for the format `fmt`.
+
+    `context` holds the kind's variables (JSON values; times as ISO strings or datetimes)
+    and `link`; `actions` (`{"approve": url, "reject": url}`) are the links of chat formats.
+    """
     if locale not in SUPPORTED_LOCALES:
         raise ValueError(f"unsupported locale {locale!r}")
-    title, body = _compiled(kind, locale)
-    values = {**context, "locale": locale}
-    return Message(title=title.render(values).strip(), body=body.render(values).strip())
+    if fmt not in _FORMATTERS:
+        raise ValueError(f"unsupported format {fmt!r}")
+    is_html = fmt == HTML
+    template = _template(Kind(kind), locale, is_html)
+    values: dict[str, Any] = {
+        "link": None,
+        **dict.fromkeys(_OPTIONAL),
+        **context,
+        "locale": locale,
+        "tz": tz or "UTC",
+        "fmt": _FORMATTERS[fmt](locale),
+        "actions": dict(actions) if actions else None,
+    }
+    title = template.render({**values, "part": "title"})
+    body = template.render({**values, "part": "body"})
+    title = " ".join(title.split())
+    if is_html:
+        # one line: mail clients and Apprise's plain-text alternative read tags, not newlines
+        body = "".join(line.strip() for line in body.splitlines())
+        return Message(title=html.unescape(title), body=body.replace("<p></p>", ""))
+    return Message(title=title, body=_tidy(body))

@@ -6,11 +6,11 @@ aggregate's `sequence`, then the event time), so replaying old events changes no
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bpm_common.events.envelope import Event
 from bpm_common.events.inbox import Handler
 from bpm_common.logging import get_logger
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.notifier.events import parse_data
 from services.notifier.org import repository
 from services.notifier.org.schemas import (

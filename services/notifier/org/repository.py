@@ -117,3 +117,20 @@ async def active_usernames_with_roles(session: AsyncSession, roles: Sequence[str
         .order_by(OrgUser.username)
     )
     return list(rows)
+
+
+async def manager_of(session: AsyncSession, username: str, *, max_levels: int = 10) -> str | None:
+    """The person's manager: their department's manager, or (for the manager themself, or a
+    department without one) the nearest manager of a parent department."""
+    user = await session.get(OrgUser, username)
+    key = user.department if user is not None else None
+    seen: set[str] = set()
+    while key and key not in seen and len(seen) < max_levels:
+        seen.add(key)
+        department = await session.get(OrgDepartment, key)
+        if department is None or department.deleted_at is not None:
+            return None
+        if department.manager and department.manager != username:
+            return department.manager
+        key = department.parent
+    return None

@@ -4,7 +4,8 @@
 sends in clear or upgrades with STARTTLS; `smtps://` speaks TLS from the first byte.
 Apprise is synchronous, so each message is sent in a worker thread. The password lives
 only in the Apprise URL built for the send; errors are scrubbed of it before they are
-logged or stored.
+logged or stored. A 5xx SMTP reply (e.g. 550, no such mailbox) is permanent; connection
+errors and 4xx replies are retried.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from typing import Literal
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import apprise
-from apprise.logger import LOGGER_NAME as APPRISE_LOGGER
 
-from services.notifier.deliveries.channels.base import DeliveryError, OutgoingMessage
+from services.notifier.apprise_support import failure_of, quiet_apprise
+from services.notifier.deliveries.senders.base import DeliveryError, OutgoingMessage
 
 SecureMode = Literal["insecure", "starttls", "ssl"]
 
@@ -101,7 +102,7 @@ class SmtpConfig:
             "mode": self.mode,
             "from": self.from_addr,
             "to": to,
-            "format": "text",
+            "format": "html",
             "cto": f"{self.timeout:g}",
             "verify": "yes" if self.verify_certificate else "no",
         }
@@ -130,55 +131,35 @@ def _flag(query: dict[str, str], name: str, *, default: bool) -> bool:
     raise SmtpUrlError(f"the SMTP URL parameter {name} must be true or false")
 
 
-def _capture_apprise_diagnostics() -> None:
-    """Let Apprise's debug records reach the per-call capture of its results (the reason a
-    send failed, e.g. "Connection refused"), and keep them out of the service's own log:
-    the delivery worker logs each outcome itself."""
-    apprise_logger = logging.getLogger(APPRISE_LOGGER)
-    apprise_logger.setLevel(logging.DEBUG)
-    apprise_logger.propagate = False
-    if not any(isinstance(h, logging.NullHandler) for h in apprise_logger.handlers):
-        apprise_logger.addHandler(logging.NullHandler())
-
-
 class EmailSender:
-    """The `email` channel."""
+    """The `email` channel: one HTML message (with Apprise's plain-text alternative) per person."""
 
-    name = "email"
+    kind = "email"
+    format = "html"
 
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
         self._asset = apprise.AppriseAsset(app_id="BPM", app_desc="BPM platform notifications")
-        _capture_apprise_diagnostics()
+        quiet_apprise()
 
     async def send(self, message: OutgoingMessage) -> None:
         if not _ADDRESS.match(message.address):
-            raise DeliveryError("the recipient's email address is not valid")
+            raise DeliveryError("the recipient's email address is not valid", permanent=True)
         await asyncio.to_thread(self._send_blocking, message)
 
     def _send_blocking(self, message: OutgoingMessage) -> None:
         sender = apprise.Apprise(asset=self._asset)
         if not sender.add(self.config.apprise_url(message.address)):
             raise DeliveryError(
-                "the email settings or the recipient's address are not accepted by the mailer"
+                "the email settings or the recipient's address are not accepted by the mailer",
+                permanent=True,
             )
-        text = message.text if not message.link else f"{message.text}\n\n{message.link}"
         result = sender.notify(
-            body=text,
-            title=message.subject,
-            body_format=apprise.NotifyFormat.TEXT,
+            body=message.body,
+            title=message.title,
+            body_format=apprise.NotifyFormat.HTML,
             log_level=logging.DEBUG,
         )
         if not result:
-            raise DeliveryError(self.config.scrub(_failure_reason(result)))
-
-
-def _failure_reason(result: apprise.AppriseResult) -> str:
-    """The warnings and socket errors Apprise recorded for a failed send, in order."""
-    reasons: list[str] = []
-    entries = [entry for service in result for entry in service.logs()]
-    for entry in entries:
-        important = entry.level in ("WARNING", "ERROR", "CRITICAL") or "Exception" in entry.message
-        if important and entry.message not in reasons:
-            reasons.append(entry.message)
-    return "; ".join(reasons) or "the mail server did not accept the message"
+            failure = failure_of(result, fallback="the mail server did not accept the message")
+            raise DeliveryError(self.config.scrub(failure.reason), permanent=failure.permanent)

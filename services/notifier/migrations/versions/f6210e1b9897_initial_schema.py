@@ -1,8 +1,9 @@
-"""Initial schema: organisation copy, notifications, task closures, deliveries, outbox and inbox.
+"""initial schema: organisation copy, notifications, open tasks, channel configs, preferences,
+deliveries with their attempts and rate buckets, used action links, outbox and inbox
 
-Revision ID: a5787c12eaa1
+Revision ID: f6210e1b9897
 Revises:
-Create Date: 2026-11-23 09:09:26.749972
+Create Date: 2026-11-23 09:41:29.690516
 """
 
 from collections.abc import Sequence
@@ -11,13 +12,47 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "a5787c12eaa1"
+revision: str = "f6210e1b9897"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "channel_configs",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("secret_url", sa.Text(), nullable=False),
+        sa.Column("target", sa.String(length=300), nullable=False),
+        sa.Column("description", sa.String(length=500), nullable=True),
+        sa.Column("enabled", sa.Boolean(), server_default=sa.text("true"), nullable=False),
+        sa.Column("is_default", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("rate_per_minute", sa.Integer(), nullable=True),
+        sa.Column("created_by", sa.String(length=150), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_channel_configs")),
+        sa.UniqueConstraint("name", name=op.f("uq_channel_configs_name")),
+    )
+    op.create_table(
+        "channel_rate_buckets",
+        sa.Column("channel", sa.String(length=100), nullable=False),
+        sa.Column("tokens", sa.Double(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("channel", name=op.f("pk_channel_rate_buckets")),
+    )
     op.create_table(
         "inbox",
         sa.Column("consumer", sa.String(length=100), nullable=False),
@@ -32,6 +67,36 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("consumer", "event_id", name="pk_inbox"),
     )
     op.create_index("ix_inbox_handled_at", "inbox", ["handled_at"], unique=False)
+    op.create_table(
+        "notification_preferences",
+        sa.Column("username", sa.String(length=150), nullable=False),
+        sa.Column("language", sa.String(length=16), nullable=True),
+        sa.Column("timezone", sa.String(length=64), nullable=True),
+        sa.Column(
+            "channels",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column(
+            "chat_ids",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column("quiet_start", sa.Time(), nullable=True),
+        sa.Column("quiet_end", sa.Time(), nullable=True),
+        sa.Column("digest_enabled", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("digest_time", sa.Time(), nullable=True),
+        sa.Column("digest_sent_on", sa.Date(), nullable=True),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("username", name=op.f("pk_notification_preferences")),
+    )
     op.create_table(
         "notifications",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -51,6 +116,13 @@ def upgrade() -> None:
             server_default=sa.text("'{}'::jsonb"),
             nullable=False,
         ),
+        sa.Column(
+            "context",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column("urgent", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("event_id", sa.Uuid(), nullable=False),
         sa.Column("event_type", sa.String(length=255), nullable=False),
         sa.Column(
@@ -90,6 +162,47 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("read_at IS NULL"),
     )
+    op.create_table(
+        "open_tasks",
+        sa.Column("task_id", sa.String(length=64), nullable=False),
+        sa.Column("instance_id", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("definition_key", sa.String(length=255), nullable=False),
+        sa.Column("business_key", sa.String(length=255), nullable=True),
+        sa.Column("initiator", sa.String(length=150), nullable=True),
+        sa.Column("assignee", sa.String(length=150), nullable=True),
+        sa.Column(
+            "candidate_users",
+            postgresql.ARRAY(sa.String(length=150)),
+            server_default=sa.text("'{}'::varchar[]"),
+            nullable=False,
+        ),
+        sa.Column(
+            "candidate_roles",
+            postgresql.ARRAY(sa.String(length=100)),
+            server_default=sa.text("'{}'::varchar[]"),
+            nullable=False,
+        ),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("task_id", name=op.f("pk_open_tasks")),
+    )
+    op.create_index("ix_open_tasks_assignee", "open_tasks", ["assignee"], unique=False)
+    op.create_index(
+        "ix_open_tasks_candidate_roles",
+        "open_tasks",
+        ["candidate_roles"],
+        unique=False,
+        postgresql_using="gin",
+    )
+    op.create_index(
+        "ix_open_tasks_candidate_users",
+        "open_tasks",
+        ["candidate_users"],
+        unique=False,
+        postgresql_using="gin",
+    )
+    op.create_index(op.f("ix_open_tasks_instance_id"), "open_tasks", ["instance_id"], unique=False)
     op.create_table(
         "org_departments",
         sa.Column("key", sa.String(length=100), nullable=False),
@@ -174,12 +287,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("task_id", name=op.f("pk_task_closures")),
     )
     op.create_table(
+        "used_action_links",
+        sa.Column("link_id", sa.Uuid(), nullable=False),
+        sa.Column("username", sa.String(length=150), nullable=False),
+        sa.Column("task_id", sa.String(length=64), nullable=False),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("link_id", name=op.f("pk_used_action_links")),
+    )
+    op.create_table(
         "deliveries",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("notification_id", sa.Uuid(), nullable=False),
         sa.Column("event_id", sa.Uuid(), nullable=False),
         sa.Column("recipient", sa.String(length=150), nullable=False),
-        sa.Column("channel", sa.String(length=32), nullable=False),
+        sa.Column("channel", sa.String(length=100), nullable=False),
+        sa.Column("channel_kind", sa.String(length=16), nullable=False),
+        sa.Column("channel_config_id", sa.Uuid(), nullable=True),
         sa.Column("address", sa.String(length=320), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
@@ -199,8 +324,14 @@ def upgrade() -> None:
         ),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
-            "status IN ('pending', 'sending', 'sent', 'failed', 'cancelled')",
+            "status IN ('pending', 'held', 'sending', 'sent', 'failed', 'dead', 'cancelled')",
             name=op.f("ck_deliveries_status_known"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["channel_config_id"],
+            ["channel_configs.id"],
+            name=op.f("fk_deliveries_channel_config_id_channel_configs"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["notification_id"],
@@ -227,9 +358,37 @@ def upgrade() -> None:
         op.f("ix_deliveries_notification_id"), "deliveries", ["notification_id"], unique=False
     )
     op.create_index("ix_deliveries_status_id", "deliveries", ["status", "id"], unique=False)
+    op.create_table(
+        "delivery_attempts",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("delivery_id", sa.Uuid(), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.CheckConstraint(
+            "outcome IN ('sent', 'failed', 'dead')", name=op.f("ck_delivery_attempts_outcome_known")
+        ),
+        sa.ForeignKeyConstraint(
+            ["delivery_id"],
+            ["deliveries.id"],
+            name=op.f("fk_delivery_attempts_delivery_id_deliveries"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_delivery_attempts")),
+    )
+    op.create_index(
+        "ix_delivery_attempts_delivery_id_number",
+        "delivery_attempts",
+        ["delivery_id", "number"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_delivery_attempts_delivery_id_number", table_name="delivery_attempts")
+    op.drop_table("delivery_attempts")
     op.drop_index("ix_deliveries_status_id", table_name="deliveries")
     op.drop_index(op.f("ix_deliveries_notification_id"), table_name="deliveries")
     op.drop_index(
@@ -238,6 +397,7 @@ def downgrade() -> None:
         postgresql_where=sa.text("next_attempt_at IS NOT NULL"),
     )
     op.drop_table("deliveries")
+    op.drop_table("used_action_links")
     op.drop_table("task_closures")
     op.drop_index(
         "ix_outbox_unpublished",
@@ -249,6 +409,11 @@ def downgrade() -> None:
     op.drop_index("ix_org_users_roles", table_name="org_users", postgresql_using="gin")
     op.drop_table("org_users")
     op.drop_table("org_departments")
+    op.drop_index(op.f("ix_open_tasks_instance_id"), table_name="open_tasks")
+    op.drop_index("ix_open_tasks_candidate_users", table_name="open_tasks", postgresql_using="gin")
+    op.drop_index("ix_open_tasks_candidate_roles", table_name="open_tasks", postgresql_using="gin")
+    op.drop_index("ix_open_tasks_assignee", table_name="open_tasks")
+    op.drop_table("open_tasks")
     op.drop_index(
         "ix_notifications_unread",
         table_name="notifications",
@@ -266,5 +431,8 @@ def downgrade() -> None:
         postgresql_where=sa.text("resolved_at IS NULL"),
     )
     op.drop_table("notifications")
+    op.drop_table("notification_preferences")
     op.drop_index("ix_inbox_handled_at", table_name="inbox")
     op.drop_table("inbox")
+    op.drop_table("channel_rate_buckets")
+    op.drop_table("channel_configs")
