@@ -28,6 +28,22 @@ SUMMARY_FIELDS = {
     "tasks_completed",
     "open_tasks",
     "avg_task_seconds",
+    "department",
+    "rejected",
+    "withdrawn",
+    "avg_cycle_working_seconds",
+    "median_cycle_working_seconds",
+    "p90_cycle_working_seconds",
+    "avg_satisfaction",
+    "satisfaction_responses",
+    "tasks_returned",
+    "avg_queue_seconds",
+    "avg_work_seconds",
+    "rejection_rate",
+    "return_rate",
+    "loops_per_instance",
+    "sla_compliance_rate",
+    "overdue_tasks",
 }
 
 
@@ -264,23 +280,13 @@ async def test_invalid_query_names_the_field(metrics: Metrics, params: dict, fie
 
 async def test_a_process_without_data_has_zeros_and_nulls(metrics: Metrics):
     summary = await metrics.summary("never-started")
-    assert summary == {
-        "key": "never-started",
-        "version": None,
-        "started": 0,
-        "completed": 0,
-        "running": 0,
-        "terminated": 0,
-        "avg_cycle_seconds": None,
-        "median_cycle_seconds": None,
-        "p90_cycle_seconds": None,
-        "min_cycle_seconds": None,
-        "max_cycle_seconds": None,
-        "tasks_created": 0,
-        "tasks_completed": 0,
-        "open_tasks": 0,
-        "avg_task_seconds": None,
-    }
+    assert set(summary) == SUMMARY_FIELDS
+    assert summary["key"] == "never-started"
+    counts = {"started", "completed", "running", "terminated", "rejected", "withdrawn"}
+    counts |= {"tasks_created", "tasks_completed", "tasks_returned", "open_tasks"}
+    counts |= {"satisfaction_responses", "overdue_tasks"}
+    assert {f: summary[f] for f in counts} == dict.fromkeys(counts, 0)
+    assert all(summary[f] is None for f in SUMMARY_FIELDS - counts - {"key"})
     assert (await metrics.summary("never-started", version=3))["version"] == 3
 
 

@@ -51,5 +51,33 @@ def test_an_ended_task_is_never_reopened_and_keeps_its_creation_details():
         "open", 2, created_at=T0, assignee="carol", candidate_roles=("finance_reviewer",)
     )
     merged = merge_task(done, created)
-    assert (merged.state, merged.actor, merged.duration_seconds) == ("completed", "carol", 30.0)
+    assert (merged.state, merged.actor, merged.ended_at) == (
+        "completed",
+        "carol",
+        T0 + dt.timedelta(seconds=30),
+    )
     assert (merged.assignee, merged.candidate_roles) == ("carol", ("finance_reviewer",))
+
+
+@pytest.mark.parametrize("first_arrives", ["withdrawn", "terminated"])
+def test_a_withdrawal_stays_a_withdrawal_whichever_report_comes_last(first_arrives: str):
+    withdrawn = instance("withdrawn", 4, ended_at=T0, ended_by="alice", end_reason="not needed")
+    terminated = instance("terminated", 5, ended_at=T0, ended_by="alice", end_reason="withdrawn")
+    first, second = (
+        (withdrawn, terminated) if first_arrives == "withdrawn" else (terminated, withdrawn)
+    )
+    merged = merge_instance(first, second)
+    assert (merged.state, merged.end_reason, merged.sequence) == ("withdrawn", "not needed", 5)
+
+
+def test_a_returned_task_stays_returned_and_its_first_action_is_the_earliest():
+    returned = task(
+        "returned",
+        6,
+        ended_at=T0 + dt.timedelta(hours=2),
+        first_action_at=T0 + dt.timedelta(hours=2),
+    )
+    cancelled = task("cancelled", 7, ended_at=T0 + dt.timedelta(hours=2), end_reason="returned")
+    claimed = task("open", 3, first_action_at=T0 + dt.timedelta(hours=1))
+    merged = merge_task(merge_task(returned, cancelled), claimed)
+    assert (merged.state, merged.first_action_at) == ("returned", T0 + dt.timedelta(hours=1))
