@@ -30,6 +30,7 @@ from services.runtime.org import handlers as org_handlers
 from services.runtime.tasks.api import router as tasks_router
 from services.runtime.work import records as work_records  # noqa: F401 - registers record handlers
 from services.runtime.work.api import router as work_router
+from services.runtime.work.connector import run as run_http_connector
 
 
 async def _prepare(ctx: ServiceContext) -> None:
@@ -66,5 +67,5 @@ def definition() -> ServiceDefinition:
             )
         ],
         on_startup=[_prepare],
-        workers=[run_jobs],
+        workers=[run_jobs, run_http_connector],
     )

@@ -8,5 +8,9 @@
 * :mod:`bpm_process.isotime` - ISO 8601 date-times, durations and repeating intervals;
 * :mod:`bpm_process.namespaces` - the dialect namespaces and our own ``bpm`` namespace;
 * :mod:`bpm_process.support` - what the runtime executes (shared with the lint);
+* :mod:`bpm_process.assignment` - the people rules (``bpm:assignment``, ``bpm:copyTo``,
+  RACI) and :mod:`bpm_process.timelimits` - working-time limits of user tasks;
+* :mod:`bpm_process.platform` - the checks of those extensions the lint and the
+  engine's compiler share;
 * :mod:`bpm_process.errors` - :class:`BpmnError`.
 """

@@ -1,1 +1,65 @@
-"""Engine records of this domain turned into stored state (see instances/applier.py)."""
+"""Engine records of administrators' interventions turned into history entries (see
+instances/applier.py): cancelled tokens, skipped nodes, edited variables (with the
+values before and after, so an edit can be undone by hand)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from services.runtime.engine import InstanceState
+from services.runtime.instances.applier import Step, on_record
+
+
+@on_record("token_cancelled")
+async def token_cancelled(step: Step, record: Any) -> None:
+    step.history.add(
+        "token_cancelled",
+        step.now,
+        actor=step.actor,
+        node_id=record.node_id,
+        node_name=step.node_name(record.node_id),
+        comment=record.reason,
+        details={"token_id": record.token_id},
+    )
+
+
+@on_record("node_skipped")
+async def node_skipped(step: Step, record: Any) -> None:
+    step.history.add(
+        "node_skipped",
+        step.now,
+        actor=step.actor,
+        node_id=record.node_id,
+        node_name=step.node_name(record.node_id),
+        comment=record.reason,
+        details={"variables": dict(step.submitted)} if step.submitted else None,
+    )
+
+
+@on_record("variables_updated")
+async def variables_updated(step: Step, record: Any) -> None:
+    before = InstanceState.from_json(step.row.engine_state)
+    after = step.extras["result"].state
+    changes = [
+        {"name": name, "before": _value(before, name), "after": _value(after, name)}
+        for name in record.names
+    ]
+    step.history.add(
+        "variables_updated",
+        step.now,
+        actor=step.actor,
+        comment=step.reason,
+        details={"changes": changes},
+    )
+
+
+def _value(state: InstanceState, name: str) -> Any:
+    """The variable's value in the instance, or in the innermost scope that holds it."""
+    if name in state.variables:
+        return state.variables[name]
+    for scope in reversed(state.scopes):
+        local: Mapping[str, Any] = scope.variables
+        if name in local:
+            return local[name]
+    return None

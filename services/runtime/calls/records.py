@@ -1,1 +1,48 @@
-"""Engine records of this domain turned into stored state (see instances/applier.py)."""
+"""Engine records of call activities: start the called instance, terminate it, report its end.
+
+The handlers for `instance_completed` / `instance_terminated` run after the core ones
+(which this module imports first) and act only for called instances.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.runtime.calls.service import (
+    CANCELLING,
+    child_outcome,
+    report_to_parent,
+    start_child,
+    terminate_child,
+)
+from services.runtime.instances import records as core_records  # noqa: F401 - core handlers run first
+from services.runtime.instances.applier import Step, on_record
+
+UNHANDLED_ERROR = "calls.unhandled_error"
+
+
+@on_record("call_activity_started")
+async def call_activity_started(step: Step, record: Any) -> None:
+    step.followups.append(lambda: start_child(step, record))
+
+
+@on_record("call_activity_cancelled")
+async def call_activity_cancelled(step: Step, record: Any) -> None:
+    step.followups.append(lambda: terminate_child(step, record))
+
+
+@on_record("error_unhandled")
+async def error_unhandled(step: Step, record: Any) -> None:
+    """Remember the code: a called instance passes it to its parent's call activity."""
+    step.extras[UNHANDLED_ERROR] = (record.error_code, record.message)
+
+
+@on_record("instance_completed", "instance_terminated")
+async def called_instance_ended(step: Step, record: Any) -> None:
+    row = step.row
+    if row.parent_instance_id is None or row.parent_call_id is None:
+        return
+    if row.id in step.session.info.get(CANCELLING, ()):
+        return  # the parent itself ended the call
+    outcome = child_outcome(step, record, step.extras.get(UNHANDLED_ERROR))
+    step.followups.append(lambda: report_to_parent(step, outcome))

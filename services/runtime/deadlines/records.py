@@ -1,1 +1,34 @@
-"""Engine records of this domain turned into stored state (see instances/applier.py)."""
+"""Engine records of deadlines: a new task's due time is watched by jobs, a closed task's
+jobs go in the same transaction (see instances/applier.py; the core handlers run first)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from services.runtime.deadlines import jobs as deadline_jobs_handlers  # noqa: F401 - registers the job handlers
+from services.runtime.deadlines.service import deadline_jobs, drop_deadline_jobs
+from services.runtime.instances import records as core_records  # noqa: F401 - core handlers first
+from services.runtime.instances.applier import Step, on_record
+from services.runtime.jobs.worker import schedule
+
+
+@on_record("task_created")
+async def watch_due_time(step: Step, record: Any) -> None:
+    spec = record.task
+    task_id = UUID(spec.id)
+    task = next(row for row in reversed(step.new_tasks) if row["id"] == task_id)
+    await schedule(step.session, *deadline_jobs(task, spec, step.now))
+
+
+@on_record("task_completed", "task_cancelled")
+async def stop_watching(step: Step, record: Any) -> None:
+    done = step.completed_task
+    if (
+        done is not None
+        and str(done["id"]) == record.task_id
+        and "due_at" in done
+        and done["due_at"] is None
+    ):
+        return  # a task without a due time has no deadline jobs
+    await drop_deadline_jobs(step.session, UUID(record.task_id))

@@ -16,6 +16,7 @@ from bpm_common.events.inbox import PoisonEvent
 from bpm_common.logging import get_logger
 from services.runtime.definitions.models import definitions
 from services.runtime.definitions.service import compile_definition
+from services.runtime.messages import starts as start_events
 
 log = get_logger(__name__)
 
@@ -60,6 +61,7 @@ async def on_definition_published(session: AsyncSession, event: Event) -> None:
             where=definitions.c.sequence < stmt.excluded.sequence,
         )
     )
+    await start_events.on_definition_published(session, d["id"])  # message, signal and timer starts
 
 
 async def on_definition_deprecated(session: AsyncSession, event: Event) -> None:

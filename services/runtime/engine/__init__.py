@@ -68,8 +68,12 @@ Inside a command (:mod:`~services.runtime.engine.run`)
 
 Extensions
     The ``bpm`` namespace (:data:`bpm_process.namespaces.BPM_NS`) configures approvals,
-    the HTTP connector, correlation keys and retries; the reference is in
-    :mod:`services.runtime.engine.extensions`. Camunda 7, Flowable/Activiti and
+    the HTTP connector, correlation keys, retries, people and time limits of user tasks
+    (``bpm:assignment``, ``bpm:timeLimit`` ... carried in the :class:`TaskSpec` for the
+    runtime to resolve) and copies (``bpm:copyTo``, RACI ``informed``: a
+    :class:`CopyRequested` record after the node completes); the reference is in
+    :mod:`services.runtime.engine.extensions`, the checks shared with the designer's
+    lint in :mod:`bpm_process.platform`. Camunda 7, Flowable/Activiti and
     Camunda 8 (Zeebe) attributes and extension elements are read as well.
 """
 
@@ -106,6 +110,7 @@ from services.runtime.engine.events import (
     ActivityCancelled,
     ActivityCompleted,
     ActivityStarted,
+    CopyRequested,
     Event,
     InstanceCompleted,
     InstanceTerminated,
@@ -156,6 +161,7 @@ __all__ = [
     "ActivityCancelled",
     "ActivityCompleted",
     "ActivityStarted",
+    "CopyRequested",
     "EngineError",
     "Event",
     "ExpressionFailed",

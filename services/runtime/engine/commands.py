@@ -233,7 +233,7 @@ def complete_work(
     else:
         run.set_outputs(node, token.scope, values)
     run.mark_completed(node.id)
-    run.events.append(node.completed)
+    run.record_completed(node, token.scope)
     run.leave(token.id, token.scope, node)
     run.work()
     return run.result()
@@ -384,7 +384,7 @@ def complete_call_activity(
         if stored:
             run.assign(token.scope, stored)
     run.mark_completed(node.id)
-    run.events.append(node.completed)
+    run.record_completed(node, token.scope)
     run.leave(token.id, token.scope, node)
     run.work()
     return run.result()

@@ -24,12 +24,14 @@ from bpm_process import support
 from bpm_process.bpmn import Definitions, FlowNode, Process, SequenceFlow, read_definitions
 from bpm_process.errors import BpmnError, ErrorEntry, error_entry
 from bpm_process.expressions import ExpressionError, compile_expression, compile_value
+from bpm_process.platform import extension_problems
 from bpm_process.xml import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH
 from services.runtime.engine.events import ActivityCancelled, ActivityCompleted, ActivityStarted
 from services.runtime.engine.extensions import (
     message_name_of,
     read_approval,
     read_call,
+    read_copies,
     read_io,
     read_loop,
     read_receive_trigger,
@@ -323,6 +325,9 @@ class _Compiler:
             for flow in outgoing:
                 self.flows[flow.id] = flow
 
+        for message in extension_problems(flow_node):
+            self.problem(flow_node.id, message, flow_node.line)
+
         task: UserTaskDefinition | None = None
         if behavior == USER_TASK:
             task = read_user_task(flow_node, self.problems)
@@ -418,6 +423,7 @@ class _Compiler:
             call=call,
             io=io,
             armed=armed,
+            copies=read_copies(flow_node),
         )
 
     def sub_process(self, flow_node: FlowNode, behavior: str) -> str | None:
@@ -527,7 +533,11 @@ class _Compiler:
             names.add(self.nodes[none_start].initiator_variable or "")
         for flow_node in self.process.flow_nodes:
             node = self.nodes.get(flow_node.id)
-            if node is None or node.task is None or node.task.assignee is None:
+            if node is None or node.task is None:
+                continue
+            if node.task.assignment_rules == ("initiator",):
+                return node.id
+            if node.task.assignee is None:
                 continue
             source = node.task.assignee.source.strip()
             for name in names:

@@ -22,6 +22,7 @@ __all__ = [
     "CallActivityCancelled",
     "CallActivityCompleted",
     "CallActivityStarted",
+    "CopyRequested",
     "ErrorUnhandled",
     "Event",
     "EventTriggered",
@@ -96,6 +97,21 @@ class TaskSpec(NamedTuple):
     priority: int
     form_key: str | None
     documentation: str | None
+    assignment_rules: tuple[str, ...] = ()
+    """``bpm:assignment`` rules (canonical text, see :mod:`bpm_process.assignment`): the
+    runtime adds the people they resolve to as candidates."""
+    time_limit: str | None = None
+    """``bpm:timeLimit`` (expression evaluated): an ISO 8601 duration of working time
+    from which the runtime computes ``due_at`` with the business calendar."""
+    remind_before: str | None = None
+    """ISO 8601 duration before the due time at which the task is due soon (set with a
+    time limit; ``PT1H`` unless ``bpm:remindBefore`` says otherwise)."""
+    timeout_action: str | None = None
+    """What the task does when it is overdue: ``escalate`` (the default with a time
+    limit), ``auto_approve``, ``auto_reject``, ``reassign`` or ``none``; ``None`` when
+    the model names no time limit and no action."""
+    timeout_reassign_to: tuple[str, ...] = ()
+    """``bpm:timeoutReassignTo`` rules: who takes over with ``timeout_action`` ``reassign``."""
 
     def to_dict(self) -> dict[str, Any]:
         return {name: _plain(getattr(self, name)) for name in self._fields}
@@ -436,6 +452,21 @@ class SignerRemoved(_Record):
 
 
 @dataclass(frozen=True, slots=True)
+class CopyRequested(_Record):
+    """The people named by ``rules`` get a copy of the instance (抄送): a copy node
+    (``bpm:copyTo`` on an intermediate throw event, ``kind`` ``copy``) was passed, or a
+    node whose RACI names people ``informed`` completed (``kind`` ``informed``). The
+    runtime resolves the rules against its organisation model."""
+
+    type: ClassVar[str] = "copy_requested"
+    node_id: str
+    node_name: str | None
+    rules: tuple[str, ...]
+    kind: str
+    """``copy`` or ``informed``."""
+
+
+@dataclass(frozen=True, slots=True)
 class VariablesUpdated(_Record):
     """Variables were set by ``set_variables``."""
 
@@ -475,4 +506,5 @@ Event = (
     | SignerAdded
     | SignerRemoved
     | VariablesUpdated
+    | CopyRequested
 )

@@ -143,7 +143,7 @@ def complete_task(
         run.outcomes[scope] = outcome
     if run.jobs or run.subs:
         run.disarm(token.id, scope)
-    run.events.append(node.completed)
+    run.record_completed(node, scope)
     if node.approval is not None and not instance and outcome is not None:
         decided = APPROVED if outcome == APPROVE else REJECTED
         run.decided(node, scope, decided, {

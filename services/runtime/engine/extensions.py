@@ -23,6 +23,23 @@ On events and receive tasks: ``bpm:correlationKey="${orderId}"`` (also allowed o
 ``<message>``). On any automated task: ``bpm:retries="3"``,
 ``bpm:retryBackoff="PT1M"``, ``bpm:timeout="PT30S"``.
 
+People and time on ``userTask`` (checked by :mod:`bpm_process.platform`, carried in
+the :class:`~services.runtime.engine.events.TaskSpec`, acted on by the runtime)::
+
+    bpm:assignment="manager, role:finance_reviewer"
+                                  rules (see :mod:`bpm_process.assignment`) the runtime
+                                  resolves to candidates when the task is created
+    bpm:timeLimit="P1D"           working time (or an expression giving it) until due
+    bpm:remindBefore="PT2H"       due soon this long before (default PT1H)
+    bpm:timeoutAction="escalate|auto_approve|auto_reject|reassign|none"
+    bpm:timeoutReassignTo="role:deputy"
+
+Copies (抄送): ``bpm:copyTo="user:alice, role:risk"`` on an intermediate throw event
+without an event definition, and ``<bpm:raci><bpm:informed>rules</bpm:informed>
+</bpm:raci>`` inside ``extensionElements`` of any flow node, emit a
+:class:`~services.runtime.engine.events.CopyRequested` record after the node's
+``activity_completed`` (once per multi-instance node, when the whole node completes).
+
 The HTTP connector, inside ``extensionElements`` of a service, send or business
 rule task::
 
@@ -57,6 +74,7 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
+from bpm_process.assignment import raci_texts
 from bpm_process.bpmn import Definitions, FlowNode
 from bpm_process.errors import ErrorEntry, error_entry
 from bpm_process.expressions import Expression, ExpressionError, compile_expression, compile_value
@@ -69,6 +87,7 @@ from bpm_process.namespaces import (
     FLOWABLE_NS,
     ZEEBE_NS,
 )
+from services.runtime.engine.events import CopyRequested
 from services.runtime.engine.graph import (
     ESCALATION,
     MESSAGE,
@@ -83,12 +102,14 @@ from services.runtime.engine.graph import (
     VariableMapping,
     WorkDefinition,
 )
+from services.runtime.engine.tasks import rule_strings
 from services.runtime.engine.timers import CYCLE, DATE, DURATION, TimerDefinition, parse_timer_value
 
 __all__ = [
     "SIGN_MODES",
     "read_approval",
     "read_call",
+    "read_copies",
     "read_io",
     "message_name_of",
     "read_loop",
@@ -384,6 +405,24 @@ def read_loop(node: FlowNode, problems: list[ErrorEntry]) -> LoopDefinition | No
         if output_element_text else None
     return LoopDefinition(sequential, cardinality, collection, element_variable, completion,
                           output_collection, output_element)
+
+
+# -- copies ------------------------------------------------------------------------------
+
+
+def read_copies(node: FlowNode) -> tuple[CopyRequested, ...]:
+    """The copies a node sends when it completes: ``bpm:copyTo`` of a copy node and the
+    RACI ``informed`` people (syntax and placement are checked by
+    :func:`bpm_process.platform.extension_problems`)."""
+    copies: list[CopyRequested] = []
+    if node.kind == "intermediateThrowEvent" and not node.event_definitions:
+        rules = rule_strings(node.element.get(f"{{{BPM_NS}}}copyTo"))
+        if rules:
+            copies.append(CopyRequested(node.id, node.name, rules, "copy"))
+    informed = rule_strings(raci_texts(node.element).get("informed"))
+    if informed:
+        copies.append(CopyRequested(node.id, node.name, informed, "informed"))
+    return tuple(copies)
 
 
 # -- approvals ---------------------------------------------------------------------------

@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bpm_process.expressions import Expression
-from services.runtime.engine.events import ActivityCancelled, ActivityCompleted, ActivityStarted
+from services.runtime.engine.events import (
+    ActivityCancelled,
+    ActivityCompleted,
+    ActivityStarted,
+    CopyRequested,
+)
 from services.runtime.engine.tasks import UserTaskDefinition
 from services.runtime.engine.timers import TimerDefinition
 
@@ -250,6 +255,9 @@ class Node:
     armed: bool = False
     """Something must be set up when a token waits here (boundary events with
     timers, messages or signals)."""
+    copies: tuple[CopyRequested, ...] = ()
+    """Records emitted after ``completed``: ``bpm:copyTo`` of a copy node and the RACI
+    ``informed`` people (created once, like the activity records)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)

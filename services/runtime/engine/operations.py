@@ -208,7 +208,7 @@ def skip_node(
     if values:
         run.assign(token.scope, values)
     run.events.append(NodeSkipped(node.id, reason))
-    run.events.append(node.completed)
+    run.record_completed(node, token.scope)
     run.leave(token.id, token.scope, node)
     run.work()
     return run.result()

@@ -435,6 +435,14 @@ class Run:
         record = self.scopes.get(scope)
         return record is not None and record.kind == INSTANCE_SCOPE and record.node == node.id
 
+    def record_completed(self, node: Node, scope: str) -> None:
+        """A token left ``node`` normally: its ``activity_completed`` record, then the
+        copies the node sends (``bpm:copyTo``, RACI informed). A multi-instance node
+        sends them once, when the whole node completes, not for each instance."""
+        self.events.append(node.completed)
+        if node.copies and not (node.loop is not None and self.is_instance(scope, node)):
+            self.events.extend(node.copies)
+
     def mark_completed(self, node_id: str) -> None:
         completed = self.completed
         if node_id in completed:
@@ -473,18 +481,18 @@ class Run:
             elif behavior == EXCLUSIVE_GATEWAY:
                 events.append(node.started)
                 flow = self.choose(node, scope)
-                events.append(node.completed)
+                self.record_completed(node, scope)
                 agenda.append((token_id, scope, nodes[flow.target], flow.id))
             elif behavior == FLOW_THROUGH or behavior == START_EVENT \
                     or behavior == BOUNDARY_EVENT:
                 events.append(node.started)
-                events.append(node.completed)
+                self.record_completed(node, scope)
                 self.leave(token_id, scope, node)
             elif behavior == PARALLEL_GATEWAY:
                 if node.joins and not self.join(token_id, scope, node, via):
                     continue
                 events.append(node.started)
-                events.append(node.completed)
+                self.record_completed(node, scope)
                 self.leave(token_id, scope, node)
             elif behavior == END_EVENT:
                 self.end_event(token_id, scope, node)
@@ -493,7 +501,7 @@ class Run:
                     self.tokens.append(Token(token_id, node.id, scope, None, via))
                     continue
                 events.append(node.started)
-                events.append(node.completed)
+                self.record_completed(node, scope)
                 self.leave(token_id, scope, node)
             elif behavior == SUB_PROCESS:
                 self.enter_sub_process(token_id, scope, node, via)
@@ -532,9 +540,12 @@ class Run:
             context = self.input_context(node, scope) or self.context(scope)
         spec = definition.create(task_id, node.id, node.name, self.now, context)
         if signer or assignee is not None:
+            # a named signer (or the original assignee after a "before" signer) is the
+            # assignee: the node's bpm:assignment rules do not apply to their task
             spec = spec._replace(assignee=assignee,
                                  candidate_users=() if signer else spec.candidate_users,
-                                 candidate_groups=() if signer else spec.candidate_groups)
+                                 candidate_groups=() if signer else spec.candidate_groups,
+                                 assignment_rules=())
         self.tokens.append(Token(token_id, node.id, scope, task_id, None, None, group))
         self.events.append(TaskCreated(spec))
         if arm and node.armed and via != INNER:
@@ -565,7 +576,7 @@ class Run:
         if via == TRIGGERED:
             if node.behavior == RECEIVE_TASK:
                 self.mark_completed(node.id)
-            self.events.append(node.completed)
+            self.record_completed(node, scope)
             self.leave(token_id, scope, node)
             return
         self.tokens.append(Token(token_id, node.id, scope))
@@ -732,12 +743,12 @@ class Run:
             self.set_outputs(event, scope, variables)
         self.events.append(EventTriggered(event.id, trigger, name))
         if host.behavior == EVENT_GATEWAY:
-            self.events.append(host.completed)
+            self.record_completed(host, scope)
             self.agenda.append((token.id, scope, event, TRIGGERED))
             return
         if event.behavior == RECEIVE_TASK:
             self.mark_completed(event.id)
-        self.events.append(event.completed)
+        self.record_completed(event, scope)
         self.leave(token.id, scope, event)
 
     def boundary(self, host: Token, event: Node) -> None:
@@ -886,29 +897,29 @@ class Run:
         if trigger is not None:
             kind = trigger.kind
             if kind == ERROR:
-                events.append(node.completed)
+                self.record_completed(node, scope)
                 self.throw_error(scope, trigger.code, None, node)
                 return
             if kind == ESCALATION:
-                events.append(node.completed)
+                self.record_completed(node, scope)
                 if not self.throw_escalation(scope, trigger.code):
                     self.token_ended(scope)
                 return
             self.send(node, scope, kind)
-        events.append(node.completed)
+        self.record_completed(node, scope)
         self.token_ended(scope)
 
     def throw_event(self, token_id: str, scope: str, node: Node) -> None:
         self.events.append(node.started)
         trigger = node.trigger
         if trigger is not None and trigger.kind == ESCALATION:
-            self.events.append(node.completed)
+            self.record_completed(node, scope)
             if not self.throw_escalation(scope, trigger.code):
                 self.leave(token_id, scope, node)
             return
         if trigger is not None:
             self.send(node, scope, trigger.kind)
-        self.events.append(node.completed)
+        self.record_completed(node, scope)
         self.leave(token_id, scope, node)
 
     def send(self, node: Node, scope: str, kind: str) -> None:
@@ -1097,7 +1108,7 @@ class Run:
             self.assign(body.parent, {loop.output_collection: list(data.get("results") or [])})
         if outcome is not None:
             self.decided(node, body.parent, outcome, body.variables)
-        self.events.append(node.completed)
+        self.record_completed(node, body.parent)
         self.after_decision(host, node, outcome)
 
     def decided(self, node: Node, scope: str, outcome: str,
@@ -1324,7 +1335,7 @@ class Run:
                     self.live[scope] -= 1
             node = self.nodes[node_id]
             self.events.append(node.started)
-            self.events.append(node.completed)
+            self.record_completed(node, scope)
             self.leave(keep.id, scope, node)
             return True
         return False
@@ -1361,7 +1372,7 @@ class Run:
         self.release(parent_token)
         if outputs:
             self.assign(record.parent, outputs)
-        self.events.append(node.completed)
+        self.record_completed(node, record.parent)
         self.leave(parent_token.id, record.parent, node)
 
     def end_instance(self, status: str, reason: str) -> None:
@@ -1388,11 +1399,11 @@ class Run:
         self.events.append(node.started)
         if scope == ROOT_SCOPE:
             self.end_instance(TERMINATED, "terminated")
-            self.events.append(node.completed)
+            self.record_completed(node, scope)
             self.events.append(InstanceTerminated(node.id))
             return
         removed = self.cancel_scope_contents(scope, "terminated")
-        self.events.append(node.completed)
+        self.record_completed(node, scope)
         self.drop_agenda(removed)
         self.live[scope] = 0
         self.scope_completed(scope)

@@ -16,6 +16,12 @@ Dialects, in the order they are consulted (the first that sets a property wins):
 
 Every value may contain expressions evaluated against the instance variables plus
 ``initiator``. Candidate groups are role names of the organisation model.
+
+The platform's own attributes (see :mod:`bpm_process.platform`) are carried into the
+:class:`TaskSpec` for the runtime: ``bpm:assignment`` rules (resolved against the
+organisation model when the task is created), ``bpm:timeLimit`` (a working-time
+duration or an expression giving one), ``bpm:remindBefore``, ``bpm:timeoutAction`` and
+``bpm:timeoutReassignTo``.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any
 
 from lxml import etree
 
+from bpm_process.assignment import AssignmentRuleError, parse_rules
 from bpm_process.bpmn import BPMN_NS, FlowNode
 from bpm_process.errors import ErrorEntry, error_entry
 from bpm_process.expressions import (
@@ -42,7 +49,12 @@ from bpm_process.expressions import (
     to_text,
 )
 from bpm_process.isotime import IsoDuration, looks_like_duration, parse_datetime, parse_duration
-from bpm_process.namespaces import ACTIVITI_NS, CAMUNDA_NS, FLOWABLE_NS, ZEEBE_NS
+from bpm_process.namespaces import ACTIVITI_NS, BPM_NS, CAMUNDA_NS, FLOWABLE_NS, ZEEBE_NS
+from bpm_process.timelimits import (
+    DEFAULT_REMIND_BEFORE,
+    DEFAULT_TIMEOUT_ACTION,
+    parse_working_duration,
+)
 from services.runtime.engine.errors import ExpressionFailed
 from services.runtime.engine.events import TaskSpec
 
@@ -52,9 +64,12 @@ __all__ = [
     "DEFAULT_PRIORITY",
     "FLOWABLE_NS",
     "ZEEBE_NS",
+    "Deadline",
     "DueDate",
+    "TimeLimit",
     "UserTaskDefinition",
     "read_user_task",
+    "rule_strings",
 ]
 
 _ATTRIBUTE_DIALECTS = (CAMUNDA_NS, FLOWABLE_NS, ACTIVITI_NS)
@@ -88,6 +103,55 @@ class DueDate:
 
 
 @dataclass(frozen=True, slots=True)
+class TimeLimit:
+    """``bpm:timeLimit``: a working-time duration, or an expression giving one."""
+
+    source: str
+    fixed: str | None = None
+    """The duration in canonical text when it is not an expression."""
+    expression: Expression | None = None
+
+    def resolve(self, context: Mapping[str, Any], element_id: str) -> str | None:
+        """The duration text for a new task (``None``: the expression gave nothing)."""
+        if self.expression is None:
+            return self.fixed
+        value = _evaluate(self.expression, context, element_id, "time limit")
+        if value is None:
+            return None
+        try:
+            text = value if isinstance(value, str) else to_text(value)
+        except ExpressionError as exc:
+            raise ExpressionFailed(f"the time limit of {element_id!r} failed: {exc}",
+                                   element_id=element_id) from None
+        if not text.strip():
+            return None
+        try:
+            return str(parse_working_duration(text))
+        except ValueError as exc:
+            raise ExpressionFailed(f"the time limit of {element_id!r} is not a working-time "
+                                   f"duration: {exc}", element_id=element_id) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """The platform's time limit attributes of a user task."""
+
+    time_limit: TimeLimit | None = None
+    remind_before: str | None = None
+    """``bpm:remindBefore`` as written (the default applies only with a time limit)."""
+    timeout_action: str | None = None
+    """``bpm:timeoutAction`` as written."""
+    reassign_to: tuple[str, ...] = ()
+
+    def extras(self, rules: tuple[str, ...], limit: str | None) -> tuple[Any, ...]:
+        """The trailing :class:`TaskSpec` fields for a task whose time limit is ``limit``."""
+        if limit is None:
+            return (rules, None, None, self.timeout_action, self.reassign_to)
+        return (rules, limit, self.remind_before or DEFAULT_REMIND_BEFORE,
+                self.timeout_action or DEFAULT_TIMEOUT_ACTION, self.reassign_to)
+
+
+@dataclass(frozen=True, slots=True)
 class UserTaskDefinition:
     """What a user task needs to create a :class:`TaskSpec`; values still to be
     evaluated are compiled expressions."""
@@ -106,6 +170,19 @@ class UserTaskDefinition:
     fixed_candidate_groups: tuple[str, ...] = ()
     fixed_priority: int = DEFAULT_PRIORITY
     fixed_form_key: str | None = None
+    assignment_rules: tuple[str, ...] = ()
+    """``bpm:assignment`` rules in canonical text."""
+    deadline: Deadline = Deadline()
+    extras: tuple[Any, ...] = ()
+    """The platform fields of every :class:`TaskSpec` when the time limit is fixed
+    (empty: all defaults)."""
+
+    def platform(self, context: Mapping[str, Any], element_id: str) -> tuple[Any, ...]:
+        """The platform fields of a new task (rules, time limit and what follows it)."""
+        limit = self.deadline.time_limit
+        if limit is None or limit.expression is None:
+            return self.extras
+        return self.deadline.extras(self.assignment_rules, limit.resolve(context, element_id))
 
     def create(
         self,
@@ -124,7 +201,7 @@ class UserTaskDefinition:
             return TaskSpec(
                 task_id, node_id, name, self.fixed_assignee, self.fixed_candidate_users,
                 self.fixed_candidate_groups, due_at, self.fixed_priority,
-                self.fixed_form_key, self.documentation,
+                self.fixed_form_key, self.documentation, *self.extras,
             )
         values: Mapping[str, Any] = context if context is not None else {}
         if self.due_date is not None:
@@ -142,6 +219,7 @@ class UserTaskDefinition:
             _single_name(self.form_key, values, node_id, what="form key")
             if self.form_key is not None else None,
             self.documentation,
+            *self.platform(values, node_id),
         )
 
 
@@ -213,11 +291,15 @@ def read_user_task(node: FlowNode, problems: list[ErrorEntry]) -> UserTaskDefini
     priority = value("priority")
     form_key = value("formKey")
     due_date = _read_due_date(node, raw["dueDate"], problems)
+    rules = rule_strings(element.get(f"{{{BPM_NS}}}assignment"))
+    deadline = _read_deadline(element)
+    limit = deadline.time_limit
 
     constant = (
         all(item is None or item.is_constant for item in (assignee, priority, form_key))
         and all(item.is_constant for item in (*candidate_users, *candidate_groups))
         and (due_date is None or due_date.expression is None)
+        and (limit is None or limit.expression is None)
     )
     fixed: dict[str, Any] = {}
     if constant:
@@ -243,8 +325,54 @@ def read_user_task(node: FlowNode, problems: list[ErrorEntry]) -> UserTaskDefini
         form_key=form_key,
         documentation=node.documentation,
         constant=constant,
+        assignment_rules=rules,
+        deadline=deadline,
+        extras=_fixed_extras(rules, deadline),
         **fixed,
     )
+
+
+def rule_strings(text: str | None) -> tuple[str, ...]:
+    """A rule list in canonical text; empty when there is none or it cannot be read
+    (the compiler reports it through :func:`bpm_process.platform.extension_problems`)."""
+    if text is None or not text.strip():
+        return ()
+    try:
+        return tuple(str(rule) for rule in parse_rules(text))
+    except AssignmentRuleError:
+        return ()
+
+
+def _read_deadline(element: etree._Element) -> Deadline:
+    """The time limit attributes; their syntax is checked by the compiler (see
+    :func:`bpm_process.platform.extension_problems`), so bad values are only skipped."""
+    limit = None
+    text = _nonempty(element.get(f"{{{BPM_NS}}}timeLimit"))
+    if text is not None:
+        if is_expression(text):
+            try:
+                limit = TimeLimit(text, expression=compile_value(text))
+            except ExpressionError:
+                limit = None
+        else:
+            try:
+                limit = TimeLimit(text, fixed=str(parse_working_duration(text)))
+            except ValueError:
+                limit = None
+    return Deadline(
+        time_limit=limit,
+        remind_before=_nonempty(element.get(f"{{{BPM_NS}}}remindBefore")),
+        timeout_action=_nonempty(element.get(f"{{{BPM_NS}}}timeoutAction")),
+        reassign_to=rule_strings(element.get(f"{{{BPM_NS}}}timeoutReassignTo")),
+    )
+
+
+def _fixed_extras(rules: tuple[str, ...], deadline: Deadline) -> tuple[Any, ...]:
+    limit = deadline.time_limit
+    if limit is not None and limit.expression is not None:
+        return ()  # evaluated for every task
+    extras = deadline.extras(rules, limit.fixed if limit is not None else None)
+    return () if extras == ((), None, None, None, ()) else extras
 
 
 def _dialect_attribute(element: etree._Element, attribute: str) -> str | None:

@@ -117,15 +117,22 @@ class Step:
 
 
 RecordHandler = Callable[[Step, Any], Awaitable[None]]
-RECORD_HANDLERS: dict[str, RecordHandler] = {}
+RECORD_HANDLERS: dict[str, list[RecordHandler]] = {}
 
 
 def on_record(*types: str) -> Callable[[RecordHandler], RecordHandler]:
-    """Register the handler of engine record types (see services/runtime/engine/events.py)."""
+    """Register a handler of engine record types (see services/runtime/engine/events.py).
+
+    A type may have several handlers; they run in the order they were registered. The
+    core handlers (instances/records.py) come first: a domain's records.py imports
+    them before registering its own.
+    """
 
     def _register(fn: RecordHandler) -> RecordHandler:
         for record_type in types:
-            RECORD_HANDLERS[record_type] = fn
+            handlers = RECORD_HANDLERS.setdefault(record_type, [])
+            if fn not in handlers:
+                handlers.append(fn)
         return fn
 
     return _register
@@ -134,8 +141,7 @@ def on_record(*types: str) -> Callable[[RecordHandler], RecordHandler]:
 async def apply_result(step: Step, result: Any) -> None:
     step.extras["result"] = result
     for record in result.events:
-        handler = RECORD_HANDLERS.get(record.type)
-        if handler is not None:
+        for handler in RECORD_HANDLERS.get(record.type, ()):
             await handler(step, record)
     session, row = step.session, step.row
     if step.new_tasks:
@@ -194,5 +200,20 @@ async def apply_result(step: Step, result: Any) -> None:
             event_sequence=row.event_sequence,
             history_hash=step.history.last_hash,
         )
+    )
+    await step.ctx.events.add(session, *step.events)
+
+
+async def record_step(step: Step) -> None:
+    """Write what a step collected when no engine command ran (a task changed hands,
+    the instance was suspended, ...): its history entries, continuing the chain, the
+    instance's event sequence and last hash, and its outbox events. The caller holds
+    the instance lock (`InstanceCommands.lock`)."""
+    session, row = step.session, step.row
+    await step.history.flush(session)
+    await session.execute(
+        update(instances)
+        .where(instances.c.id == row.id)
+        .values(event_sequence=row.event_sequence, history_hash=step.history.last_hash)
     )
     await step.ctx.events.add(session, *step.events)

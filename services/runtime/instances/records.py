@@ -9,6 +9,8 @@ from prometheus_client import Counter
 from sqlalchemy import update
 
 from bpm_common import jsonutil
+from services.runtime.deadlines.assignment import task_people
+from services.runtime.deadlines.service import task_due_at
 from services.runtime.instances.applier import Step, on_record
 from services.runtime.tasks.models import tasks
 
@@ -23,6 +25,8 @@ TASKS_CREATED = Counter("bpm_tasks_created", "User tasks created", ["process"])
 async def task_created(step: Step, record: Any) -> None:
     spec = record.task
     row = step.row
+    people = await task_people(step, spec)  # bpm:assignment rules resolved against the org copy
+    due_at = await task_due_at(step, spec)  # bpm:timeLimit counted in working time
     step.new_tasks.append(
         {
             "id": UUID(spec.id),
@@ -32,10 +36,11 @@ async def task_created(step: Step, record: Any) -> None:
             "node_id": spec.node_id,
             "name": spec.name,
             "state": "open",
-            "assignee": spec.assignee,
-            "candidate_users": list(spec.candidate_users),
-            "candidate_roles": list(spec.candidate_groups),
-            "due_at": spec.due_at,
+            "assignee": people.assignee,
+            "candidate_users": people.candidate_users,
+            "candidate_roles": people.candidate_roles,
+            "due_at": due_at,
+            "time_limit": spec.time_limit,
             "priority": spec.priority,
             "form_key": spec.form_key,
             "documentation": spec.documentation,
@@ -45,18 +50,19 @@ async def task_created(step: Step, record: Any) -> None:
     step.history.add(
         "task_created", step.now, node_id=spec.node_id, node_name=spec.name, task_id=spec.id,
         details={
-            "assignee": spec.assignee,
-            "candidate_users": list(spec.candidate_users),
-            "candidate_roles": list(spec.candidate_groups),
-            "due_at": spec.due_at,
+            "assignee": people.assignee,
+            "candidate_users": people.candidate_users,
+            "candidate_roles": people.candidate_roles,
+            "due_at": due_at,
         },
     )
+    people.record_unresolved(step, spec)
     step.event("task.created", {
         **step.task_common(spec.id, spec.node_id, spec.name),
-        "assignee": spec.assignee,
-        "candidate_users": list(spec.candidate_users),
-        "candidate_roles": list(spec.candidate_groups),
-        "due_at": spec.due_at,
+        "assignee": people.assignee,
+        "candidate_users": people.candidate_users,
+        "candidate_roles": people.candidate_roles,
+        "due_at": due_at,
         "created_at": step.now,
         "initiator": row.initiator,
         "business_key": row.business_key,

@@ -9,6 +9,7 @@ from sqlalchemy import and_, any_, exists, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.auth import Principal
+from services.runtime.copies.models import copies
 from services.runtime.engine import InstanceState
 from services.runtime.instances.models import history, instances
 from services.runtime.tasks.models import tasks
@@ -18,7 +19,7 @@ OVERSEERS = frozenset({"admin", "process_designer", "process_owner", "analyst", 
 
 
 def involvement(username: str, roles: frozenset[str]) -> Any:
-    """SQL condition: the instance was started by, or has a task for, this user."""
+    """SQL condition: the instance was started by, has a task for, or was copied to this user."""
     role_list = list(roles)
     task_match = exists().where(
         and_(
@@ -31,7 +32,10 @@ def involvement(username: str, roles: frozenset[str]) -> Any:
             ),
         )
     )
-    return or_(instances.c.initiator == username, task_match)
+    copied = exists().where(
+        and_(copies.c.instance_id == instances.c.id, copies.c.recipient == username)
+    )
+    return or_(instances.c.initiator == username, task_match, copied)
 
 
 async def get_visible(session: AsyncSession, instance_id: UUID, principal: Principal, roles: frozenset[str]) -> dict[str, Any] | None:

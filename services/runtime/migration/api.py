@@ -1,5 +1,127 @@
-"""HTTP API: Migrating running instances from one definition version to another."""
+"""HTTP API: Migrating running instances between versions of a process: plan, dry run,
+apply in batches, progress."""
 
-from bpm_common.http import api_router
+from __future__ import annotations
 
-router = api_router(prefix="/api/v1", tags=["migration"])
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Query, Request
+
+from bpm_common.auth import Principal, require_roles
+from bpm_common.db import SessionDep
+from bpm_common.errors import BadRequest, field_error
+from bpm_common.http import ExactJSONResponse, api_router
+from bpm_common.pagination import decode_cursor
+from services.runtime.migration import (
+    batch,  # noqa: F401 - registers the migration_batch job
+    service,
+)
+from services.runtime.migration.schemas import (
+    MAX_INSTANCES,
+    ApplyMigration,
+    DryRun,
+    MigrationItems,
+    MigrationRequest,
+    MigrationView,
+    Plan,
+    PlanRequest,
+)
+
+router = api_router(prefix="/api/v1/migrations", tags=["instance migration"])
+
+Admin = Annotated[Principal, require_roles("admin")]
+
+
+def _after(cursor: str | None) -> UUID | None:
+    values = decode_cursor(cursor, 1)
+    if values is None:
+        return None
+    try:
+        return UUID(str(values[0]))
+    except ValueError as exc:
+        raise BadRequest(
+            "invalid cursor", errors=[field_error("cursor", "not a cursor this API issued")]
+        ) from exc
+
+
+@router.post("/plan", response_model=Plan, summary="What migrating between two versions means")
+async def plan(body: PlanRequest, request: Request, session: SessionDep, principal: Admin) -> Any:
+    """The diff of the two versions (mapped, removed, added nodes, nodes where waiting tokens
+    need a mapping) with a suggested, editable mapping and where the old version's active
+    instances wait."""
+    graphs = request.app.state.ctx.extras["graphs"]
+    return ExactJSONResponse(
+        await service.plan(session, graphs, body.from_definition_id, body.to_definition_id)
+    )
+
+
+@router.post("/dry-run", response_model=DryRun, summary="What migrating would do, per instance")
+async def dry_run(
+    body: MigrationRequest,
+    request: Request,
+    session: SessionDep,
+    principal: Admin,
+    limit: Annotated[int, Query(ge=1, le=MAX_INSTANCES)] = 100,
+    cursor: str | None = None,
+) -> Any:
+    """Migrates in memory only: per instance `ok` with the token moves, or `refused` with the
+    reason. Nothing is written."""
+    graphs = request.app.state.ctx.extras["graphs"]
+    return ExactJSONResponse(
+        await service.dry_run(
+            session,
+            graphs,
+            body.from_definition_id,
+            body.to_definition_id,
+            body.mapping,
+            body.instance_ids,
+            _after(cursor),
+            limit,
+        )
+    )
+
+
+@router.post(
+    "", status_code=202, response_model=MigrationView, summary="Migrate instances, in batches"
+)
+async def apply(
+    body: ApplyMigration, request: Request, session: SessionDep, principal: Admin
+) -> Any:
+    """Records the migration of the given instances (default: every active instance of the old
+    version) and migrates them in the background, `batch_size` per transaction; an instance
+    that cannot move is reported in `failures` and the others go on. Follow progress with
+    `GET /migrations/{id}`."""
+    result = await service.create(
+        session,
+        request.app.state.ctx,
+        actor=principal.username,
+        from_id=body.from_definition_id,
+        to_id=body.to_definition_id,
+        mapping=body.mapping,
+        instance_ids=body.instance_ids,
+        reason=body.reason,
+        batch_size=body.batch_size,
+    )
+    return ExactJSONResponse(result, status_code=202)
+
+
+@router.get("/{migration_id}", response_model=MigrationView, summary="A migration's progress")
+async def get_migration(migration_id: UUID, session: SessionDep, principal: Admin) -> Any:
+    return ExactJSONResponse(await service.view(session, migration_id))
+
+
+@router.get(
+    "/{migration_id}/items", response_model=MigrationItems, summary="A migration's instances"
+)
+async def migration_items(
+    migration_id: UUID,
+    session: SessionDep,
+    principal: Admin,
+    state: Annotated[str | None, Query(pattern="^(pending|migrated|failed)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_INSTANCES)] = 100,
+    cursor: str | None = None,
+) -> Any:
+    return ExactJSONResponse(
+        await service.items(session, migration_id, state, _after(cursor), limit)
+    )

@@ -27,6 +27,14 @@ tasks = Table(
     Column("completed_by", String(64)),
     Column("comment", Text),
     Column("outcome", JSONB),
+    # approval operations: while delegated, `owner` is whom the task comes back to
+    Column("owner", String(64)),
+    Column("delegation_state", String(20)),  # pending | resolved
+    Column("last_urged_at", DateTime(timezone=True)),
+    # deadlines: the bpm:timeLimit the due time was computed from (working time), and how
+    # many escalation levels an overdue task has gone through
+    Column("time_limit", String(50)),
+    Column("escalation_level", Integer, nullable=False, server_default=text("0")),
     # the inbox query reads only open tasks: partial indexes keep it as fast with a
     # million completed tasks as with none
     Index("ix_tasks_open_assignee", "assignee", "created_at", postgresql_where=text("state = 'open'")),

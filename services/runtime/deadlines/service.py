@@ -1,0 +1,108 @@
+"""Deadlines of tasks: the due time from `bpm:timeLimit` in working time, and the jobs
+that watch it.
+
+A task with a time limit gets two jobs: `deadline_due_soon` at due time minus
+`remind_before`, and `deadline_overdue` at the due time (which raises `task.overdue`
+and then does the node's `timeout_action`). Escalation repeats as `deadline_escalate`
+one time limit (in working time) after the previous level, up the department tree,
+at most `MAX_ESCALATION_LEVELS` times. A task with only a vendor `dueDate` gets the
+overdue job, with action `none` unless the model names one.
+
+The jobs belong to the task, not to whoever works it: a transfer or delegation keeps
+them, a migration keeps them, completion or cancellation removes them in the same
+transaction (`deadlines/records.py`); a returned-to task is a new task with new jobs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpm_common.ids import new_id
+from bpm_process.isotime import IsoDuration, parse_duration
+from services.runtime.deadlines.repository import load_calendar
+from services.runtime.deadlines.worktime import add_working_time
+from services.runtime.engine import TaskSpec
+from services.runtime.instances.applier import Step
+from services.runtime.jobs.models import jobs
+
+DUE_SOON = "deadline_due_soon"
+OVERDUE = "deadline_overdue"
+ESCALATE = "deadline_escalate"
+DEADLINE_JOBS = (DUE_SOON, OVERDUE, ESCALATE)
+MAX_ESCALATION_LEVELS = 3
+"""Escalation levels at most (level 1 at the due time, then one per time limit)."""
+NO_ACTION = "none"
+
+
+async def task_due_at(step: Step, spec: TaskSpec) -> dt.datetime | None:
+    """The due time of a new task: its `bpm:timeLimit` in working time from now (the
+    default business calendar), else the `dueDate` the engine computed."""
+    if spec.time_limit is None:
+        return spec.due_at
+    calendar = await load_calendar(step.session)
+    return add_working_time(step.now, spec.time_limit, calendar)
+
+
+def deadline_jobs(
+    task: Mapping[str, Any], spec: TaskSpec, now: dt.datetime
+) -> list[dict[str, Any]]:
+    """The job rows that watch a new task's due time (none without one)."""
+    due_at = task["due_at"]
+    if due_at is None:
+        return []
+    common = {
+        "instance_id": task["instance_id"],
+        "node_id": task["node_id"],
+        "task_id": task["id"],
+    }
+    payload = {
+        "action": spec.timeout_action or NO_ACTION,
+        "time_limit": spec.time_limit,
+        "reassign_to": list(spec.timeout_reassign_to),
+    }
+    rows = [{**common, "id": UUID(new_id()), "kind": OVERDUE, "due_at": due_at, "payload": payload}]
+    if spec.time_limit and spec.remind_before:
+        remind_at = _before(due_at, parse_duration(spec.remind_before))
+        if remind_at > now:
+            rows.append(
+                {
+                    **common,
+                    "id": UUID(new_id()),
+                    "kind": DUE_SOON,
+                    "due_at": remind_at,
+                    "payload": {},
+                }
+            )
+    return rows
+
+
+def escalation_job(job: Mapping[str, Any], level: int, at: dt.datetime) -> dict[str, Any]:
+    """The job of the next escalation level of the task a deadline job watches."""
+    return {
+        "id": UUID(new_id()),
+        "kind": ESCALATE,
+        "instance_id": job["instance_id"],
+        "node_id": job["node_id"],
+        "task_id": job["task_id"],
+        "due_at": at,
+        "payload": {**job["payload"], "level": level},
+    }
+
+
+async def drop_deadline_jobs(session: AsyncSession, task_id: UUID) -> None:
+    """Remove the deadline jobs of a task that closed."""
+    await session.execute(
+        delete(jobs).where(jobs.c.task_id == task_id, jobs.c.kind.in_(DEADLINE_JOBS))
+    )
+
+
+def _before(moment: dt.datetime, duration: IsoDuration) -> dt.datetime:
+    return IsoDuration(
+        duration.years, duration.months, duration.span, not duration.negative
+    ).add_to(moment)

@@ -1,0 +1,45 @@
+"""API shapes of messages and signals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SendMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=500, description="The message name of the BPMN model")
+    correlation_key: str | None = Field(default=None, max_length=500)
+    business_key: str | None = Field(default=None, max_length=255, description="Only instances with this key")
+    variables: dict[str, Any] = Field(default_factory=dict)
+    all: bool = Field(default=False, description="Deliver to every match instead of refusing several")
+
+
+class InstanceSummary(BaseModel):
+    id: str
+    definition_key: str
+    definition_version: int
+    business_key: str | None
+    state: str
+    active_nodes: list[str]
+
+
+class MessageCorrelated(BaseModel):
+    result_type: str = Field(description="`correlated` (waiting instances received it) or `started`")
+    instances: list[InstanceSummary]
+
+
+class SendSignal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=500)
+    variables: dict[str, Any] = Field(default_factory=dict)
+
+
+class SignalBroadcast(BaseModel):
+    name: str
+    reached: int = Field(description="Instances that received the signal plus instances it started")
+    instances_signalled: list[str]
+    instances_started: list[str]

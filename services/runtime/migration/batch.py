@@ -1,0 +1,218 @@
+"""The `migration_batch` job: migrates the next batch of a migration's instances.
+
+One transaction per batch (the job's), one savepoint per instance, so an instance
+that cannot move (a token with no counterpart, an instance that ended meanwhile) is
+recorded as failed with its reason without undoing the others. The job reschedules
+itself until no instance is pending.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpm_common.app import ServiceContext
+from bpm_common.errors import Conflict, DomainError
+from services.runtime.definitions.service import GraphCache
+from services.runtime.engine import InstanceState, ProcessGraph, Result, migrate
+from services.runtime.instances.models import instances
+from services.runtime.instances.service import InstanceCommands
+from services.runtime.jobs.models import jobs
+from services.runtime.jobs.worker import delete_job, job_handler
+from services.runtime.migration.models import instance_migration_items, instance_migrations
+from services.runtime.migration.service import BATCH_KIND
+from services.runtime.operations.actions import instance_action
+from services.runtime.subscriptions.models import subscriptions
+from services.runtime.tasks.models import tasks
+
+
+@job_handler(BATCH_KIND)
+async def run_batch(session: AsyncSession, ctx: ServiceContext, job: dict[str, Any]) -> None:
+    migration_id = UUID(str(job["payload"]["migration_id"]))
+    migration = (
+        (
+            await session.execute(
+                select(instance_migrations)
+                .where(instance_migrations.c.id == migration_id)
+                .with_for_update()
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if migration is None or migration["state"] == "completed":
+        await delete_job(session, job["id"])
+        return
+    pending = (
+        (
+            await session.execute(
+                select(instance_migration_items.c.instance_id)
+                .where(
+                    instance_migration_items.c.migration_id == migration_id,
+                    instance_migration_items.c.state == "pending",
+                )
+                .order_by(instance_migration_items.c.instance_id)
+                .limit(migration["batch_size"] + 1)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    now = dt.datetime.now(dt.UTC)
+    migrated = failed = 0
+    for instance_id in pending[: migration["batch_size"]]:
+        error = await _migrate_one(session, ctx, migration, instance_id)
+        await session.execute(
+            update(instance_migration_items)
+            .where(
+                instance_migration_items.c.migration_id == migration_id,
+                instance_migration_items.c.instance_id == instance_id,
+            )
+            .values(state="failed" if error else "migrated", error=error, processed_at=now)
+        )
+        failed += error is not None
+        migrated += error is None
+    more = len(pending) > migration["batch_size"]
+    await session.execute(
+        update(instance_migrations)
+        .where(instance_migrations.c.id == migration_id)
+        .values(
+            state="running" if more else "completed",
+            migrated=instance_migrations.c.migrated + migrated,
+            failed=instance_migrations.c.failed + failed,
+            finished_at=None if more else now,
+        )
+    )
+    if more:
+        await session.execute(
+            update(jobs).where(jobs.c.id == job["id"]).values(due_at=now, attempts=0)
+        )
+    else:
+        await delete_job(session, job["id"])
+
+
+async def _migrate_one(
+    session: AsyncSession, ctx: ServiceContext, migration: Mapping[str, Any], instance_id: UUID
+) -> str | None:
+    """Migrate one instance in its own savepoint; the reason it failed, or None."""
+    try:
+        async with session.begin_nested():
+            await migrate_instance(session, ctx, migration, instance_id)
+    except DomainError as exc:
+        details = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors or ())
+        return f"{exc.detail} ({details})" if details else exc.detail
+    return None
+
+
+async def migrate_instance(
+    session: AsyncSession, ctx: ServiceContext, migration: Mapping[str, Any], instance_id: UUID
+) -> None:
+    """Move one instance to the migration's new version: the engine state (through
+    `execute`), then its rows (instance, open tasks, timers, subscriptions), with a
+    history entry and `instance.migrated`. Due dates stay as they were."""
+    commands = InstanceCommands(session, ctx)
+    row = await commands.lock(instance_id)
+    if row.definition_id != migration["from_definition_id"]:
+        raise Conflict(
+            f"the instance runs on version {row.definition_version}, "
+            f"not {migration['from_version']}"
+        )
+    graphs: GraphCache = ctx.extras["graphs"]
+    new_graph = await graphs.get(session, migration["to_definition_id"])
+    mapping: dict[str, str] = dict(migration["mapping"] or {})
+    actor, reason = migration["created_by"], migration["reason"]
+    produced: list[Result] = []
+
+    def command(graph: ProcessGraph, state: InstanceState, now: Any, nid: Any) -> Result:
+        result = migrate(graph, new_graph, state, mapping=mapping, now=now, new_id=nid)
+        produced.append(result)
+        return result
+
+    await commands.execute(instance_id, command, actor=actor, reason=reason, allow_suspended=True)
+    record = next(r for r in produced[0].events if r.type == "instance_migrated")
+    async with instance_action(
+        session, ctx, instance_id, actor=actor, reason=reason, allow_suspended=True
+    ) as step:
+        await _move_rows(session, instance_id, migration, {**mapping, **record.mapping}, new_graph)
+        step.row.definition_id = migration["to_definition_id"]
+        step.row.definition_version = migration["to_version"]
+        step.history.add(
+            "instance_migrated",
+            step.now,
+            actor=actor,
+            comment=reason,
+            details={
+                "migration_id": str(migration["id"]),
+                "from_definition_id": str(migration["from_definition_id"]),
+                "to_definition_id": str(migration["to_definition_id"]),
+                "from_version": migration["from_version"],
+                "to_version": migration["to_version"],
+                "mapping": dict(record.mapping),
+            },
+        )
+        step.event(
+            "instance.migrated",
+            {
+                **step.instance_common(),
+                "definition_id": str(migration["to_definition_id"]),
+                "from_version": migration["from_version"],
+                "to_version": migration["to_version"],
+                "migration_id": str(migration["id"]),
+                "actor": actor,
+                "at": step.now,
+            },
+        )
+
+
+async def _move_rows(
+    session: AsyncSession,
+    instance_id: UUID,
+    migration: Mapping[str, Any],
+    mapping: Mapping[str, str],
+    new_graph: ProcessGraph,
+) -> None:
+    to_id, to_version = migration["to_definition_id"], migration["to_version"]
+    await session.execute(
+        update(instances)
+        .where(instances.c.id == instance_id)
+        .values(definition_id=to_id, definition_version=to_version)
+    )
+    await session.execute(
+        update(tasks)
+        .where(tasks.c.instance_id == instance_id, tasks.c.state == "open")
+        .values(definition_version=to_version)
+    )
+    await session.execute(
+        update(jobs)
+        .where(jobs.c.instance_id == instance_id, jobs.c.kind == "timer")
+        .values(definition_id=to_id)
+    )
+    for old_id, new_id_ in mapping.items():
+        if old_id == new_id_:
+            continue
+        await session.execute(
+            update(tasks)
+            .where(
+                tasks.c.instance_id == instance_id,
+                tasks.c.state == "open",
+                tasks.c.node_id == old_id,
+            )
+            .values(node_id=new_id_, name=new_graph.nodes[new_id_].name)
+        )
+        await session.execute(
+            update(jobs)
+            .where(
+                jobs.c.instance_id == instance_id, jobs.c.kind == "timer", jobs.c.node_id == old_id
+            )
+            .values(node_id=new_id_)
+        )
+        await session.execute(
+            update(subscriptions)
+            .where(subscriptions.c.instance_id == instance_id, subscriptions.c.node_id == old_id)
+            .values(node_id=new_id_)
+        )

@@ -1,0 +1,391 @@
+"""The HTTP connector: performs the requests of `bpm:http` tasks and reports the answers.
+
+An item is taken with a lease in one short transaction (`SKIP LOCKED`, so replicas
+never take the same item), the request is sent with no transaction open, and the
+answer is reported in a new unit of work: `complete_work` with
+`{"status", "headers", "body"}` (a JSON body parsed), or `fail_work` with the error
+and the retries left, retried with exponential backoff from the task's
+`retryBackoff`. A replica that dies mid-call lets its lease run out; the item is
+then taken again. A report whose lease was lost (taken over, or the work was
+cancelled meanwhile) is dropped.
+
+Only `http` and `https` URLs are called, also after redirects; responses are read
+up to `MAX_RESPONSE_BYTES`. Request headers may carry credentials: they are never
+logged, and errors name the URL without its query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID
+
+import httpx
+from sqlalchemy import update
+
+from bpm_common import jsonutil
+from bpm_common.app import ServiceContext
+from bpm_common.errors import DomainError, NotFound
+from bpm_common.ids import new_id
+from bpm_common.logging import get_logger
+from bpm_process.isotime import parse_duration
+from services.runtime.engine import complete_work, fail_work
+from services.runtime.instances.service import InstanceCommands, utcnow
+from services.runtime.work import repository
+from services.runtime.work.models import CANCELLED, LOCKED, OPEN, work_items
+from services.runtime.work.wakeup import HTTP_WORK, wakeup
+
+log = get_logger(__name__)
+
+DEFAULT_TIMEOUT = 30.0
+MIN_TIMEOUT, MAX_TIMEOUT = 0.1, 300.0
+LEASE_MARGIN = dt.timedelta(seconds=30)
+DEFAULT_BACKOFF = dt.timedelta(seconds=5)
+MAX_BACKOFF = dt.timedelta(hours=1)
+SUSPENDED_RECHECK = dt.timedelta(seconds=30)
+MAX_RESPONSE_BYTES = 512 * 1024
+MAX_REDIRECTS = 5
+CONCURRENCY = 16
+IDLE_SECONDS = 1.0
+SCHEMES = ("http", "https")
+
+
+class SchemeRefused(Exception):
+    """A request (or a redirect) to something other than http(s)."""
+
+
+class ResponseTooLarge(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt gave: the response to store, or an error (`final`: retrying cannot help)."""
+
+    response: dict[str, Any] | None = None
+    error: str | None = None
+    final: bool = False
+
+
+def seconds_of(duration: str | None, default: float) -> float:
+    """An ISO 8601 duration in seconds (`default` when absent or unreadable)."""
+    if not duration:
+        return default
+    try:
+        parsed = parse_duration(duration)
+    except ValueError:
+        return default
+    now = utcnow()
+    return max((parsed.add_to(now) - now).total_seconds(), 0.0)
+
+
+def call_timeout(item: Mapping[str, Any]) -> float:
+    return min(max(seconds_of(item.get("timeout"), DEFAULT_TIMEOUT), MIN_TIMEOUT), MAX_TIMEOUT)
+
+
+def lease_for(item: Mapping[str, Any]) -> dt.timedelta:
+    """How long a replica may hold an item: the call's timeout plus a margin for the report."""
+    return dt.timedelta(seconds=call_timeout(item)) + LEASE_MARGIN
+
+
+def backoff(item: Mapping[str, Any]) -> dt.timedelta:
+    """Exponential backoff: the task's `retryBackoff` doubled for every attempt made so far."""
+    base = dt.timedelta(seconds=seconds_of(item.get("retry_backoff"), DEFAULT_BACKOFF.total_seconds()))
+    attempts = max(int(item.get("attempts") or 1), 1)
+    return min(base * (2 ** min(attempts - 1, 20)), MAX_BACKOFF)
+
+
+def safe_url(url: str) -> str:
+    """The URL without credentials, query and fragment, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid url>"
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def check_url(url: Any) -> str | None:
+    """None when `url` may be called, else why not."""
+    if not isinstance(url, str) or not url:
+        return "the request has no URL"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "the URL is not valid"
+    if parts.scheme.lower() not in SCHEMES:
+        return "only http and https URLs may be called"
+    if not parts.hostname:
+        return "the URL names no host"
+    return None
+
+
+async def _only_http(request: httpx.Request) -> None:
+    if request.url.scheme not in SCHEMES:
+        raise SchemeRefused(f"a redirect to a {request.url.scheme!r} URL was refused")
+
+
+def _content(body: Any, headers: dict[str, str]) -> bytes | None:
+    """The request body as bytes; JSON unless the model set another content type."""
+    if body is None:
+        return None
+    named = {name.lower() for name in headers}
+    if isinstance(body, str):
+        if "content-type" not in named:
+            try:
+                jsonutil.loads(body)
+                headers["Content-Type"] = "application/json"
+            except ValueError:
+                headers["Content-Type"] = "text/plain; charset=utf-8"
+        return body.encode()
+    if "content-type" not in named:
+        headers["Content-Type"] = "application/json"
+    return jsonutil.dumps_bytes(body)
+
+
+def _body(raw: bytes, content_type: str) -> Any:
+    if not raw:
+        return None
+    text = raw.decode("utf-8", errors="replace")
+    if "json" in content_type.lower():
+        try:
+            return jsonutil.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+async def _read(response: httpx.Response) -> bytes:
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+        raise ResponseTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise ResponseTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def new_client() -> httpx.AsyncClient:
+    """The connector's pooled client: redirects followed (http and https only), no cookies kept."""
+    return httpx.AsyncClient(
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+        timeout=httpx.Timeout(DEFAULT_TIMEOUT),
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+        event_hooks={"request": [_only_http]},
+    )
+
+
+class HttpConnector:
+    """Takes due HTTP work items, calls, reports. `run()` is the background worker;
+    `run_due()` does the due items one after the other (tests, tools)."""
+
+    def __init__(self, ctx: ServiceContext, *, client: httpx.AsyncClient | None = None) -> None:
+        self.ctx = ctx
+        self._client = client
+        self._own_client = client is None
+        self.replica = f"{socket.gethostname()}:{os.getpid()}"
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = new_client()
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None and self._own_client:
+            await self._client.aclose()
+            self._client = None
+
+    # -- one item ------------------------------------------------------------------------
+
+    async def take(self, now: dt.datetime | None = None) -> dict[str, Any] | None:
+        """Lease the next due item (its own short unit of work)."""
+        owner = f"http-connector:{self.replica}:{new_id()}"
+        async with self.ctx.db.transaction() as session:
+            return await repository.take_http(session, now or utcnow(), owner, lease_for)
+
+    async def perform(self, item: Mapping[str, Any]) -> Outcome:
+        """Send the item's request (no database work here)."""
+        request = item.get("request") or {}
+        url = request.get("url")
+        refused = check_url(url)
+        if refused:
+            return Outcome(error=refused, final=True)
+        method = str(request.get("method") or "GET").upper()
+        headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
+        content = _content(request.get("body"), headers)
+        timeout = call_timeout(item)
+        shown = f"{method} {safe_url(url)}"
+        started = asyncio.get_running_loop().time()
+        try:
+            async with asyncio.timeout(timeout):
+                async with self.client.stream(
+                    method, url, headers=headers, content=content, timeout=httpx.Timeout(timeout)
+                ) as response:
+                    raw = await _read(response)
+        except TimeoutError:
+            return Outcome(error=f"{shown} timed out after {timeout:g} s")
+        except httpx.TimeoutException:
+            return Outcome(error=f"{shown} timed out after {timeout:g} s")
+        except SchemeRefused as exc:
+            return Outcome(error=f"{shown}: {exc}", final=True)
+        except ResponseTooLarge:
+            return Outcome(error=f"{shown} answered more than {MAX_RESPONSE_BYTES} bytes", final=True)
+        except httpx.TooManyRedirects:
+            return Outcome(error=f"{shown} redirected more than {MAX_REDIRECTS} times")
+        except httpx.HTTPError as exc:
+            detail = str(exc).replace(url, safe_url(url)) if str(exc) else type(exc).__name__
+            return Outcome(error=f"{shown} failed: {detail}")
+        elapsed = round((asyncio.get_running_loop().time() - started) * 1000, 1)
+        log.info("http_work_called", work_id=str(item["id"]), method=method, url=safe_url(url),
+                 status=response.status_code, ms=elapsed)
+        if response.status_code >= 400:
+            return Outcome(error=f"{shown} answered HTTP {response.status_code} {response.reason_phrase}".rstrip())
+        answer_headers: dict[str, str] = {}
+        for name, value in response.headers.multi_items():
+            key = name.lower()
+            answer_headers[key] = f"{answer_headers[key]}, {value}" if key in answer_headers else value
+        body = _body(raw, response.headers.get("content-type", ""))
+        return Outcome(response={"status": response.status_code, "headers": answer_headers, "body": body})
+
+    async def report(self, item: Mapping[str, Any], outcome: Outcome) -> str:
+        """Report the outcome in a new unit of work; returns what happened (for logs and tests)."""
+        async with self.ctx.db.transaction() as session:
+            commands = InstanceCommands(session, self.ctx)
+            try:
+                instance = await commands.lock(item["instance_id"])
+            except NotFound:
+                return "dropped"
+            current = await repository.get_item(session, item["id"], lock=True)
+            if current is None or current["state"] != LOCKED or current["lock_owner"] != item["lock_owner"]:
+                log.info("http_work_lease_lost", work_id=str(item["id"]))
+                return "dropped"
+            if instance.state != "active" or instance.suspended:
+                await self._release(session, item["id"])
+                return "released"
+            error, final = outcome.error, outcome.final
+            if outcome.response is not None:
+                try:
+                    async with session.begin_nested():
+                        await commands.execute(
+                            item["instance_id"],
+                            lambda graph, state, now, nid: complete_work(
+                                graph, state, str(item["id"]), variables=outcome.response, now=now, new_id=nid
+                            ),
+                            actor=None,
+                        )
+                    return "completed"
+                except DomainError as exc:
+                    if exc.status in (404, 409):  # the instance no longer waits for this work
+                        await self._close(session, item["id"], exc.detail)
+                        return "dropped"
+                    error, final = f"the response could not be stored: {exc.detail}", True
+            retries_left = 0 if final else max(int(current["retries_left"]) - 1, 0)
+            await commands.execute(
+                item["instance_id"],
+                lambda graph, state, now, nid: fail_work(
+                    graph, state, str(item["id"]), error_message=error, retries_left=retries_left, now=now, new_id=nid
+                ),
+                actor=None,
+            )
+            if retries_left > 0:
+                await session.execute(
+                    update(work_items)
+                    .where(work_items.c.id == item["id"])
+                    .values(available_at=utcnow() + backoff(current))
+                )
+                return "retrying"
+            return "incident"
+
+    async def _close(self, session: Any, work_id: UUID, why: str) -> None:
+        log.warning("http_work_not_active", work_id=str(work_id), reason=why)
+        await session.execute(
+            update(work_items)
+            .where(work_items.c.id == work_id)
+            .values(state=CANCELLED, lock_owner=None, locked_until=None, ended_at=utcnow(), last_error=why[:4000])
+        )
+
+    async def _release(self, session: Any, work_id: UUID) -> None:
+        await session.execute(
+            update(work_items)
+            .where(work_items.c.id == work_id)
+            .values(state=OPEN, lock_owner=None, locked_until=None, available_at=utcnow() + SUSPENDED_RECHECK)
+        )
+
+    async def process(self, item: Mapping[str, Any]) -> str:
+        outcome = await self.perform(item)
+        return await self.report(item, outcome)
+
+    async def run_one(self, now: dt.datetime | None = None) -> str | None:
+        """Take, call and report one due item; None when nothing was due."""
+        item = await self.take(now)
+        if item is None:
+            return None
+        return await self.process(item)
+
+    async def run_due(self, now: dt.datetime | None = None, *, limit: int = 100) -> list[str]:
+        """Work off the due items one by one; what happened to each."""
+        done: list[str] = []
+        while len(done) < limit:
+            outcome = await self.run_one(now)
+            if outcome is None:
+                break
+            done.append(outcome)
+        return done
+
+    # -- the background worker ------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Keep up to `CONCURRENCY` calls in flight; sleep until woken or for `IDLE_SECONDS`."""
+        slots = asyncio.Semaphore(CONCURRENCY)
+        running: set[asyncio.Task[Any]] = set()
+        notice = wakeup(self.ctx, HTTP_WORK)
+        try:
+            while True:
+                await slots.acquire()
+                try:
+                    item = await self.take()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the worker must survive database hiccups
+                    log.warning("http_work_take_failed", error=repr(exc))
+                    item = None
+                if item is None:
+                    slots.release()
+                    await notice.wait(IDLE_SECONDS)
+                    continue
+                task = asyncio.create_task(self._guarded(item))
+                running.add(task)
+                task.add_done_callback(running.discard)
+                task.add_done_callback(lambda _: slots.release())
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            await self.aclose()
+
+    async def _guarded(self, item: Mapping[str, Any]) -> None:
+        try:
+            await self.process(item)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the lease runs out and the item is taken again
+            log.warning("http_work_report_failed", work_id=str(item["id"]), error=repr(exc))
+
+
+async def run(ctx: ServiceContext) -> None:
+    """Background worker of the runtime: the HTTP connector."""
+    await HttpConnector(ctx).run()

@@ -1,0 +1,210 @@
+"""Versions in flight: plan from the diff, dry run per instance, apply in batches with one
+instance refused, history and events, task rows on the new version, due dates kept."""
+
+from __future__ import annotations
+
+from services.runtime.jobs.worker import JobRunner
+from tests.runtime.test_operations_helpers import (
+    ADMIN,
+    assert_chain_valid,
+    events,
+    history,
+    instance,
+    model,
+    only_task,
+    open_tasks,
+    post,
+    start,
+)
+
+
+async def _setup(runtime) -> tuple[str, str, list[dict], dict]:
+    """Three instances waiting at `review` and one at `pay` (removed in version 2)."""
+    v1 = await runtime.publish(model("migration-v1.bpmn"), "purchase", version=1)
+    at_review = [await start(runtime, "purchase") for _ in range(3)]
+    at_pay = await start(runtime, "purchase")
+    review = await only_task(runtime, at_pay["id"], "review")
+    assert (await post(runtime, f"/tasks/{review['id']}/complete", ("bob",))).status_code == 200
+    v2 = await runtime.publish(model("migration-v2.bpmn"), "purchase", version=2)
+    return v1, v2, at_review, at_pay
+
+
+async def test_plan_and_dry_run(runtime):
+    v1, v2, at_review, at_pay = await _setup(runtime)
+    r = await post(
+        runtime, "/migrations/plan", ADMIN, {"from_definition_id": v1, "to_definition_id": v2}
+    )
+    assert r.status_code == 200, r.text
+    plan = r.json()
+    assert (plan["from_version"], plan["to_version"]) == (1, 2)
+    assert plan["removed"] == ["pay"] and plan["added"] == ["audit"] and "review" in plan["mapped"]
+    assert [risk["node_id"] for risk in plan["unmapped_active_risks"]] == ["pay"]
+    assert plan["mapping"] == {"pay": None}
+    assert plan["active_instances"] == 4 and plan["waiting_at"] == {"review": 3, "pay": 1}
+
+    body = {"from_definition_id": v1, "to_definition_id": v2}
+    r = await post(runtime, "/migrations/dry-run", ADMIN, body)
+    assert r.status_code == 200, r.text
+    items = {i["instance_id"]: i for i in r.json()["items"]}
+    assert r.json()["summary"] == {"ok": 3, "refused": 1}
+    refused = items[at_pay["id"]]
+    assert (
+        refused["status"] == "refused"
+        and refused["node_id"] == "pay"
+        and "pay" in refused["reason"]
+    )
+    ok = items[at_review[0]["id"]]
+    assert ok["status"] == "ok" and [(m["from_node"], m["to_node"]) for m in ok["moves"]] == [
+        ("review", "review")
+    ]
+
+    mapped = await post(
+        runtime, "/migrations/dry-run", ADMIN, {**body, "mapping": {"pay": "audit"}}
+    )
+    assert mapped.json()["summary"] == {"ok": 4, "refused": 0}
+    paged = await runtime.client.post(
+        "/api/v1/migrations/dry-run", params={"limit": 3}, json=body, headers=runtime.auth(*ADMIN)
+    )
+    rest = await runtime.client.post(
+        "/api/v1/migrations/dry-run",
+        params={"limit": 3, "cursor": paged.json()["next_cursor"]},
+        json=body,
+        headers=runtime.auth(*ADMIN),
+    )
+    assert (
+        len(paged.json()["items"]) == 3
+        and len(rest.json()["items"]) == 1
+        and rest.json()["next_cursor"] is None
+    )
+    # nothing was written
+    assert (await instance(runtime, at_review[0]["id"]))["definition_version"] == 1
+
+
+async def test_plan_refusals(runtime):
+    v1, v2, _, _ = await _setup(runtime)
+    other = await runtime.publish(model("operations-approval.bpmn"), "leave-request")
+    body = {"from_definition_id": v1, "to_definition_id": v2}
+    assert (await post(runtime, "/migrations/plan", ("bob",), body)).status_code == 403
+    same = await post(
+        runtime, "/migrations/plan", ADMIN, {"from_definition_id": v1, "to_definition_id": v1}
+    )
+    assert same.status_code == 422
+    foreign = await post(
+        runtime, "/migrations/plan", ADMIN, {"from_definition_id": v1, "to_definition_id": other}
+    )
+    assert foreign.status_code == 422 and foreign.json()["errors"][0]["field"] == "to_definition_id"
+    missing = await post(
+        runtime,
+        "/migrations/plan",
+        ADMIN,
+        {"from_definition_id": v1, "to_definition_id": "00000000-0000-0000-0000-000000000000"},
+    )
+    assert missing.status_code == 404
+    bad_mapping = await post(
+        runtime, "/migrations/dry-run", ADMIN, {**body, "mapping": {"pay": "nowhere"}}
+    )
+    assert (
+        bad_mapping.status_code == 422 and bad_mapping.json()["errors"][0]["field"] == "mapping.pay"
+    )
+
+
+async def test_apply_in_batches_with_one_refused_instance(runtime):
+    v1, v2, at_review, at_pay = await _setup(runtime)
+    due_before = {
+        i["id"]: (await only_task(runtime, i["id"], "review"))["due_at"] for i in at_review
+    }
+    r = await post(
+        runtime,
+        "/migrations",
+        ADMIN,
+        {
+            "from_definition_id": v1,
+            "to_definition_id": v2,
+            "batch_size": 2,
+            "reason": "new audit step",
+        },
+    )
+    assert r.status_code == 202, r.text
+    migration = r.json()
+    assert (migration["state"], migration["total"], migration["pending"]) == ("pending", 4, 4)
+
+    runner = JobRunner(runtime.client.app.state.ctx)
+    assert await runner.run_one() is True
+    progress = (
+        await runtime.client.get(
+            f"/api/v1/migrations/{migration['id']}", headers=runtime.auth(*ADMIN)
+        )
+    ).json()
+    assert progress["state"] == "running" and progress["migrated"] + progress["failed"] == 2
+    assert await runner.run_one() is True
+    assert await runner.run_one() is False, "the job removed itself when done"
+    done = (
+        await runtime.client.get(
+            f"/api/v1/migrations/{migration['id']}", headers=runtime.auth(*ADMIN)
+        )
+    ).json()
+    assert (done["state"], done["migrated"], done["failed"], done["pending"]) == (
+        "completed",
+        3,
+        1,
+        0,
+    )
+    [failure] = done["failures"]
+    assert failure["instance_id"] == at_pay["id"] and "pay" in failure["error"]
+    failed = await runtime.client.get(
+        f"/api/v1/migrations/{migration['id']}/items",
+        params={"state": "failed"},
+        headers=runtime.auth(*ADMIN),
+    )
+    assert [i["instance_id"] for i in failed.json()["items"]] == [at_pay["id"]]
+
+    for inst in at_review:
+        assert (await instance(runtime, inst["id"]))["definition_version"] == 2
+        review = await only_task(runtime, inst["id"], "review")
+        assert review["definition_version"] == 2 and review["due_at"] == due_before[inst["id"]]
+        entry = next(
+            h for h in await history(runtime, inst["id"]) if h["action"] == "instance_migrated"
+        )
+        assert (entry["actor"], entry["comment"]) == ("admin", "new audit step")
+        assert (entry["details"]["from_version"], entry["details"]["to_version"]) == (1, 2)
+        await assert_chain_valid(runtime, inst["id"])
+    migrated = await events(runtime, "instance.migrated")
+    assert sorted(e["data"]["instance_id"] for e in migrated) == sorted(i["id"] for i in at_review)
+    assert all(
+        (e["data"]["from_version"], e["data"]["to_version"], e["data"]["definition_version"])
+        == (1, 2, 2)
+        for e in migrated
+    )
+
+    # the migrated instance follows version 2; the refused one still runs on version 1
+    review = await only_task(runtime, at_review[0]["id"], "review")
+    done = await post(runtime, f"/tasks/{review['id']}/complete", ("bob",))
+    assert done.json()["active_nodes"] == ["audit"], done.text
+    assert (await instance(runtime, at_pay["id"]))["definition_version"] == 1
+    [pay] = await open_tasks(runtime, at_pay["id"])
+    assert pay["node_id"] == "pay" and pay["definition_version"] == 1
+    await assert_chain_valid(runtime, at_pay["id"])
+
+
+async def test_apply_to_chosen_instances_with_a_mapping(runtime):
+    v1, v2, at_review, at_pay = await _setup(runtime)
+    r = await post(
+        runtime,
+        "/migrations",
+        ADMIN,
+        {
+            "from_definition_id": v1,
+            "to_definition_id": v2,
+            "mapping": {"pay": "audit"},
+            "instance_ids": [at_pay["id"]],
+        },
+    )
+    assert r.status_code == 202 and r.json()["total"] == 1, r.text
+    await JobRunner(runtime.client.app.state.ctx).run_due()
+    [task] = await open_tasks(runtime, at_pay["id"])
+    assert (task["node_id"], task["name"], task["definition_version"]) == ("audit", "Audit", 2)
+    assert task["assignee"] == "erin", "the open task keeps its assignee"
+    assert (await instance(runtime, at_review[0]["id"]))["definition_version"] == 1
+    done = await post(runtime, f"/tasks/{task['id']}/complete", ("erin",))
+    assert done.json()["instance_state"] == "completed", done.text
+    await assert_chain_valid(runtime, at_pay["id"])

@@ -1,0 +1,175 @@
+"""Approve and reject (with each reject action), resubmission after a return, and withdrawal."""
+
+from __future__ import annotations
+
+from tests.runtime.test_operations_helpers import (
+    assert_chain_valid,
+    events,
+    history,
+    instance,
+    model,
+    only_task,
+    post,
+    start,
+)
+
+ALICE, BOB, DAVE, ERIN = ("alice",), ("bob",), ("dave", "director"), ("erin",)
+
+
+async def _leave(runtime) -> dict:
+    await runtime.publish(model("operations-approval.bpmn"), "leave-request")
+    return await start(runtime, "leave-request", variables={"days": 3})
+
+
+async def _submit(runtime, inst) -> None:
+    task = await only_task(runtime, inst["id"], "submit")
+    r = await post(runtime, f"/tasks/{task['id']}/approve", ALICE, {"comment": "please"})
+    assert r.status_code == 200, r.text
+    assert r.json()["outcome"] is None, "a plain task is completed, without an outcome"
+
+
+async def test_approvals_run_through_and_a_rejection_can_end_the_instance(runtime):
+    inst = await _leave(runtime)
+    await _submit(runtime, inst)
+    for node, user in (("manager", BOB), ("director", DAVE)):
+        task = await only_task(runtime, inst["id"], node)
+        r = await post(runtime, f"/tasks/{task['id']}/approve", user, {"comment": "fine"})
+        assert r.status_code == 200 and r.json()["outcome"] == "approve", r.text
+    hr = await only_task(runtime, inst["id"], "hr")
+    r = await post(runtime, f"/tasks/{hr['id']}/reject", ERIN, {"comment": "no cover that week"})
+    assert r.status_code == 200, r.text
+    assert r.json()["instance_state"] == "completed" and r.json()["outcome"] == "reject"
+    assert (await instance(runtime, inst["id"]))["state"] == "completed"
+    [ended] = await events(runtime, "instance.completed")
+    assert ended["data"]["result"] == "rejected"
+    decided = [
+        (h["node_id"], h["details"]["outcome"])
+        for h in await history(runtime, inst["id"])
+        if h["action"] == "approval_decided"
+    ]
+    assert decided == [("manager", "approved"), ("director", "approved"), ("hr", "rejected")]
+    assert [e["data"]["outcome"] for e in await events(runtime, "task.completed")] == [
+        None,
+        "approve",
+        "approve",
+        "reject",
+    ]
+    await assert_chain_valid(runtime, inst["id"])
+
+
+async def test_a_rejection_returns_to_the_initiator_who_resubmits_with_the_history_carried_forward(
+    runtime,
+):
+    inst = await _leave(runtime)
+    await _submit(runtime, inst)
+    manager = await only_task(runtime, inst["id"], "manager")
+    missing = await post(runtime, f"/tasks/{manager['id']}/reject", BOB, {"comment": "  "})
+    assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "comment"
+    r = await post(runtime, f"/tasks/{manager['id']}/reject", BOB, {"comment": "too many days"})
+    assert r.status_code == 200 and r.json()["active_nodes"] == ["submit"], r.text
+
+    again = await only_task(runtime, inst["id"], "submit")
+    assert again["assignee"] == "alice"
+    r = await post(
+        runtime,
+        f"/tasks/{again['id']}/approve",
+        ALICE,
+        {"comment": "two days then", "variables": {"days": 2}},
+    )
+    assert r.status_code == 200 and r.json()["active_nodes"] == ["manager"]
+    second = await only_task(runtime, inst["id"], "manager")
+    assert second["id"] != manager["id"]
+
+    story = [
+        (h["action"], h["actor"], h["node_id"])
+        for h in await history(runtime, inst["id"])
+        if h["action"] in ("instance_started", "task_completed", "token_moved", "approval_decided")
+    ]
+    assert story == [
+        ("instance_started", "alice", None),
+        ("task_completed", "alice", "submit"),
+        ("task_completed", "bob", "manager"),
+        ("approval_decided", "bob", "manager"),
+        ("token_moved", "bob", "submit"),
+        ("task_completed", "alice", "submit"),
+    ]
+    comments = [
+        h["comment"] for h in await history(runtime, inst["id"]) if h["action"] == "task_completed"
+    ]
+    assert comments == ["please", "too many days", "two days then"]
+    assert (await instance(runtime, inst["id"]))["variables"]["days"] == 2
+    await assert_chain_valid(runtime, inst["id"])
+
+
+async def test_a_rejection_can_return_to_the_previous_approver(runtime):
+    inst = await _leave(runtime)
+    await _submit(runtime, inst)
+    manager = await only_task(runtime, inst["id"], "manager")
+    await post(runtime, f"/tasks/{manager['id']}/approve", BOB)
+    director = await only_task(runtime, inst["id"], "director")
+    r = await post(
+        runtime, f"/tasks/{director['id']}/reject", DAVE, {"comment": "check the budget"}
+    )
+    assert r.json()["active_nodes"] == ["manager"], r.text
+    again = await only_task(runtime, inst["id"], "manager")
+    assert again["assignee"] == "bob" and again["id"] != manager["id"]
+    await assert_chain_valid(runtime, inst["id"])
+
+
+async def test_approve_and_reject_refusals(runtime):
+    inst = await _leave(runtime)
+    submit = await only_task(runtime, inst["id"], "submit")
+    assert (await post(runtime, f"/tasks/{submit['id']}/approve", BOB)).status_code == 403
+    not_approval = await post(runtime, f"/tasks/{submit['id']}/reject", ALICE, {"comment": "x"})
+    assert not_approval.status_code == 422
+    assert not_approval.headers["content-type"] == "application/problem+json"
+    await _submit(runtime, inst)
+    assert (await post(runtime, f"/tasks/{submit['id']}/approve", ALICE)).status_code == 409
+    unknown = await post(runtime, "/tasks/00000000-0000-0000-0000-000000000000/approve", ALICE)
+    assert unknown.status_code == 404
+    assert (
+        await runtime.client.post(f"/api/v1/tasks/{submit['id']}/approve", json={})
+    ).status_code == 401
+
+
+async def test_the_initiator_withdraws_while_nobody_has_acted(runtime):
+    inst = await _leave(runtime)
+    await _submit(runtime, inst)
+    assert (
+        await post(runtime, f"/process-instances/{inst['id']}/withdraw", BOB)
+    ).status_code == 403
+    assert (
+        await post(runtime, f"/process-instances/{inst['id']}/withdraw", ("mallory",))
+    ).status_code == 404
+    r = await post(
+        runtime, f"/process-instances/{inst['id']}/withdraw", ALICE, {"reason": "plans changed"}
+    )
+    assert r.status_code == 200 and r.json()["state"] == "terminated", r.text
+    [withdrawn] = await events(runtime, "instance.withdrawn")
+    assert withdrawn["data"]["actor"] == "alice" and withdrawn["data"]["reason"] == "plans changed"
+    [cancelled] = await events(runtime, "task.cancelled")
+    assert cancelled["data"]["node_id"] == "manager" and cancelled["data"]["reason"] == "withdrawn"
+    assert (
+        await post(runtime, f"/process-instances/{inst['id']}/withdraw", ALICE)
+    ).status_code == 409
+    await assert_chain_valid(runtime, inst["id"])
+
+
+async def test_withdrawal_is_refused_once_someone_acted_and_allowed_when_sent_back(runtime):
+    inst = await _leave(runtime)
+    await _submit(runtime, inst)
+    manager = await only_task(runtime, inst["id"], "manager")
+    await post(runtime, f"/tasks/{manager['id']}/approve", BOB)
+    refused = await post(runtime, f"/process-instances/{inst['id']}/withdraw", ALICE)
+    assert refused.status_code == 409 and "bob" in refused.json()["detail"]
+
+    director = await only_task(runtime, inst["id"], "director")
+    await post(runtime, f"/tasks/{director['id']}/reject", DAVE, {"comment": "reconsider"})
+    manager = await only_task(runtime, inst["id"], "manager")
+    await post(runtime, f"/tasks/{manager['id']}/reject", BOB, {"comment": "back to you"})
+    # the request waits for alice again: she may resubmit or withdraw it
+    r = await post(
+        runtime, f"/process-instances/{inst['id']}/withdraw", ALICE, {"reason": "never mind"}
+    )
+    assert r.status_code == 200, r.text
+    await assert_chain_valid(runtime, inst["id"])

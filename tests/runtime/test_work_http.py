@@ -1,0 +1,219 @@
+"""The HTTP connector against a real local HTTP server: response mapping, retries with
+backoff, timeouts, incidents retried by an administrator, leases of crashed replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest_asyncio
+from aiohttp import web
+from sqlalchemy import select
+
+from bpm_common import jsonutil
+from bpm_stack.embedded import free_port
+from services.runtime.instances.models import history
+from services.runtime.work.connector import HttpConnector
+from services.runtime.work.models import work_items
+from tests.runtime.conftest import MODELS
+
+LATER = dt.timedelta(days=1)
+
+
+@dataclass
+class Server:
+    """A small HTTP service standing in for an ERP: it records what it received."""
+
+    base: str
+    received: list[dict[str, Any]] = field(default_factory=list)
+    failing: set[str] = field(default_factory=set)
+    calls: dict[str, int] = field(default_factory=dict)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def server() -> AsyncIterator[Server]:
+    port = free_port()
+    state = Server(f"http://127.0.0.1:{port}")
+
+    async def charge(request: web.Request) -> web.Response:
+        body = await request.json()
+        state.received.append({"path": request.path, "auth": request.headers.get("Authorization"), "body": body})
+        return web.json_response({"id": f"ch_{request.match_info['order']}", "amount": body["amount"]},
+                                 status=201, headers={"X-Trace": "t-1"})
+
+    async def flaky(request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        state.calls[key] = state.calls.get(key, 0) + 1
+        if state.calls[key] == 1:
+            return web.Response(status=500, text="database is down")
+        return web.json_response({"id": f"ok_{key}"})
+
+    async def switch(request: web.Request) -> web.Response:
+        if request.match_info["key"] in state.failing:
+            return web.Response(status=503, text="maintenance")
+        return web.json_response({"id": "back"})
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.json_response({"id": "late"})
+
+    async def to_file(request: web.Request) -> web.Response:
+        raise web.HTTPFound("file:///etc/passwd")
+
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(body=b"x" * (600 * 1024), content_type="text/plain")
+
+    app = web.Application()
+    app.router.add_post("/charge/{order}", charge)
+    app.router.add_post("/flaky/{key}", flaky)
+    app.router.add_post("/switch/{key}", switch)
+    app.router.add_post("/slow", slow)
+    app.router.add_post("/to-file", to_file)
+    app.router.add_post("/big", big)
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield state
+    await runner.cleanup()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def connector(runtime) -> AsyncIterator[HttpConnector]:
+    connector = HttpConnector(runtime.client.app.state.ctx)
+    yield connector
+    await connector.aclose()
+
+
+async def _start(runtime, url: str, **variables: Any) -> str:
+    await runtime.publish((MODELS / "work-http.bpmn").read_bytes(), "http-order")
+    started = await runtime.client.post(
+        "/api/v1/process-instances",
+        json={"definition_key": "http-order",
+              "variables": {"url": url, "token": "s3cret-token", "order": {"amount": 42.5}, **variables}},
+        headers=runtime.auth("alice"),
+    )
+    assert started.status_code == 201, started.text
+    assert started.json()["active_nodes"] == ["charge"]
+    return started.json()["id"]
+
+
+async def _instance(runtime, instance_id: str) -> dict[str, Any]:
+    r = await runtime.client.get(f"/api/v1/process-instances/{instance_id}", headers=runtime.auth("admin", "admin"))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def _item(runtime) -> dict[str, Any]:
+    async with runtime.db.transaction() as session:
+        return dict((await session.execute(select(work_items))).mappings().one())
+
+
+def _later() -> dt.datetime:
+    return dt.datetime.now(dt.UTC) + LATER
+
+
+async def test_a_successful_call_maps_the_response_and_moves_on(runtime, server, connector):
+    instance_id = await _start(runtime, f"{server.base}/charge/O-7")
+    assert await connector.run_due() == ["completed"]
+    assert server.received[-1] == {
+        "path": "/charge/O-7", "auth": "Bearer s3cret-token", "body": {"amount": 42.5}
+    }
+    view = await _instance(runtime, instance_id)
+    assert view["active_nodes"] == ["ship"]
+    variables = view["variables"]
+    assert variables["chargeId"] == "ch_O-7" and variables["chargeStatus"] == 201
+    assert variables["chargeResponse"]["body"] == {"id": "ch_O-7", "amount": 42.5}
+    assert variables["chargeResponse"]["headers"]["x-trace"] == "t-1"
+    assert (await _item(runtime))["state"] == "completed"
+    async with runtime.db.transaction() as session:
+        trail = jsonutil.dumps((await session.execute(select(history.c.details))).scalars().all())
+    assert "s3cret-token" not in trail, "request headers never reach the history"
+
+
+async def test_a_server_error_is_retried_after_the_backoff(runtime, server, connector):
+    instance_id = await _start(runtime, f"{server.base}/flaky/a")
+    assert await connector.run_due() == ["retrying"]
+    item = await _item(runtime)
+    assert item["state"] == "open" and item["retries_left"] == 1
+    assert "HTTP 500" in item["last_error"]
+    assert await connector.run_due() == [], "not before the backoff has passed"
+    assert await connector.run_due(_later()) == ["completed"]
+    view = await _instance(runtime, instance_id)
+    assert view["active_nodes"] == ["ship"] and view["variables"]["chargeId"] == "ok_a"
+
+
+async def test_a_call_that_takes_too_long_times_out(runtime, server, connector):
+    await _start(runtime, f"{server.base}/slow")
+    assert await connector.run_due() == ["retrying"]
+    assert "timed out after 0.3 s" in (await _item(runtime))["last_error"]
+
+
+async def test_exhausted_retries_open_an_incident_that_an_administrator_retries(runtime, server, connector):
+    server.failing.add("erp")
+    instance_id = await _start(runtime, f"{server.base}/switch/erp")
+    assert await connector.run_due(_later()) == ["retrying", "incident"]
+    assert (await _item(runtime))["state"] == "incident"
+    c = runtime.client
+    admin = runtime.auth("admin", "admin")
+    assert (await c.get("/api/v1/incidents", headers=runtime.auth("alice"))).status_code == 403
+    [incident] = (await c.get(f"/api/v1/incidents?instance_id={instance_id}&state=open", headers=admin)).json()["items"]
+    assert incident["node_id"] == "charge" and "HTTP 503" in incident["message"]
+
+    server.failing.discard("erp")
+    retried = await c.post(f"/api/v1/incidents/{incident['id']}/retry",
+                           json={"retries": 1, "reason": "ERP maintenance is over"}, headers=admin)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["state"] == "resolved" and retried.json()["resolved_by"] == "admin"
+    again = await c.post(f"/api/v1/incidents/{incident['id']}/retry", json={"reason": "twice"}, headers=admin)
+    assert again.status_code == 409
+    assert await connector.run_due() == ["completed"]
+    assert (await _instance(runtime, instance_id))["active_nodes"] == ["ship"]
+
+    trail = (await c.get(f"/api/v1/process-instances/{instance_id}/history", headers=admin)).json()["items"]
+    [resolved] = [e for e in trail if e["action"] == "incident_resolved"]
+    assert resolved["actor"] == "admin" and resolved["comment"] == "ERP maintenance is over"
+    types = [e["type"] for e in await _outbox(runtime)]
+    assert "bpm.runtime.incident.created" in types and "bpm.runtime.incident.resolved" in types
+
+
+async def test_a_lease_left_by_a_crashed_replica_runs_out_and_the_item_is_taken_again(runtime, server, connector):
+    instance_id = await _start(runtime, f"{server.base}/charge/O-8")
+    crashed = HttpConnector(runtime.client.app.state.ctx)
+    taken = await crashed.take()
+    assert taken is not None and (await _item(runtime))["state"] == "locked"
+    assert await connector.run_due() == [], "the lease still holds"
+    assert await connector.run_due(_later()) == ["completed"]
+    assert (await _instance(runtime, instance_id))["active_nodes"] == ["ship"]
+    assert await crashed.report(taken, await crashed.perform(taken)) == "dropped", "the lost lease reports nothing"
+    assert (await _item(runtime))["attempts"] == 2
+
+
+async def test_only_http_urls_are_called_and_answers_are_bounded(runtime, server, connector):
+    await _start(runtime, "file:///etc/passwd")
+    assert await connector.run_due() == ["incident"], "retrying a forbidden URL cannot help"
+    assert "only http and https" in (await _item(runtime))["last_error"]
+
+
+async def test_a_redirect_to_another_scheme_is_refused(runtime, server, connector):
+    await _start(runtime, f"{server.base}/to-file")
+    assert await connector.run_due() == ["incident"]
+    assert "redirect" in (await _item(runtime))["last_error"]
+
+
+async def test_a_response_above_the_limit_is_refused(runtime, server, connector):
+    await _start(runtime, f"{server.base}/big")
+    assert await connector.run_due() == ["incident"]
+    assert "more than" in (await _item(runtime))["last_error"]
+
+
+async def _outbox(runtime) -> list[dict[str, Any]]:
+    from bpm_common.events.outbox import add_event_tables
+    from services.runtime.database import Base
+
+    outbox, _ = add_event_tables(Base.metadata)
+    async with runtime.db.connection() as conn:
+        rows = (await conn.execute(select(outbox.c.payload).order_by(outbox.c.position))).all()
+    return [jsonutil.loads(r.payload) for r in rows]
