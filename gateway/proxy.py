@@ -30,7 +30,7 @@ from gateway.context import GatewayContext
 from gateway.forwarding import client_ip, response_headers, upstream_request_headers
 from gateway.problems import render, upstream_failure
 from gateway.ratelimit import retry_after
-from gateway.routes import API_PREFIX, BACKENDS, backend_for, is_allowed
+from gateway.routes import API_PREFIX, BACKENDS, backend_for, is_allowed, is_public
 from gateway.telemetry import FORBIDDEN, RATE_LIMITED, UNAUTHORIZED, UPSTREAM_LATENCY
 from gateway.upstream import Upstream
 
@@ -65,6 +65,16 @@ class Proxy:
         scope["route"] = PROXY_LABEL
         if _has_dot_segment(path):
             await render(NotFound(f"no API at {path}"))(scope, receive, send)
+            return
+        if is_public(method, path):
+            wait = self.ctx.requests.acquire("ip:" + client_ip(scope))
+            if wait:
+                RATE_LIMITED.labels("ip").inc()
+                await render(
+                    TooManyRequests("too many requests; slow down", headers={"Retry-After": retry_after(wait)})
+                )(scope, receive, send)
+                return
+            await self._forward(scope, receive, send, self.ctx.upstream(backend_for(path) or ""))
             return
         principal = await self._authenticate(scope, receive, send)
         if principal is None:

@@ -45,6 +45,7 @@ BACKENDS: dict[str, str] = {
     "external-tasks": RUNTIME_SERVICE,
     "migrations": RUNTIME_SERVICE,
     "calendars": RUNTIME_SERVICE,
+    "copies": RUNTIME_SERVICE,
     "notifications": NOTIFIER_SERVICE,
     "channels": NOTIFIER_SERVICE,
     "notification-preferences": NOTIFIER_SERVICE,
@@ -91,16 +92,31 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(re.escape(pattern))
 
 
+#: reachable without a bearer token: the signed, single-use, expiring token in the path of an
+#: approve/reject link from a chat message is the credential (the notifier checks it);
+#: such calls are rate-limited per client address like every anonymous call
+PUBLIC_RULES: tuple[Rule, ...] = (
+    Rule(frozenset({"GET", "POST"}), "/api/v1/notifications/actions/**", ANY_USER),
+)
+
+
+def is_public(method: str, path: str) -> bool:
+    return any(rule.matches(method, path) for rule in PUBLIC_RULES)
+
+
 ROLE_RULES: tuple[Rule, ...] = (
     # lint is a POST that changes nothing; it has the same audience as the other designer writes
     Rule(frozenset({"POST"}), "/api/v1/definitions/lint", DESIGNERS),
     Rule(WRITES, "/api/v1/definitions/**", DESIGNERS),
     Rule(WRITES, "/api/v1/templates/**", DESIGNERS),
+    # employees fill in forms: they upload attachments and check their input
+    Rule(frozenset({"POST"}), "/api/v1/forms/attachments", ANY_USER),
+    Rule(frozenset({"POST"}), "/api/v1/forms/validate", ANY_USER),
     Rule(WRITES, "/api/v1/forms/**", DESIGNERS),
     Rule(WRITES, "/api/v1/dictionaries/**", DESIGNERS),
     Rule(WRITES, "/api/v1/approval-trees/**", DESIGNERS),
     Rule(WRITES, "/api/v1/org/**", ADMINS),
-    Rule(WRITES, "/api/v1/channels/**", ADMINS),
+    Rule(ANY_METHOD, "/api/v1/channels/**", ADMINS),
     Rule(ANY_METHOD, "/api/v1/analytics/**", ANALYSTS),
     Rule(ANY_METHOD, "/api/v1/reports/**", ANALYSTS),
     Rule(ANY_METHOD, "/api/v1/exports/**", ANALYSTS),

@@ -36,8 +36,8 @@ def _headers(echo: dict) -> dict[str, list[str]]:
         ("/api/v1/external-tasks", "runtime"),
         ("/api/v1/calendars/c", "runtime"),
         ("/api/v1/notifications/unread", "notifier"),
-        ("/api/v1/channels", "notifier"),
         ("/api/v1/notification-preferences", "notifier"),
+        ("/api/v1/copies", "runtime"),
     ],
 )
 async def test_each_prefix_reaches_its_service(
@@ -139,7 +139,8 @@ async def test_unknown_and_internal_paths_are_not_found(client: httpx.AsyncClien
         ("POST", "/api/v1/org/users", ("process_designer",), 403),
         ("POST", "/api/v1/org/users", ("admin",), 200),
         ("PUT", "/api/v1/channels/email", ("process_designer",), 403),
-        ("GET", "/api/v1/channels", ("employee",), 200),
+        ("GET", "/api/v1/channels", ("employee",), 403),
+        ("GET", "/api/v1/channels", ("admin",), 200),
         ("GET", "/api/v1/analytics/processes/p/summary", ("employee",), 403),
         ("GET", "/api/v1/analytics/processes/p/summary", ("analyst",), 200),
         ("GET", "/api/v1/reports/r", ("process_owner",), 200),
@@ -264,3 +265,19 @@ async def test_several_replicas_of_a_backend_share_the_requests(start_gateway, s
         ]
         assert sorted(served) == ["notifier", "notifier", "runtime", "runtime"]
         assert (await http.get("/readyz")).status_code == 200
+
+
+async def test_approval_links_pass_without_a_bearer_token_and_nothing_else_does(client) -> None:
+    """A chat message's approve/reject link carries its own signed token; the notifier checks it."""
+    link = await client.post("/api/v1/notifications/actions/signed.token.here")
+    assert link.status_code == 200 and link.json()["service"] == "notifier"
+    assert "authorization" not in {k.lower() for k, _ in link.json()["headers"]}
+    assert (await client.get("/api/v1/notifications")).status_code == 401
+    assert (await client.post("/api/v1/notifications/read")).status_code == 401
+
+
+async def test_employees_may_upload_attachments_but_not_change_forms(client, bearer) -> None:
+    assert (await client.post("/api/v1/forms/attachments", headers=bearer("alice"))).status_code == 200
+    assert (await client.post("/api/v1/forms/validate", headers=bearer("alice"))).status_code == 200
+    assert (await client.put("/api/v1/forms/x", headers=bearer("alice"))).status_code == 403
+    assert (await client.get("/api/v1/channels", headers=bearer("alice"))).status_code == 403
