@@ -15,6 +15,7 @@ from bpm_common.events.envelope import Event
 from bpm_common.events.inbox import PoisonEvent
 from bpm_common.logging import get_logger
 from services.runtime.definitions.models import definitions
+from services.runtime.definitions.forms import start_form_keys
 from services.runtime.definitions.service import compile_definition
 from services.runtime.messages import starts as start_events
 
@@ -38,9 +39,12 @@ def _bpmn(data: dict) -> bytes:
 async def on_definition_published(session: AsyncSession, event: Event) -> None:
     d = event.data
     bpmn = _bpmn(d)
-    error = compile_definition(bpmn)[1]
+    graph, error = compile_definition(bpmn)
     if error:
         log.warning("published_definition_not_executable", key=d.get("key"), error=error)
+    forms = d.get("forms") or {}
+    if not isinstance(forms, dict):
+        raise PoisonEvent("definition forms must be an object")
     values = {
         "id": d["id"],
         "key": d["key"],
@@ -50,6 +54,8 @@ async def on_definition_published(session: AsyncSession, event: Event) -> None:
         "trial_roles": list(d.get("trial_roles") or []),
         "bpmn": bpmn,
         "compile_error": error,
+        "forms": forms,
+        "start_forms": start_form_keys(bpmn, graph.id) if graph is not None else {},
         "published_at": dt.datetime.fromisoformat(str(d["published_at"]).replace("Z", "+00:00")),
         "sequence": event.sequence,
     }

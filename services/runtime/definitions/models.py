@@ -12,7 +12,7 @@ from sqlalchemy import (
     Uuid,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from services.runtime.database import Base
 
@@ -27,6 +27,9 @@ definitions = Table(
     Column("trial_roles", ARRAY(String(100)), nullable=False, server_default=text("'{}'")),
     Column("bpmn", LargeBinary, nullable=False),
     Column("compile_error", Text),
+    #: the forms published with this version, by form key, and which start event names which
+    Column("forms", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("start_forms", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("published_at", DateTime(timezone=True), nullable=False),
     Column("sequence", Integer, nullable=False, server_default=text("0")),
     Index("ix_definitions_key_status", "key", "status", "published_at"),

@@ -35,12 +35,35 @@ def compile_definition(bpmn: bytes) -> tuple[ProcessGraph | None, str | None]:
         return None, details[:4000]
 
 
+@dataclass(frozen=True, slots=True)
+class DefinitionForms:
+    """The forms of one definition version, and which start event names which form."""
+
+    forms: dict[str, Any]
+    start_forms: dict[str, str]
+
+
 class GraphCache:
-    """Compiled graphs by definition id; definitions never change once published."""
+    """Compiled graphs (and forms) by definition id; definitions never change once published."""
 
     def __init__(self, capacity: int = 256) -> None:
         self._items: OrderedDict[UUID, ProcessGraph] = OrderedDict()
+        self._forms: OrderedDict[UUID, DefinitionForms] = OrderedDict()
         self.capacity = capacity
+
+    async def forms(self, session: AsyncSession, definition_id: UUID) -> DefinitionForms:
+        found = self._forms.get(definition_id)
+        if found is None:
+            row = (
+                await session.execute(
+                    select(definitions.c.forms, definitions.c.start_forms).where(definitions.c.id == definition_id)
+                )
+            ).first()
+            found = DefinitionForms(dict(row.forms or {}), dict(row.start_forms or {})) if row else DefinitionForms({}, {})
+            self._forms[definition_id] = found
+            if len(self._forms) > self.capacity:
+                self._forms.popitem(last=False)
+        return found
 
     async def get(self, session: AsyncSession, definition_id: UUID) -> ProcessGraph:
         graph = self._items.get(definition_id)

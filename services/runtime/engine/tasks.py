@@ -559,3 +559,16 @@ def _after(now: datetime, duration: IsoDuration, element_id: str) -> datetime:
     except (OverflowError, ValueError):
         raise ExpressionFailed(f"the due date of {element_id!r} is out of range",
                                element_id=element_id) from None
+
+
+def form_key_of(element: etree._Element) -> str | None:
+    """The form key an element names (a start event's or a user task's), in any dialect:
+    Camunda 7 / Activiti / Flowable ``formKey``, or Camunda 8 ``zeebe:formDefinition``."""
+    key = _dialect_attribute(element, "formKey")
+    if key:
+        return key
+    extension = element.find(f"{{{BPMN_NS}}}extensionElements")
+    form = extension.find(f"{{{ZEEBE_NS}}}formDefinition") if extension is not None else None
+    if form is not None:
+        return _nonempty(form.get("formKey")) or _nonempty(form.get("formId"))
+    return None

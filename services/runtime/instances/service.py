@@ -22,6 +22,7 @@ from bpm_common.app import ServiceContext
 from bpm_common.auth import Principal
 from bpm_common.errors import Conflict, DomainError, Forbidden, NotFound, Unprocessable, field_error
 from bpm_common.ids import new_id
+from services.runtime.definitions.forms import check_submission
 from services.runtime.definitions.service import GraphCache, definition_to_start
 from services.runtime.engine import InstanceState, ProcessGraph, complete_task, start
 from services.runtime.engine.errors import EngineError
@@ -89,6 +90,12 @@ class InstanceCommands:
         check_variables(variables)
         roles = await self.caller_roles(principal)
         ref = await definition_to_start(self.session, definition_key, roles)
+        graph = await self.graphs.get(self.session, ref.id)
+        forms = await self.graphs.forms(self.session, ref.id)
+        start_event = graph.none_start or (graph.start_events[0] if len(graph.start_events) == 1 else None)
+        check_submission(
+            forms.forms, forms.start_forms.get(start_event or ""), variables, {"initiator": principal.username}
+        )
         return await self.start_on(
             ref.id, ref.key, ref.version, trial=ref.status == "trial", initiator=principal.username,
             variables=variables, business_key=business_key,
@@ -169,7 +176,14 @@ class InstanceCommands:
             raise Conflict(f"task {task_id} is already {task['state']}")
         if not may_work(task, principal.username, roles):
             raise Forbidden("you may not work on this task")
+        if task["delegation_state"] == "pending":
+            raise Conflict("the task is delegated: the delegate resolves it, then its owner completes it")
         check_variables(variables)
+        if task["form_key"]:
+            forms = await self.graphs.forms(
+                self.session, await self._definition_of(task["instance_id"])
+            )
+            check_submission(forms.forms, task["form_key"], variables, {"initiator": await self._initiator_of(task["instance_id"])})
         return await self.execute(
             task["instance_id"],
             lambda graph, state, now, nid: complete_task(
@@ -183,6 +197,16 @@ class InstanceCommands:
             outcome=outcome,
             recheck_task=task_id,
         )
+
+    async def _definition_of(self, instance_id: UUID) -> UUID:
+        return (
+            await self.session.execute(select(instances.c.definition_id).where(instances.c.id == instance_id))
+        ).scalar_one()
+
+    async def _initiator_of(self, instance_id: UUID) -> str | None:
+        return (
+            await self.session.execute(select(instances.c.initiator).where(instances.c.id == instance_id))
+        ).scalar_one()
 
     # -- the generic command ------------------------------------------------------------
 

@@ -15,7 +15,8 @@ COLUMNS = (
     tasks.c.id, tasks.c.instance_id, tasks.c.definition_key, tasks.c.definition_version, tasks.c.node_id,
     tasks.c.name, tasks.c.assignee, tasks.c.candidate_users, tasks.c.candidate_roles, tasks.c.due_at,
     tasks.c.priority, tasks.c.form_key, tasks.c.state, tasks.c.created_at, tasks.c.completed_at,
-    tasks.c.completed_by, tasks.c.comment,
+    tasks.c.completed_by, tasks.c.comment, tasks.c.owner, tasks.c.delegation_state, tasks.c.last_urged_at,
+    tasks.c.time_limit, tasks.c.escalation_level,
 )
 
 

@@ -36,6 +36,11 @@ class TaskView(BaseModel):
     completed_at: dt.datetime | None
     completed_by: str | None
     comment: str | None
+    owner: str | None = Field(default=None, description="The delegating user while the task is delegated")
+    delegation_state: str | None = Field(default=None, description="pending while delegated, then resolved")
+    last_urged_at: dt.datetime | None = None
+    time_limit: str | None = Field(default=None, description="The node's working-time limit (ISO 8601)")
+    escalation_level: int | None = None
 
 
 class TaskPage(BaseModel):
