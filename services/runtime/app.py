@@ -51,7 +51,16 @@ def definition() -> ServiceDefinition:
         metadata=Base.metadata,
         migrations=Path(__file__).parent / "migrations",
         routers=[
-            instances_router, tasks_router, work_router, messages_router, calls_router, operations_router, admin_router, migration_router, deadlines_router, copies_router,
+            instances_router,
+            tasks_router,
+            work_router,
+            messages_router,
+            calls_router,
+            operations_router,
+            admin_router,
+            migration_router,
+            deadlines_router,
+            copies_router,
         ],
         subscriptions=[
             Subscription(

@@ -145,7 +145,9 @@ def is_transient_db_error(exc: BaseException) -> bool:
         sqlstate = getattr(orig, "sqlstate", None)
         if sqlstate in ("40001", "40P01", "55P03", "57P01", "08006", "08003", "08001"):
             return True
-        if isinstance(orig, (asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.TooManyConnectionsError)):
+        if isinstance(
+            orig, (asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.TooManyConnectionsError)
+        ):
             return True
     return False
 

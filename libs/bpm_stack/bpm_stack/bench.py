@@ -75,7 +75,9 @@ def pgbench_tps(database_url: str, seconds: int, clients: int = 16) -> float | N
     run(tool("createdb"), *args, "bench_pgbench")
     try:
         run(tool("pgbench"), *args, "-i", "-s", "10", "-q", "bench_pgbench")
-        out = run(tool("pgbench"), *args, "-N", "-c", str(clients), "-j", "2", "-T", str(seconds), "bench_pgbench").stdout
+        out = run(
+            tool("pgbench"), *args, "-N", "-c", str(clients), "-j", "2", "-T", str(seconds), "bench_pgbench"
+        ).stdout
     finally:
         subprocess.run([tool("dropdb"), *args, "--if-exists", "bench_pgbench"], env=env, capture_output=True)  # noqa: S603
     match = re.search(r"tps = ([\d.]+)", out)
@@ -254,8 +256,11 @@ async def load_completed_instances(database_url: str, count: int) -> None:
 
     url = make_url(database_url)
     conn = await asyncpg.connect(
-        user=url.username, password=url.password, database="bench_runtime",
-        host=url.query.get("host") or url.host, port=url.port,
+        user=url.username,
+        password=url.password,
+        database="bench_runtime",
+        host=url.query.get("host") or url.host,
+        port=url.port,
     )
     try:
         definition_id = await conn.fetchval(
@@ -271,7 +276,9 @@ async def load_completed_instances(database_url: str, count: int) -> None:
                    now() - interval '30 days' + g * interval '20 seconds' + interval '2 hours'
             FROM generate_series(1, $3) AS g
             """,
-            definition_id, EXPENSE_KEY, count,
+            definition_id,
+            EXPENSE_KEY,
+            count,
         )
         await conn.execute(
             """

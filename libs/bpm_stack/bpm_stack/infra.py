@@ -8,7 +8,12 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bpm_stack.embedded import EmbeddedNats, EmbeddedPostgres, ensure_writable_by_postgres, port_is_free
+from bpm_stack.embedded import (
+    EmbeddedNats,
+    EmbeddedPostgres,
+    ensure_writable_by_postgres,
+    port_is_free,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_EMBEDDED_NATS_PORT = 14222

@@ -46,5 +46,7 @@ def check_submission(
     if errors:
         raise Unprocessable(
             f"the submitted data does not satisfy the form {form_key}",
-            errors=[field_error(f"variables.{e['field']}" if e["field"] else "variables", e["message"]) for e in errors],
+            errors=[
+                field_error(f"variables.{e['field']}" if e["field"] else "variables", e["message"]) for e in errors
+            ],
         )

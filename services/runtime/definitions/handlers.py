@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpm_common.events.envelope import Event
 from bpm_common.events.inbox import PoisonEvent
 from bpm_common.logging import get_logger
-from services.runtime.definitions.models import definitions
 from services.runtime.definitions.forms import start_form_keys
+from services.runtime.definitions.models import definitions
 from services.runtime.definitions.service import compile_definition
 from services.runtime.messages import starts as start_events
 

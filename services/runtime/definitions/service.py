@@ -29,9 +29,7 @@ def compile_definition(bpmn: bytes) -> tuple[ProcessGraph | None, str | None]:
     try:
         return compile_bpmn(bpmn), None
     except BpmnError as exc:
-        details = "; ".join(
-            f"{e.get('element_id') or 'document'}: {e.get('message')}" for e in exc.errors
-        ) or str(exc)
+        details = "; ".join(f"{e.get('element_id') or 'document'}: {e.get('message')}" for e in exc.errors) or str(exc)
         return None, details[:4000]
 
 
@@ -59,7 +57,9 @@ class GraphCache:
                     select(definitions.c.forms, definitions.c.start_forms).where(definitions.c.id == definition_id)
                 )
             ).first()
-            found = DefinitionForms(dict(row.forms or {}), dict(row.start_forms or {})) if row else DefinitionForms({}, {})
+            found = (
+                DefinitionForms(dict(row.forms or {}), dict(row.start_forms or {})) if row else DefinitionForms({}, {})
+            )
             self._forms[definition_id] = found
             if len(self._forms) > self.capacity:
                 self._forms.popitem(last=False)
@@ -94,8 +94,13 @@ async def definition_to_start(session: AsyncSession, key: str, roles: frozenset[
     rows = (
         await session.execute(
             select(
-                definitions.c.id, definitions.c.key, definitions.c.version, definitions.c.status,
-                definitions.c.trial_roles, definitions.c.compile_error, definitions.c.published_at,
+                definitions.c.id,
+                definitions.c.key,
+                definitions.c.version,
+                definitions.c.status,
+                definitions.c.trial_roles,
+                definitions.c.compile_error,
+                definitions.c.published_at,
             )
             .where(definitions.c.key == key, definitions.c.status.in_(("published", "trial")))
             .order_by(definitions.c.published_at.desc())

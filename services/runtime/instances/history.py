@@ -81,15 +81,20 @@ class HistoryWriter:
 
 async def verify_chain(session: AsyncSession, instance_id: UUID, expected_last: str) -> dict[str, Any]:
     rows = (
-        await session.execute(
-            select(history).where(history.c.instance_id == instance_id).order_by(history.c.id)
-        )
-    ).mappings().all()
+        (await session.execute(select(history).where(history.c.instance_id == instance_id).order_by(history.c.id)))
+        .mappings()
+        .all()
+    )
     prev = ""
     for index, row in enumerate(rows):
         if row["prev_hash"] != prev or entry_hash(prev, dict(row)) != row["hash"]:
             return {"valid": False, "entries": len(rows), "first_invalid_index": index, "first_invalid_id": row["id"]}
         prev = row["hash"]
     if prev != expected_last:
-        return {"valid": False, "entries": len(rows), "first_invalid_index": len(rows), "reason": "entries missing at the end"}
+        return {
+            "valid": False,
+            "entries": len(rows),
+            "first_invalid_index": len(rows),
+            "reason": "entries missing at the end",
+        }
     return {"valid": True, "entries": len(rows)}

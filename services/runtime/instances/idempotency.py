@@ -21,9 +21,7 @@ async def replay(session: AsyncSession, key: str | None, username: str, endpoint
     if not 1 <= len(key) <= 255:
         raise BadRequest("invalid Idempotency-Key", errors=[field_error("Idempotency-Key", "1 to 255 characters")])
     # serialise concurrent retries of the same key until the first one committed
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"{username}\x00{key}".encode())}
-    )
+    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"{username}\x00{key}".encode())})
     row = (
         await session.execute(
             select(idempotency_keys.c.status, idempotency_keys.c.response, idempotency_keys.c.endpoint).where(
@@ -41,11 +39,20 @@ async def replay(session: AsyncSession, key: str | None, username: str, endpoint
     return row.status, row.response
 
 
-async def remember(session: AsyncSession, key: str | None, username: str, endpoint: str, status: int, body: Any) -> None:
+async def remember(
+    session: AsyncSession, key: str | None, username: str, endpoint: str, status: int, body: Any
+) -> None:
     if key is None:
         return
     await session.execute(
         insert(idempotency_keys)
-        .values(key=key, username=username, endpoint=endpoint, status=status, response=jsonutil.jsonable(body), created_at=func.now())
+        .values(
+            key=key,
+            username=username,
+            endpoint=endpoint,
+            status=status,
+            response=jsonutil.jsonable(body),
+            created_at=func.now(),
+        )
         .on_conflict_do_nothing()
     )

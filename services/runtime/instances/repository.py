@@ -32,13 +32,13 @@ def involvement(username: str, roles: frozenset[str]) -> Any:
             ),
         )
     )
-    copied = exists().where(
-        and_(copies.c.instance_id == instances.c.id, copies.c.recipient == username)
-    )
+    copied = exists().where(and_(copies.c.instance_id == instances.c.id, copies.c.recipient == username))
     return or_(instances.c.initiator == username, task_match, copied)
 
 
-async def get_visible(session: AsyncSession, instance_id: UUID, principal: Principal, roles: frozenset[str]) -> dict[str, Any] | None:
+async def get_visible(
+    session: AsyncSession, instance_id: UUID, principal: Principal, roles: frozenset[str]
+) -> dict[str, Any] | None:
     query = select(instances).where(instances.c.id == instance_id)
     if not roles.intersection(OVERSEERS):
         query = query.where(involvement(principal.username, roles))
@@ -64,7 +64,9 @@ def view(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def history_of(session: AsyncSession, instance_id: UUID, after_id: int | None, limit: int) -> list[dict[str, Any]]:
+async def history_of(
+    session: AsyncSession, instance_id: UUID, after_id: int | None, limit: int
+) -> list[dict[str, Any]]:
     query = select(history).where(history.c.instance_id == instance_id)
     if after_id is not None:
         query = query.where(history.c.id > after_id)
@@ -117,6 +119,8 @@ async def list_visible(
             )
         )
     rows = (
-        await session.execute(query.order_by(instances.c.started_at.desc(), instances.c.id.desc()).limit(limit + 1))
-    ).mappings().all()
+        (await session.execute(query.order_by(instances.c.started_at.desc(), instances.c.id.desc()).limit(limit + 1)))
+        .mappings()
+        .all()
+    )
     return [dict(r) for r in rows]

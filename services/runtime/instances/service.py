@@ -60,10 +60,21 @@ def engine_error(exc: EngineError) -> DomainError:
 
 
 _ROW_COLUMNS = (
-    instances.c.id, instances.c.definition_id, instances.c.definition_key, instances.c.definition_version,
-    instances.c.business_key, instances.c.initiator, instances.c.trial, instances.c.started_at,
-    instances.c.event_sequence, instances.c.history_hash, instances.c.engine_state, instances.c.state,
-    instances.c.suspended, instances.c.parent_instance_id, instances.c.parent_call_id,
+    instances.c.id,
+    instances.c.definition_id,
+    instances.c.definition_key,
+    instances.c.definition_version,
+    instances.c.business_key,
+    instances.c.initiator,
+    instances.c.trial,
+    instances.c.started_at,
+    instances.c.event_sequence,
+    instances.c.history_hash,
+    instances.c.engine_state,
+    instances.c.state,
+    instances.c.suspended,
+    instances.c.parent_instance_id,
+    instances.c.parent_call_id,
 )
 
 
@@ -97,8 +108,13 @@ class InstanceCommands:
             forms.forms, forms.start_forms.get(start_event or ""), variables, {"initiator": principal.username}
         )
         return await self.start_on(
-            ref.id, ref.key, ref.version, trial=ref.status == "trial", initiator=principal.username,
-            variables=variables, business_key=business_key,
+            ref.id,
+            ref.key,
+            ref.version,
+            trial=ref.status == "trial",
+            initiator=principal.username,
+            variables=variables,
+            business_key=business_key,
         )
 
     async def start_on(
@@ -119,39 +135,65 @@ class InstanceCommands:
         graph = await self.graphs.get(self.session, definition_id)
         now = utcnow()
         try:
-            result = start(
-                graph, variables, initiator=initiator, now=now, new_id=new_id, start_event_id=start_event_id
-            )
+            result = start(graph, variables, initiator=initiator, now=now, new_id=new_id, start_event_id=start_event_id)
         except EngineError as exc:
             raise engine_error(exc) from exc
         instance_id = UUID(new_id())
         row = InstanceRow(
-            id=instance_id, definition_id=definition_id, definition_key=key, definition_version=version,
-            business_key=business_key, initiator=initiator, trial=trial, started_at=now, event_sequence=0,
-            history_hash="", engine_state={}, state="active",
-            parent_instance_id=parent[0] if parent else None, parent_call_id=parent[1] if parent else None,
+            id=instance_id,
+            definition_id=definition_id,
+            definition_key=key,
+            definition_version=version,
+            business_key=business_key,
+            initiator=initiator,
+            trial=trial,
+            started_at=now,
+            event_sequence=0,
+            history_hash="",
+            engine_state={},
+            state="active",
+            parent_instance_id=parent[0] if parent else None,
+            parent_call_id=parent[1] if parent else None,
         )
         await self.session.execute(
             insert(instances).values(
-                id=instance_id, definition_id=definition_id, definition_key=key, definition_version=version,
-                business_key=business_key, initiator=initiator, state="active", trial=trial, engine_state={},
-                started_at=now, parent_instance_id=row.parent_instance_id, parent_call_id=row.parent_call_id,
+                id=instance_id,
+                definition_id=definition_id,
+                definition_key=key,
+                definition_version=version,
+                business_key=business_key,
+                initiator=initiator,
+                state="active",
+                trial=trial,
+                engine_state={},
+                started_at=now,
+                parent_instance_id=row.parent_instance_id,
+                parent_call_id=row.parent_call_id,
             )
         )
         step = Step(self.session, self.ctx, row, graph, now, actor or initiator, HistoryWriter(instance_id, ""))
         step.history.add(
-            "instance_started", now, actor=actor or initiator,
-            details={"definition_key": key, "definition_version": version, "business_key": business_key,
-                     **({"start_event": start_event_id} if start_event_id else {}),
-                     **({"parent_instance_id": str(parent[0])} if parent else {})},
+            "instance_started",
+            now,
+            actor=actor or initiator,
+            details={
+                "definition_key": key,
+                "definition_version": version,
+                "business_key": business_key,
+                **({"start_event": start_event_id} if start_event_id else {}),
+                **({"parent_instance_id": str(parent[0])} if parent else {}),
+            },
         )
-        step.event("instance.started", {
-            **step.instance_common(),
-            "definition_id": str(definition_id),
-            "initiator_department": await department_of(self.session, initiator) if initiator else None,
-            "started_at": now,
-            "parent_instance_id": str(parent[0]) if parent else None,
-        })
+        step.event(
+            "instance.started",
+            {
+                **step.instance_common(),
+                "definition_id": str(definition_id),
+                "initiator_department": await department_of(self.session, initiator) if initiator else None,
+                "started_at": now,
+                "parent_instance_id": str(parent[0]) if parent else None,
+            },
+        )
         from services.runtime.instances.records import INSTANCES_STARTED
 
         step.count_after_commit(INSTANCES_STARTED.labels(key).inc)
@@ -180,15 +222,21 @@ class InstanceCommands:
             raise Conflict("the task is delegated: the delegate resolves it, then its owner completes it")
         check_variables(variables)
         if task["form_key"]:
-            forms = await self.graphs.forms(
-                self.session, await self._definition_of(task["instance_id"])
+            forms = await self.graphs.forms(self.session, await self._definition_of(task["instance_id"]))
+            check_submission(
+                forms.forms, task["form_key"], variables, {"initiator": await self._initiator_of(task["instance_id"])}
             )
-            check_submission(forms.forms, task["form_key"], variables, {"initiator": await self._initiator_of(task["instance_id"])})
         return await self.execute(
             task["instance_id"],
             lambda graph, state, now, nid: complete_task(
-                graph, state, str(task_id), variables=variables, actor=principal.username,
-                outcome=outcome, now=now, new_id=nid,
+                graph,
+                state,
+                str(task_id),
+                variables=variables,
+                actor=principal.username,
+                outcome=outcome,
+                now=now,
+                new_id=nid,
             ),
             actor=principal.username,
             comment=comment,
@@ -212,9 +260,7 @@ class InstanceCommands:
 
     async def lock(self, instance_id: UUID) -> InstanceRow:
         found = (
-            await self.session.execute(
-                select(*_ROW_COLUMNS).where(instances.c.id == instance_id).with_for_update()
-            )
+            await self.session.execute(select(*_ROW_COLUMNS).where(instances.c.id == instance_id).with_for_update())
         ).first()
         if found is None:
             raise NotFound(f"process instance {instance_id} not found")
@@ -259,8 +305,18 @@ class InstanceCommands:
         except EngineError as exc:
             raise engine_error(exc) from exc
         step = Step(
-            self.session, self.ctx, row, graph, now, actor, HistoryWriter(row.id, row.history_hash),
-            comment=comment, completed_task=completed_task, submitted=submitted, outcome=outcome, reason=reason,
+            self.session,
+            self.ctx,
+            row,
+            graph,
+            now,
+            actor,
+            HistoryWriter(row.id, row.history_hash),
+            comment=comment,
+            completed_task=completed_task,
+            submitted=submitted,
+            outcome=outcome,
+            reason=reason,
         )
         for action, fields in history or ():
             step.history.add(action, now, actor=actor, **fields)

@@ -60,7 +60,7 @@ class JobRunner:
             if ran < self.batch:
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self.idle)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 self._wake.clear()
 

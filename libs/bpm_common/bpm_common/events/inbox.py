@@ -21,7 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common import jsonutil
 from bpm_common.db import Database, is_transient_db_error
-from bpm_common.events.broker import Broker, BrokerError, ConsumerSpec, IncomingMessage, OutgoingMessage
+from bpm_common.events.broker import (
+    Broker,
+    BrokerError,
+    ConsumerSpec,
+    IncomingMessage,
+    OutgoingMessage,
+)
 from bpm_common.events.envelope import Event
 from bpm_common.events.outbox import EventWriter
 from bpm_common.events.streams import dlq_stream_name, dlq_subject
@@ -31,9 +37,7 @@ log = get_logger(__name__)
 
 Handler = Callable[[AsyncSession, Event], Awaitable[None]]
 
-EVENTS_HANDLED = Counter(
-    "bpm_events_handled_total", "Events taken by a consumer", ["consumer", "outcome"]
-)
+EVENTS_HANDLED = Counter("bpm_events_handled_total", "Events taken by a consumer", ["consumer", "outcome"])
 EVENT_LAG = Histogram(
     "bpm_event_lag_seconds",
     "Time from an event's creation to its handling",
@@ -153,7 +157,9 @@ class EventConsumer:
                 if wanted:
                     rows = await session.execute(
                         pg_insert(ib)
-                        .values([{"consumer": self.name, "event_id": e.id, "event_type": e.type} for e in wanted.values()])
+                        .values(
+                            [{"consumer": self.name, "event_id": e.id, "event_type": e.type} for e in wanted.values()]
+                        )
                         .on_conflict_do_nothing()
                         .returning(ib.c.event_id)
                     )
@@ -205,8 +211,8 @@ class EventConsumer:
         EVENTS_HANDLED.labels(self.name, "retry").inc()
         try:
             await msg.nak(delay=delay)
-        except Exception:  # noqa: BLE001 - redelivered after the ack wait anyway
-            pass
+        except Exception as nak_error:  # noqa: BLE001 - redelivered after the ack wait anyway
+            log.debug("event_nak_failed", consumer=self.name, error=repr(nak_error))
 
     async def _dead_letter(self, msg: IncomingMessage, reason: str) -> None:
         log.error("event_dead_lettered", consumer=self.name, reason=reason, subject=msg.subject)

@@ -8,12 +8,19 @@ from collections.abc import Sequence
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import ConnectionClosedError, NoServersError, TimeoutError as NatsTimeoutError
+from nats.errors import ConnectionClosedError, NoServersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
-from bpm_common.events.broker import Broker, BrokerError, ConsumerSpec, IncomingMessage, OutgoingMessage
+from bpm_common.events.broker import (
+    Broker,
+    BrokerError,
+    ConsumerSpec,
+    IncomingMessage,
+    OutgoingMessage,
+)
 from bpm_common.logging import get_logger
 
 log = get_logger(__name__)
@@ -59,7 +66,7 @@ class JetStreamBroker(Broker):
     async def start(self) -> None:
         try:
             await self._connect_once()
-        except (NoServersError, OSError, NatsTimeoutError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, NoServersError, OSError, NatsTimeoutError) as exc:
             log.warning("nats_unreachable_retrying", error=str(exc))
             self._connect_task = asyncio.create_task(self._connect_forever())
 
@@ -96,7 +103,7 @@ class JetStreamBroker(Broker):
             try:
                 await self._connect_once()
                 return
-            except (NoServersError, OSError, NatsTimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, NoServersError, OSError, NatsTimeoutError):
                 delay = min(delay * 2, 5.0)
 
     async def wait_connected(self, timeout: float | None = None) -> None:
@@ -145,7 +152,7 @@ class JetStreamBroker(Broker):
                 headers["Nats-Msg-Id"] = m.msg_id
                 futures.append(await js.publish_async(m.subject, m.data, headers=headers))
             done = await asyncio.wait_for(asyncio.gather(*futures), timeout)
-        except (asyncio.TimeoutError, NatsTimeoutError, ConnectionClosedError) as exc:
+        except (TimeoutError, NatsTimeoutError, ConnectionClosedError) as exc:
             for f in futures:
                 f.cancel()
             raise BrokerError(f"publish not acknowledged: {exc!r}") from exc
@@ -175,6 +182,6 @@ class JetStreamBroker(Broker):
             self._subs[spec.durable] = sub
         try:
             msgs = await sub.fetch(batch, timeout=timeout)
-        except (NatsTimeoutError, asyncio.TimeoutError):
+        except (TimeoutError, NatsTimeoutError):
             return []
         return [_JsMessage(m) for m in msgs]

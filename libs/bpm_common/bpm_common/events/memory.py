@@ -7,15 +7,21 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bpm_common.events.broker import Broker, BrokerError, ConsumerSpec, IncomingMessage, OutgoingMessage
+from bpm_common.events.broker import (
+    Broker,
+    BrokerError,
+    ConsumerSpec,
+    IncomingMessage,
+    OutgoingMessage,
+)
 
 
 def _matches(pattern: str, subject: str) -> bool:
     p, s = pattern.split("."), subject.split(".")
-    for i, token in enumerate(p):
-        if token == ">":
+    for i, part in enumerate(p):
+        if part == ">":
             return len(s) > i
-        if i >= len(s) or (token != "*" and token != s[i]):
+        if i >= len(s) or (part != "*" and part != s[i]):
             return False
     return len(p) == len(s)
 
@@ -109,7 +115,7 @@ class MemoryBroker(Broker):
             self._new_message.clear()
             try:
                 await asyncio.wait_for(self._new_message.wait(), min(0.05, max(deadline - time.monotonic(), 0)))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def _collect(self, consumer: _Consumer, batch: int) -> list[IncomingMessage]:

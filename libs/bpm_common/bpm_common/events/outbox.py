@@ -151,7 +151,7 @@ class OutboxRelay:
         while not self._stopping:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._wake.clear()
             try:
