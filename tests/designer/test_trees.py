@@ -189,8 +189,16 @@ def test_tree_to_bpmn_to_tree_gives_the_same_tree_and_the_same_bpmn():
                 },
             }
         ],
+        [
+            {
+                "type": "approver",
+                "name": "Legal and risk",
+                "approvers": [role("legal"), {"type": "manager", "levels": 1}],
+                "mode": "all",
+            }
+        ],
     ],
-    ids=["empty", "single", "parallel-with-empty-branch", "nested-conditions"],
+    ids=["empty", "single", "parallel-with-empty-branch", "nested-conditions", "role-countersign"],
 )
 def test_round_trips_of_small_and_nested_trees(nodes):
     data, with_ids = compiled({"key": "p", "name": "P", "nodes": nodes})
@@ -276,10 +284,6 @@ def test_foreign_bpmn_is_not_a_builder_model():
 @pytest.mark.parametrize(
     ("node", "words"),
     [
-        (
-            {"type": "approver", "name": "A", "approvers": [role("x")], "mode": "all"},
-            "signers listed",
-        ),
         ({"type": "approver", "name": "A", "approvers": []}, "at least 1"),
         ({"type": "automated", "name": "A"}, "topic or an http"),
         (
@@ -424,3 +428,17 @@ async def test_a_foreign_definition_has_no_tree(client):
         f"/api/v1/approval-trees/{created['id']}", headers=client.as_user(*EMPLOYEE)
     )
     assert response.status_code == 422
+
+
+def test_a_countersign_by_roles_names_its_signers_as_rules_for_the_runtime():
+    data, _ = compiled(
+        {"key": "p", "name": "P", "nodes": [
+            {"type": "approver", "id": "sign", "name": "Legal", "approvers": [role("legal")], "mode": "sequence"}
+        ]}
+    )
+    task = etree.fromstring(data).find(".//{*}userTask[@id='sign']")
+    assert task.get("{http://bpm-platform.org/schema/bpmn/1.0}signers") == "role:legal"
+    loop = task.find("{*}multiInstanceLoopCharacteristics")
+    assert loop.get("{http://camunda.org/schema/1.0/bpmn}collection") == "${sign_signers}"
+    assert loop.get("isSequential") == "true"
+    assert lint(data, LIMITS, publishing=True).valid

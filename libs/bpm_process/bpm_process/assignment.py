@@ -167,10 +167,16 @@ def rule_texts(element: etree._Element) -> list[tuple[str, str]]:
     names it (``bpm:assignment``, ``bpm:raci informed`` ...). Empty attributes are
     included, so a check can report them."""
     found: list[tuple[str, str]] = []
-    for attribute in ("assignment", "copyTo", "timeoutReassignTo"):
+    for attribute in ("assignment", "signers", "copyTo", "timeoutReassignTo"):
         value = element.get(f"{{{BPM_NS}}}{attribute}")
         if value is not None:
             found.append((f"bpm:{attribute}", value))
     for role, text in raci_texts(element).items():
         found.append((f"bpm:raci {role}", text))
     return found
+
+
+def signers_variable(node_id: str) -> str:
+    """The variable holding the signers the runtime resolved for a countersign whose
+    `bpm:signers` rules name roles, managers or department roles (`<node>_signers`)."""
+    return node_id.replace("-", "_").replace(".", "_") + "_signers"

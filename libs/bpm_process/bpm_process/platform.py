@@ -18,7 +18,7 @@ from bpm_process.timelimits import TIMEOUT_ACTIONS, parse_working_duration
 
 __all__ = ["TASK_ATTRIBUTES", "extension_problems", "has_due_date"]
 
-TASK_ATTRIBUTES = ("assignment", "timeLimit", "remindBefore", "timeoutAction", "timeoutReassignTo")
+TASK_ATTRIBUTES = ("assignment", "signers", "timeLimit", "remindBefore", "timeoutAction", "timeoutReassignTo")
 """``bpm`` attributes read on user tasks only."""
 
 
@@ -37,6 +37,10 @@ def extension_problems(node: FlowNode) -> list[str]:
                 problems.append(f"bpm:{attribute} is only read on a user task")
     else:
         problems.extend(_time_limit_problems(node))
+        if element.get(f"{{{BPM_NS}}}signers") is not None and element.find(
+            f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics"
+        ) is None:
+            problems.append("bpm:signers is only read on a multi-instance user task (a countersign)")
     if element.get(f"{{{BPM_NS}}}copyTo") is not None and (
         node.kind != "intermediateThrowEvent" or node.event_definitions
     ):

@@ -30,6 +30,7 @@ from typing import Any
 
 from lxml import etree
 
+from bpm_process.assignment import signers_variable
 from bpm_process.namespaces import BPM_NS, BPMN_NS, CAMUNDA_NS
 from services.designer.bpmn.document import BpmnDocument
 from services.designer.trees import layout as geometry
@@ -40,6 +41,7 @@ from services.designer.trees.schemas import (
     AutomatedNode,
     ConditionNode,
     CopyNode,
+    FieldApprover,
     HandlerNode,
     ParallelNode,
     Raci,
@@ -266,17 +268,24 @@ def _approver(builder: _Builder, node: ApproverNode) -> None:
         loop = etree.SubElement(task, _q(BPMN_NS, "multiInstanceLoopCharacteristics"))
         if node.mode == "sequence":
             loop.set("isSequential", "true")
-        loop.set(_q(CAMUNDA_NS, "collection"), _collection(node))
+        loop.set(_q(CAMUNDA_NS, "collection"), _collection(node, task, variable))
         loop.set(_q(CAMUNDA_NS, "elementVariable"), variable)
     task.set(_q(BPM_NS, "rejectAction"), node.reject_action)
 
 
-def _collection(node: ApproverNode) -> str:
+def _collection(node: ApproverNode, task: etree._Element, variable: str) -> str:
+    """The signers of a countersign: listed users, a form field of usernames, or, for roles,
+    managers and department roles, `bpm:signers` rules the runtime resolves into the
+    variable `<node>_signers` when the request is submitted (as approval suites show the
+    approvers on submission)."""
     first = node.approvers[0]
-    if isinstance(first, UserApprover):
+    if all(isinstance(a, UserApprover) for a in node.approvers):
         names = ", ".join(f"'{a.username}'" for a in node.approvers)
         return "${[" + names + "]}"
-    return first.field  # a form field holding the usernames
+    if len(node.approvers) == 1 and isinstance(first, FieldApprover):
+        return first.field  # a form field holding the usernames
+    task.set(_q(BPM_NS, "signers"), _rules(node.approvers))
+    return "${" + signers_variable(node.id) + "}"
 
 
 def _people(

@@ -171,7 +171,10 @@ class _Reader:
             mode, approvers = "any", _approvers(node, "assignment")
         else:
             mode = "sequence" if loop.get("isSequential") == "true" else "all"
-            approvers = _signers(node, loop.get(f"{{{CAMUNDA_NS}}}collection") or "")
+            if _bpm(element, "signers"):
+                approvers = _approvers(node, "signers")
+            else:
+                approvers = _signers(node, loop.get(f"{{{CAMUNDA_NS}}}collection") or "")
         return ApproverNode(
             type="approver",
             id=node.id,

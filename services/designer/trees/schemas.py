@@ -197,20 +197,6 @@ class ApproverNode(_Strict):
     time_limit: TimeLimit | None = None
     raci: Raci | None = None
 
-    @model_validator(mode="after")
-    def _enumerable(self) -> ApproverNode:
-        if self.mode == "any":
-            return self
-        users = all(isinstance(a, UserApprover) for a in self.approvers)
-        field = len(self.approvers) == 1 and isinstance(self.approvers[0], FieldApprover)
-        if not (users or field):
-            raise ValueError(
-                f'mode "{self.mode}" needs the signers listed: users, or one form field holding '
-                'usernames (roles and managers work with mode "any")'
-            )
-        return self
-
-
 class HandlerNode(_Strict):
     type: Literal["handler"]
     id: NodeId

@@ -17,6 +17,7 @@ from bpm_common.logging import get_logger
 from services.runtime.definitions.forms import start_form_keys
 from services.runtime.definitions.models import definitions
 from services.runtime.definitions.service import compile_definition
+from services.runtime.definitions.signers import signer_rules
 from services.runtime.messages import starts as start_events
 
 log = get_logger(__name__)
@@ -56,6 +57,7 @@ async def on_definition_published(session: AsyncSession, event: Event) -> None:
         "compile_error": error,
         "forms": forms,
         "start_forms": start_form_keys(bpmn, graph.id) if graph is not None else {},
+        "signers": signer_rules(bpmn, graph.id) if graph is not None else {},
         "published_at": dt.datetime.fromisoformat(str(d["published_at"]).replace("Z", "+00:00")),
         "sequence": event.sequence,
     }

@@ -30,6 +30,8 @@ definitions = Table(
     #: the forms published with this version, by form key, and which start event names which
     Column("forms", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("start_forms", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    #: countersigns whose signers are rules: user task id -> bpm:signers
+    Column("signers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("published_at", DateTime(timezone=True), nullable=False),
     Column("sequence", Integer, nullable=False, server_default=text("0")),
     Index("ix_definitions_key_status", "key", "status", "published_at"),

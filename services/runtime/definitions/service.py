@@ -39,6 +39,7 @@ class DefinitionForms:
 
     forms: dict[str, Any]
     start_forms: dict[str, str]
+    signers: dict[str, str]
 
 
 class GraphCache:
@@ -54,12 +55,15 @@ class GraphCache:
         if found is None:
             row = (
                 await session.execute(
-                    select(definitions.c.forms, definitions.c.start_forms).where(definitions.c.id == definition_id)
+                    select(definitions.c.forms, definitions.c.start_forms, definitions.c.signers).where(
+                        definitions.c.id == definition_id
+                    )
                 )
             ).first()
-            found = (
-                DefinitionForms(dict(row.forms or {}), dict(row.start_forms or {})) if row else DefinitionForms({}, {})
-            )
+            if row is None:
+                found = DefinitionForms({}, {}, {})
+            else:
+                found = DefinitionForms(dict(row.forms or {}), dict(row.start_forms or {}), dict(row.signers or {}))
             self._forms[definition_id] = found
             if len(self._forms) > self.capacity:
                 self._forms.popitem(last=False)

@@ -24,6 +24,7 @@ from bpm_common.errors import Conflict, DomainError, Forbidden, NotFound, Unproc
 from bpm_common.ids import new_id
 from services.runtime.definitions.forms import check_submission
 from services.runtime.definitions.service import GraphCache, definition_to_start
+from services.runtime.definitions.signers import resolve_signers
 from services.runtime.engine import InstanceState, ProcessGraph, complete_task, start
 from services.runtime.engine.errors import EngineError
 from services.runtime.instances import records  # noqa: F401 - registers the core record handlers
@@ -133,6 +134,10 @@ class InstanceCommands:
     ) -> dict[str, Any]:
         """Start an instance of a known definition version (API, message, timer, call activity)."""
         graph = await self.graphs.get(self.session, definition_id)
+        signers = (await self.graphs.forms(self.session, definition_id)).signers
+        if signers:
+            resolved = await resolve_signers(self.session, signers, initiator=initiator, variables=variables)
+            variables = {**variables, **resolved}
         now = utcnow()
         try:
             result = start(graph, variables, initiator=initiator, now=now, new_id=new_id, start_event_id=start_event_id)
