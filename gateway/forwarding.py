@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 
 from starlette.types import Scope
 
@@ -46,13 +47,15 @@ DROPPED_RESPONSE_HEADERS = frozenset(
 )
 
 USER_AGENT = (b"user-agent", b"bpm-gateway")
+IDENTITY_ENCODING = (b"accept-encoding", b"identity")
 
 _TRACEPARENT = re.compile(rb"^[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
 
 
 def new_traceparent() -> bytes:
     """A new W3C trace context (version 00, sampled)."""
-    return b"00-" + os.urandom(16).hex().encode() + b"-" + os.urandom(8).hex().encode() + b"-01"
+    ids = os.urandom(24).hex().encode()  # one system call for the trace id and the span id
+    return b"00-" + ids[:32] + b"-" + ids[32:] + b"-01"
 
 
 def client_ip(scope: Scope) -> str:
@@ -66,11 +69,13 @@ def client_ip(scope: Scope) -> str:
     return peer[0] if peer else "unknown"
 
 
-def upstream_request_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+def upstream_request_headers(scope: Scope) -> tuple[list[tuple[bytes, bytes]], bool]:
     """Headers for the backend request: the forwarded ones, a trace context, and the
-    `X-Forwarded-*` headers naming the client as the gateway saw it."""
+    `X-Forwarded-*` headers naming the client as the gateway saw it; and whether the
+    client asks for an event stream (`Accept: text/event-stream`)."""
     out: list[tuple[bytes, bytes]] = [USER_AGENT]
     host: bytes | None = None
+    accept: bytes | None = None
     has_traceparent = has_encoding = False
     for name, value in scope["headers"]:
         if name in FORWARDED_REQUEST_HEADERS:
@@ -80,25 +85,37 @@ def upstream_request_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
                 has_traceparent = True
             elif name == b"accept-encoding":
                 has_encoding = True
+            elif name == b"accept" and accept is None:
+                accept = value
             out.append((name, value))
         elif name == b"host":
             host = value
     if not has_traceparent:
         out.append((b"traceparent", new_traceparent()))
     if not has_encoding:  # the body is passed on as it comes: ask for it as is
-        out.append((b"accept-encoding", b"identity"))
+        out.append(IDENTITY_ENCODING)
     out.append((b"x-forwarded-for", client_ip(scope).encode("latin-1")))
     out.append((b"x-forwarded-proto", scope.get("scheme", "http").encode("latin-1")))
     if host is not None:
         out.append((b"x-forwarded-host", host))
-    return out
+    return out, accept is not None and b"text/event-stream" in accept
 
 
-def response_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """The backend's response headers that the client gets, names lower-cased for ASGI."""
+def response_head(
+    raw: Iterable[tuple[bytes, bytes]],
+) -> tuple[list[tuple[bytes, bytes]], bytes, bytes | None]:
+    """In one pass over the backend's response headers: those the client gets (names
+    lower-cased for ASGI), the content type (b"" when absent) and the content length.
+    A repeated header's values are joined with ", " as `httpx.Headers.get` would."""
     out: list[tuple[bytes, bytes]] = []
+    content_type: bytes | None = None
+    length: bytes | None = None
     for name, value in raw:
         lowered = name.lower()
         if lowered not in DROPPED_RESPONSE_HEADERS:
             out.append((lowered, value))
-    return out
+            if lowered == b"content-type":
+                content_type = value if content_type is None else content_type + b", " + value
+            elif lowered == b"content-length":
+                length = value if length is None else length + b", " + value
+    return out, content_type or b"", length

@@ -13,12 +13,15 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.types import ASGIApp
 
 from bpm_common.errors import install_error_handlers
 from bpm_common.http import RequestContextMiddleware
 from bpm_common.logging import configure_logging, get_logger
 from gateway import api, operations
 from gateway.context import GatewayContext
+from gateway.fastpath import GatewayApp
 from gateway.openapi import MergedOpenAPI
 from gateway.proxy import Proxy
 from gateway.settings import GatewaySettings
@@ -50,7 +53,7 @@ CORS_REQUEST_HEADERS = [
 CORS_EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "Location", "ETag"]
 
 
-def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+def create_app(settings: GatewaySettings | None = None) -> GatewayApp:
     settings = settings or GatewaySettings()
     common = settings.common
     configure_logging("gateway", level=common.log_level, json_output=common.log_json)
@@ -66,7 +69,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             upstreams, ctx.upstreams = ctx.upstreams, {}
             await close_upstreams(upstreams)
 
-    app = FastAPI(
+    app = GatewayApp(
         title=TITLE,
         version=VERSION,
         description=DESCRIPTION,
@@ -80,10 +83,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.token_verifier = ctx.verifier.verifier
     install_error_handlers(app)
     app.include_router(api.router)
-    # right after the gateway's own /api/v1/auth routes: those match first, and the hot
-    # path does not try the operational routes
-    # (an ASGI app as the endpoint: Starlette calls it with the raw scope, no Request made)
-    app.router.add_route("/api/v1/{path:path}", Proxy(ctx), include_in_schema=False)  # type: ignore[arg-type]
+    # right after the gateway's own /api/v1/auth routes: those match first
+    # (an ASGI app as the endpoint: Starlette calls it with the raw scope, no Request made;
+    # calls to the proxied prefixes do not come this way, see `proxy_stack` below)
+    proxy = Proxy(ctx)
+    app.router.add_route("/api/v1/{path:path}", proxy, include_in_schema=False)  # type: ignore[arg-type]
     app.include_router(operations.router)
     app.include_router(operations.docs_router)
 
@@ -95,13 +99,31 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
 
     app.add_middleware(RequestContextMiddleware, service="gateway", access_log=common.access_log)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=CORS_REQUEST_HEADERS,
-            expose_headers=CORS_EXPOSED_HEADERS,
-            max_age=600,
-        )
+    cors = _cors_options(settings.cors_origins) if settings.cors_origins else None
+    if cors is not None:
+        app.add_middleware(CORSMiddleware, **cors)
+    app.proxy_stack = _proxy_stack(app, proxy, cors, access_log=common.access_log)
     return app
+
+
+def _cors_options(origins: list[str]) -> dict[str, Any]:
+    return {
+        "allow_origins": origins,
+        "allow_methods": ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        "allow_headers": CORS_REQUEST_HEADERS,
+        "expose_headers": CORS_EXPOSED_HEADERS,
+        "max_age": 600,
+    }
+
+
+def _proxy_stack(app: FastAPI, proxy: Proxy, cors: dict[str, Any] | None, *, access_log: bool) -> ASGIApp:
+    """The hot path's middleware (see `gateway.fastpath`): what FastAPI wraps around its router,
+    in the same order, around the proxy alone. Outermost the 500 problem for an unexpected error
+    (Starlette's `ServerErrorMiddleware` with the app's handler), then CORS, then the request
+    context. FastAPI's other layers do nothing here: its telemetry is checked by `GatewayApp`,
+    no request body limit is set on the app (the proxy applies its own), and the proxy answers
+    its errors itself."""
+    stack: ASGIApp = RequestContextMiddleware(proxy, service="gateway", access_log=access_log)
+    if cors is not None:
+        stack = CORSMiddleware(stack, **cors)
+    return ServerErrorMiddleware(stack, handler=app.exception_handlers.get(Exception), debug=app.debug)

@@ -4,6 +4,11 @@ For each call: authenticate (401), apply the caller's rate limit (429), find the
 service (404), apply the role rule (403), then pass the request on through that
 service's keep-alive pool and the answer back. Small answers are relayed in one piece;
 event streams and large or open-ended bodies are streamed as they arrive.
+
+This is the gateway's hot path, so its CPU per call is watched: calls get here without
+FastAPI's middleware stack and router (`gateway.fastpath`), the role rules are looked up
+per prefix and method (`gateway.routes.PREFIXES`), and the backend is called through the
+pool's transport without httpx's client objects (`gateway.upstream`).
 """
 
 from __future__ import annotations
@@ -27,18 +32,18 @@ from bpm_common.errors import (
 from bpm_common.logging import get_logger
 from gateway.auth import bearer_token
 from gateway.context import GatewayContext
-from gateway.forwarding import client_ip, response_headers, upstream_request_headers
+from gateway.forwarding import client_ip, response_head, upstream_request_headers
 from gateway.problems import render, upstream_failure
 from gateway.ratelimit import retry_after
-from gateway.routes import API_PREFIX, BACKENDS, backend_for, is_allowed, is_public
-from gateway.telemetry import FORBIDDEN, RATE_LIMITED, UNAUTHORIZED, UPSTREAM_LATENCY
-from gateway.upstream import Upstream
+from gateway.routes import API_PREFIX, BACKENDS, Prefix, prefix_of
+from gateway.telemetry import FORBIDDEN, RATE_LIMITED, UNAUTHORIZED
+from gateway.upstream import Answer
 
 log = get_logger(__name__)
 
 #: answers up to this size with a Content-Length are read whole and sent in one message
 BUFFER_LIMIT = 1 << 20
-EVENT_STREAM = "text/event-stream"
+EVENT_STREAM = b"text/event-stream"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +71,8 @@ class Proxy:
         if _has_dot_segment(path):
             await render(NotFound(f"no API at {path}"))(scope, receive, send)
             return
-        if is_public(method, path):
+        prefix = prefix_of(path)
+        if prefix is not None and prefix.is_public(method, path):
             wait = self.ctx.requests.acquire("ip:" + client_ip(scope))
             if wait:
                 RATE_LIMITED.labels("ip").inc()
@@ -74,23 +80,21 @@ class Proxy:
                     TooManyRequests("too many requests; slow down", headers={"Retry-After": retry_after(wait)})
                 )(scope, receive, send)
                 return
-            await self._forward(scope, receive, send, self.ctx.upstream(backend_for(path) or ""))
+            await self._forward(scope, receive, send, prefix)
             return
         principal = await self._authenticate(scope, receive, send)
         if principal is None:
             return
-        service = backend_for(path)
-        if service is None:
+        if prefix is None:
             await render(NotFound(f"no API at {path}"))(scope, receive, send)
             return
-        allowed, wanted = is_allowed(method, path, principal.roles)
-        if not allowed:
-            segment = path[len(API_PREFIX) :].partition("/")[0]
-            FORBIDDEN.labels(_LABELS[segment].path).inc()
-            roles = ", ".join(sorted(wanted or ()))
+        wanted = prefix.required_roles(method, path)
+        if wanted is not None and wanted.isdisjoint(principal.roles):
+            FORBIDDEN.labels(prefix.label).inc()
+            roles = ", ".join(sorted(wanted))
             await render(Forbidden(f"requires one of the roles: {roles}"))(scope, receive, send)
             return
-        await self._forward(scope, receive, send, self.ctx.upstream(service))
+        await self._forward(scope, receive, send, prefix)
 
     async def _authenticate(self, scope: Scope, receive: Receive, send: Send) -> Principal | None:
         """The caller, or None after answering 401/429 for them."""
@@ -127,94 +131,70 @@ class Proxy:
             return None
         return principal
 
-    async def _forward(
-        self, scope: Scope, receive: Receive, send: Send, upstream: Upstream
-    ) -> None:
-        settings = self.ctx.settings
+    async def _forward(self, scope: Scope, receive: Receive, send: Send, prefix: Prefix) -> None:
+        upstream = self.ctx.upstream(prefix.service)
         try:
-            body = await _read_body(scope, receive, settings.max_body_bytes)
+            body = await _read_body(scope, receive, self.ctx.settings.max_body_bytes)
         except PayloadTooLarge as exc:
             await render(exc)(scope, receive, send)
             return
         if body is None:  # the client went away
             return
-        headers = upstream_request_headers(scope)
-        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        target = raw_path.decode("latin-1")
+        headers, wants_stream = upstream_request_headers(scope)
+        target: str = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if scope["query_string"]:
             target += "?" + scope["query_string"].decode("latin-1")
-        client, request = upstream.request(
-            scope["method"], target, headers, body, stream=_accepts_event_stream(headers)
-        )
-        segment = scope["path"][len(API_PREFIX) :].partition("/")[0]
-        scope["route"] = _LABELS[segment]
+        scope["route"] = _LABELS[prefix.segment]
         started = time.perf_counter()
         try:
-            response = await client.send(request, stream=True)
+            answer = await upstream.send(scope["method"], target, headers, body, stream=wants_stream)
         except httpx.HTTPError as exc:
-            UPSTREAM_LATENCY.labels(upstream.name, "error").observe(time.perf_counter() - started)
+            upstream.observe("error", time.perf_counter() - started)
             log.warning("upstream_failed", backend=upstream.name, error=type(exc).__name__)
             await render(upstream_failure(upstream.name, exc))(scope, receive, send)
             return
-        UPSTREAM_LATENCY.labels(upstream.name, str(response.status_code)).observe(
-            time.perf_counter() - started
-        )
+        upstream.observe(str(answer.status), time.perf_counter() - started)
         try:
-            if response.headers.get("content-type", "").startswith(EVENT_STREAM):
-                scope["route"] = _STREAM_LABELS[segment]
-                # no read timeout between events (both transports look it up for the body)
-                request.extensions["timeout"] = {
-                    **request.extensions.get("timeout", {}),
-                    "read": None,
-                }
-                await _relay_stream(response, upstream.name, receive, send)
-            elif _small(response, scope["method"]):
-                await _relay_whole(response, upstream.name, scope, receive, send)
+            # one pass over the backend's headers finds what decides how the body is relayed
+            headers_out, content_type, length = response_head(answer.headers)
+            if content_type.startswith(EVENT_STREAM):
+                scope["route"] = _STREAM_LABELS[prefix.segment]
+                answer.no_read_timeout()
+                await _relay_stream(answer, headers_out, upstream.name, receive, send)
+            elif _small(answer.status, length, scope["method"]):
+                await _relay_whole(answer, headers_out, upstream.name, scope, receive, send)
             else:
-                await _relay_stream(response, upstream.name, receive, send)
+                await _relay_stream(answer, headers_out, upstream.name, receive, send)
         finally:
-            await response.aclose()
+            await answer.aclose()
 
 
-def _small(response: httpx.Response, method: str) -> bool:
+def _small(status: int, length: bytes | None, method: str) -> bool:
     """Whether the answer is read whole: no body, or a known length within `BUFFER_LIMIT`."""
-    if method == "HEAD" or response.status_code in (204, 304):
+    if method == "HEAD" or status in (204, 304):
         return True
-    length = response.headers.get("content-length")
     return length is not None and length.isdigit() and int(length) <= BUFFER_LIMIT
 
 
 async def _relay_whole(
-    response: httpx.Response, service: str, scope: Scope, receive: Receive, send: Send
+    answer: Answer, headers: list[tuple[bytes, bytes]], service: str, scope: Scope, receive: Receive, send: Send
 ) -> None:
     try:
-        chunks = [chunk async for chunk in response.aiter_raw()]
+        body = await answer.read()
     except httpx.HTTPError as exc:
         log.warning("upstream_body_failed", backend=service, error=type(exc).__name__)
         await render(upstream_failure(service, exc))(scope, receive, send)
         return
-    await send(
-        {
-            "type": "http.response.start",
-            "status": response.status_code,
-            "headers": response_headers(response.headers.raw),
-        }
-    )
-    await send({"type": "http.response.body", "body": b"".join(chunks)})
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _relay_stream(
-    response: httpx.Response, service: str, receive: Receive, send: Send
+    answer: Answer, headers: list[tuple[bytes, bytes]], service: str, receive: Receive, send: Send
 ) -> None:
     """Pass the body on chunk by chunk until it ends or the client disconnects."""
-    await send(
-        {
-            "type": "http.response.start",
-            "status": response.status_code,
-            "headers": response_headers(response.headers.raw),
-        }
-    )
-    pump = asyncio.ensure_future(_pump(response, service, send))
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    pump = asyncio.ensure_future(_pump(answer, service, send))
     watch = asyncio.ensure_future(_until_disconnect(receive))
     try:
         await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
@@ -224,9 +204,9 @@ async def _relay_stream(
         await asyncio.gather(pump, watch, return_exceptions=True)
 
 
-async def _pump(response: httpx.Response, service: str, send: Send) -> None:
+async def _pump(answer: Answer, service: str, send: Send) -> None:
     try:
-        async for chunk in response.aiter_raw():
+        async for chunk in answer.chunks():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
     except httpx.HTTPError as exc:
         log.warning("upstream_stream_ended", backend=service, error=type(exc).__name__)
@@ -263,13 +243,6 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-def _accepts_event_stream(headers: list[tuple[bytes, bytes]]) -> bool:
-    for name, value in headers:
-        if name == b"accept":
-            return b"text/event-stream" in value
-    return False
 
 
 def _has_dot_segment(path: str) -> bool:

@@ -9,6 +9,9 @@ Two tables, read top to bottom:
 
 Patterns: a literal path, or a path ending in `/**` which matches that path and
 everything below it (`/api/v1/org/**` matches `/api/v1/org` and `/api/v1/org/users/7`).
+
+Both tables are worked out per prefix and method at import (`PREFIXES`), so that a call
+costs a dictionary lookup or two, not a regex per rule.
 """
 
 from __future__ import annotations
@@ -79,16 +82,21 @@ class Rule:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_regex", compile_pattern(self.pattern))
 
-    def matches(self, method: str, path: str) -> bool:
-        if self.methods is not None and method not in self.methods:
-            return False
+    def matches_path(self, path: str) -> bool:
         return self._regex.fullmatch(path) is not None
+
+    def covers(self, segment: str) -> bool:
+        """Whether the pattern matches every path below `/api/v1/<segment>` (no need to look)."""
+        return self.pattern in (f"{API_PREFIX}**", f"{API_PREFIX}{segment}/**")
 
 
 def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """A literal path, or `<prefix>/**` for the prefix and everything below it."""
+    """A literal path, or `<prefix>/**` for the prefix and everything below it.
+
+    `**` spans any character, a decoded line break (`%0A`) included.
+    """
     if pattern.endswith("/**"):
-        return re.compile(re.escape(pattern[:-3]) + r"(?:/.*)?")
+        return re.compile(re.escape(pattern[:-3]) + r"(?:/.*)?", re.DOTALL)
     return re.compile(re.escape(pattern))
 
 
@@ -98,10 +106,6 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
 PUBLIC_RULES: tuple[Rule, ...] = (
     Rule(frozenset({"GET", "POST"}), "/api/v1/notifications/actions/**", ANY_USER),
 )
-
-
-def is_public(method: str, path: str) -> bool:
-    return any(rule.matches(method, path) for rule in PUBLIC_RULES)
 
 
 ROLE_RULES: tuple[Rule, ...] = (
@@ -141,30 +145,75 @@ def route_label(path: str) -> str:
     return f"{API_PREFIX}{segment}/**"
 
 
-def _by_segment(rules: tuple[Rule, ...]) -> dict[str, tuple[Rule, ...]]:
-    """The rules that can match below each `/api/v1/<segment>`, in table order."""
-    index: dict[str, list[Rule]] = {segment: [] for segment in BACKENDS}
+@dataclass(frozen=True, slots=True)
+class Applicable:
+    """The rules of one table that can apply to one method below one prefix, table order kept:
+    `narrow` ones must be matched against the path; `covering`, the first rule that matches
+    every path below the prefix, decides when none of them does."""
+
+    narrow: tuple[Rule, ...]
+    covering: Rule | None
+
+    def first_match(self, path: str) -> Rule | None:
+        for rule in self.narrow:
+            if rule.matches_path(path):
+                return rule
+        return self.covering
+
+
+@dataclass(frozen=True, slots=True)
+class Prefix:
+    """What the proxy needs to know about `/api/v1/<segment>`, worked out once at import.
+
+    Per call the rule tables are a dictionary lookup by method; only rules narrower than
+    the whole prefix (`/api/v1/definitions/lint`) still match the path with a regex.
+    """
+
+    segment: str
+    service: str
+    label: str  # the bounded metrics label of its paths
+    public: dict[str, Applicable]  # PUBLIC_RULES by method ("": methods no rule names)
+    roles: dict[str, Applicable]  # ROLE_RULES by method ("": methods no rule names)
+
+    def is_public(self, method: str, path: str) -> bool:
+        return (self.public.get(method) or self.public[""]).first_match(path) is not None
+
+    def required_roles(self, method: str, path: str) -> frozenset[str] | None:
+        """Roles of which the caller needs one (None: any authenticated user)."""
+        rule = (self.roles.get(method) or self.roles[""]).first_match(path)
+        return ANY_USER if rule is None else rule.roles
+
+
+def _applicable(rules: tuple[Rule, ...], segment: str, method: str) -> Applicable:
+    narrow: list[Rule] = []
     for rule in rules:
-        first = rule.pattern[len(API_PREFIX) :].partition("/")[0]
-        for segment, bucket in index.items():
-            if first in (segment, "**"):
-                bucket.append(rule)
-    return {segment: tuple(bucket) for segment, bucket in index.items()}
+        if rule.methods is not None and method not in rule.methods:
+            continue
+        if rule.pattern[len(API_PREFIX) :].partition("/")[0] not in (segment, "**"):
+            continue  # a rule for another prefix
+        if rule.covers(segment):
+            return Applicable(tuple(narrow), rule)
+        narrow.append(rule)
+    return Applicable(tuple(narrow), None)
 
 
-_RULES_BY_SEGMENT = _by_segment(ROLE_RULES)
+def _prefix(segment: str, service: str) -> Prefix:
+    methods = {""} | {m for rule in (*PUBLIC_RULES, *ROLE_RULES) for m in (rule.methods or ())}
+    return Prefix(
+        segment,
+        service,
+        f"{API_PREFIX}{segment}/**",
+        {m: _applicable(PUBLIC_RULES, segment, m) for m in methods},
+        {m: _applicable(ROLE_RULES, segment, m) for m in methods},
+    )
 
 
-def required_roles(method: str, path: str) -> frozenset[str] | None:
-    """Roles of which the caller needs one (None: any authenticated user); first match wins."""
-    segment = path[len(API_PREFIX) :].partition("/")[0]
-    for rule in _RULES_BY_SEGMENT.get(segment, ROLE_RULES):
-        if rule.matches(method, path):
-            return rule.roles
-    return ANY_USER
+#: first path segment below /api/v1 -> what the proxy needs to know about it
+PREFIXES: dict[str, Prefix] = {segment: _prefix(segment, service) for segment, service in BACKENDS.items()}
 
 
-def is_allowed(method: str, path: str, roles: frozenset[str]) -> tuple[bool, frozenset[str] | None]:
-    """Whether a caller holding `roles` passes the gateway's check, and the roles the rule wants."""
-    wanted = required_roles(method, path)
-    return (wanted is None or not wanted.isdisjoint(roles)), wanted
+def prefix_of(path: str) -> Prefix | None:
+    """The proxied prefix an `/api/v1/...` path falls under, or None when no service owns it."""
+    if not path.startswith(API_PREFIX):
+        return None
+    return PREFIXES.get(path[len(API_PREFIX) :].partition("/")[0])

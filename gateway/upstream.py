@@ -1,15 +1,35 @@
-"""Pooled HTTP clients for the four backend services, opened in the app's lifespan."""
+"""Pooled HTTP clients for the four backend services, opened in the app's lifespan.
+
+Each pool is an httpx transport (httpx-aiohttp's by default, httpx's own httpcore one
+when `BPM_GATEWAY_UPSTREAM_TRANSPORT=httpcore`) with an `httpx.AsyncClient` around it
+for the gateway's own calls (login, readiness, OpenAPI).
+
+Proxied calls take a shorter way, `Pool.send`, because they are the gateway's hot path:
+
+not through the client, whose per-call machinery (auth and redirect flows, event hooks,
+cookies, the response timer) does nothing for a reverse proxy, but as an `httpx.Request`
+handed straight to the client's transport.
+
+Either way the answer comes back as an `Answer`: status, headers as received, and the
+body read whole (`read`) or chunk by chunk (`chunks`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
+import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
+from prometheus_client.metrics import Histogram
 
 from gateway.routes import SERVICES
 from gateway.settings import GatewaySettings
+from gateway.telemetry import UPSTREAM_LATENCY
+
+HeaderList = list[tuple[bytes, bytes]]
 
 
 class _NoCookies(httpx.Cookies):
@@ -34,6 +54,112 @@ class UpstreamClient(httpx.AsyncClient):
         return None
 
 
+class Answer(Protocol):
+    """A backend's answer once its status line and headers are in; the body still to read."""
+
+    status: int
+    headers: Sequence[tuple[bytes, bytes]]  # as the backend sent them
+
+    async def read(self) -> bytes:
+        """The whole body; raises `httpx.HTTPError` when the backend fails to send it."""
+        ...
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives; raises `httpx.HTTPError` when the backend fails to send it."""
+        ...
+
+    def no_read_timeout(self) -> None:
+        """Wait for the rest of the body without a read timeout (an event stream)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Give the connection back to the pool (or close it when the body was not read)."""
+        ...
+
+
+class _HttpxAnswer:
+    __slots__ = ("status", "headers", "_response", "_request")
+
+    def __init__(self, response: httpx.Response, request: httpx.Request) -> None:
+        self.status: int = response.status_code
+        self.headers: Sequence[tuple[bytes, bytes]] = response.headers.raw
+        self._response, self._request = response, request
+
+    async def read(self) -> bytes:
+        return b"".join([chunk async for chunk in self.chunks()])
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        # the transport's byte stream as is: `aiter_raw()` would only re-chunk and count
+        return aiter(self._response.stream)  # type: ignore[arg-type]
+
+    def no_read_timeout(self) -> None:
+        # httpcore looks the timeouts up in the request's extensions at every read
+        self._request.extensions["timeout"] = {**self._request.extensions.get("timeout", {}), "read": None}
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+class UpstreamTransport(AiohttpTransport):
+    """httpx-aiohttp's transport, over an aiohttp session that keeps no cookies either.
+
+    aiohttp's default jar would store a backend's `Set-Cookie` (for host names, not IP
+    addresses) and send it with every later call, whoever makes it; `DummyCookieJar`
+    also spares the cookie filtering on each request.
+    """
+
+    def get_client(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            keepalive_timeout=self.limits.keepalive_expiry,
+            ssl=self.ssl_context,
+            limit=self.limits.max_connections or 0,
+        )
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+
+@dataclass(frozen=True, slots=True)
+class Replica:
+    """One base URL of a backend, split once into what each request needs."""
+
+    base_url: str
+    host: bytes  # its `Host` header, as httpx would set it
+
+    @classmethod
+    def parse(cls, base_url: str) -> Replica:
+        return cls(base_url, httpx.URL(base_url).netloc)
+
+
+@dataclass(slots=True)
+class Pool:
+    """A keep-alive pool: the client for the gateway's own calls, its transport for proxied ones."""
+
+    client: httpx.AsyncClient
+    transport: httpx.AsyncBaseTransport
+    #: the client's timeouts, as the httpx request extension
+    timeout: dict[str, float | None]
+
+    @classmethod
+    def open(cls, transport: httpx.AsyncBaseTransport, timeout: httpx.Timeout) -> Pool:
+        client = UpstreamClient(
+            timeout=timeout,
+            transport=transport,
+            headers={"user-agent": "bpm-gateway", "accept-encoding": "identity"},
+            trust_env=False,
+        )
+        return cls(client, transport, timeout.as_dict())
+
+    async def send_request(self, method: str, url: str, host: bytes, headers: HeaderList, body: bytes) -> Answer:
+        """Pass a call on as an `httpx.Request` (any httpx transport)."""
+        headers.append((b"host", host))
+        # a ready byte stream skips httpx's content encoding and a second pass over the headers
+        request = httpx.Request(
+            method, url, headers=headers, stream=httpx.ByteStream(body), extensions={"timeout": self.timeout}
+        )
+        request.read()  # marks the body as known, so it is sent with its length
+        response = await self.transport.handle_async_request(request)
+        return _HttpxAnswer(response, request)
+
+
 @dataclass(slots=True)
 class Upstream:
     """One backend: a keep-alive pool for ordinary calls and one for long-lived event streams.
@@ -43,41 +169,55 @@ class Upstream:
     """
 
     name: str
-    base_urls: tuple[str, ...]
-    client: httpx.AsyncClient
-    streams: httpx.AsyncClient
+    replicas: tuple[Replica, ...]
+    calls: Pool
+    streams: Pool
     _turn: int = 0
+    #: latency series per status code: `Histogram.labels()` validates and locks on every call
+    _latency: dict[str, Histogram] = field(default_factory=dict)
+
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        return tuple(replica.base_url for replica in self.replicas)
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The client for the gateway's own calls to this backend (login, readiness)."""
+        return self.calls.client
 
     @property
     def base_url(self) -> str:
-        """The replica to use for the next request (round robin over `base_urls`)."""
-        self._turn = (self._turn + 1) % len(self.base_urls)
-        return self.base_urls[self._turn]
+        """The replica to use for the next call of the gateway's own (round robin)."""
+        return self._next().base_url
 
-    def request(
-        self,
-        method: str,
-        target: str,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes,
-        *,
-        stream: bool,
-    ) -> tuple[httpx.AsyncClient, httpx.Request]:
-        """The client to use and the request for it, built directly: `headers` are all the
-        headers sent (see `forwarding.upstream_request_headers`), no client defaults merged."""
-        client = self.streams if stream else self.client
-        request = httpx.Request(
-            method,
-            self.base_url + target,
-            headers=headers,
-            content=body,
-            extensions={"timeout": client.timeout.as_dict()},
-        )
-        return client, request
+    def _next(self) -> Replica:
+        if len(self.replicas) == 1:
+            return self.replicas[0]
+        self._turn = (self._turn + 1) % len(self.replicas)
+        return self.replicas[self._turn]
+
+    async def send(self, method: str, target: str, headers: HeaderList, body: bytes, *, stream: bool) -> Answer:
+        """Pass a call on to the next replica, through the event-stream pool when `stream`;
+        raises `httpx.HTTPError` when the backend does not answer.
+
+        `headers` are all the headers sent but `Host` and `Content-Length`, which are added
+        as httpx adds them to a request with a body of bytes.
+        """
+        pool = self.streams if stream else self.calls
+        replica = self._next()
+        headers.append((b"content-length", str(len(body)).encode()))
+        return await pool.send_request(method, replica.base_url + target, replica.host, headers, body)
+
+    def observe(self, status: str, seconds: float) -> None:
+        """Record how long the backend took to answer (`status` "error" when it did not)."""
+        child = self._latency.get(status)
+        if child is None:
+            child = self._latency[status] = UPSTREAM_LATENCY.labels(self.name, status)
+        child.observe(seconds)
 
     async def aclose(self) -> None:
-        await self.client.aclose()
-        await self.streams.aclose()
+        await self.calls.client.aclose()
+        await self.streams.client.aclose()
 
 
 def open_upstreams(settings: GatewaySettings) -> dict[str, Upstream]:
@@ -100,33 +240,22 @@ def open_upstreams(settings: GatewaySettings) -> dict[str, Upstream]:
         max_keepalive_connections=settings.upstream_max_keepalive,
         keepalive_expiry=settings.upstream_keepalive_seconds,
     )
-    stream_limits = httpx.Limits(
-        max_connections=settings.stream_max_connections, max_keepalive_connections=0
-    )
+    stream_limits = httpx.Limits(max_connections=settings.stream_max_connections, max_keepalive_connections=0)
     return {
         name: Upstream(
             name,
-            urls[name],
-            _client(settings, timeout, limits),
-            _client(settings, stream_timeout, stream_limits),
+            tuple(Replica.parse(url) for url in urls[name]),
+            Pool.open(_transport(settings, limits), timeout),
+            Pool.open(_transport(settings, stream_limits), stream_timeout),
         )
         for name in SERVICES
     }
 
 
-def _client(
-    settings: GatewaySettings, timeout: httpx.Timeout, limits: httpx.Limits
-) -> httpx.AsyncClient:
-    transport = None
+def _transport(settings: GatewaySettings, limits: httpx.Limits) -> httpx.AsyncBaseTransport:
     if settings.upstream_transport == "aiohttp":
-        transport = AiohttpTransport(limits=limits, trust_env=False)
-    return UpstreamClient(
-        timeout=timeout,
-        limits=limits,
-        transport=transport,
-        headers={"user-agent": "bpm-gateway", "accept-encoding": "identity"},
-        trust_env=False,
-    )
+        return UpstreamTransport(limits=limits, trust_env=False)
+    return httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
 
 
 async def close_upstreams(upstreams: dict[str, Upstream]) -> None:

@@ -123,6 +123,10 @@ class StandIn:
                 headers={"connection": "close"},
             )
 
+        @app.post("/api/v1/jobs/cookie")
+        async def cookie() -> Response:
+            return JSONResponse({"set": True}, headers={"set-cookie": "session=backend-secret; Path=/"})
+
         self._documented_routes(app)
 
         @app.api_route(

@@ -281,3 +281,54 @@ async def test_employees_may_upload_attachments_but_not_change_forms(client, bea
     assert (await client.post("/api/v1/forms/validate", headers=bearer("alice"))).status_code == 200
     assert (await client.put("/api/v1/forms/x", headers=bearer("alice"))).status_code == 403
     assert (await client.get("/api/v1/channels", headers=bearer("alice"))).status_code == 403
+
+
+async def test_repeated_request_headers_reach_the_backend_joined(client: httpx.AsyncClient, bearer) -> None:
+    headers = [*bearer("alice").items(), ("Accept-Language", "de"), ("Accept-Language", "fr;q=0.5")]
+
+    response = await client.get("/api/v1/tasks", headers=headers)
+
+    assert _headers(response.json())["accept-language"] == ["de, fr;q=0.5"]
+
+
+async def test_head_requests_get_the_headers_only(client: httpx.AsyncClient, bearer) -> None:
+    response = await client.head("/api/v1/tasks", headers=bearer("alice"))
+
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["etag"] == '"v1"'
+
+
+async def test_cookies_a_backend_sets_are_not_sent_on_for_other_callers(
+    start_gateway, standin_urls: dict[str, str], bearer
+) -> None:
+    # by host name: an HTTP client's cookie jar ignores cookies from IP addresses
+    by_name = standin_urls["runtime"].replace("127.0.0.1", "localhost")
+    async with start_gateway(runtime_url=by_name) as url, httpx.AsyncClient(base_url=url) as http:
+        setting = await http.post("/api/v1/jobs/cookie", headers=bearer("alice"))
+        http.cookies.clear()  # the browser of another user
+        later = await http.get("/api/v1/jobs", headers=bearer("bob"))
+
+    assert setting.headers["set-cookie"].startswith("session=")  # the caller gets it
+    assert "cookie" not in _headers(later.json())
+
+
+async def test_paths_with_encoded_line_breaks_reach_no_backend(client: httpx.AsyncClient, bearer) -> None:
+    for roles in [("employee",), ("process_designer",)]:
+        response = await client.post("/api/v1/definitions/a%0Ab", headers=bearer("dee", *roles), json={})
+
+        assert response.status_code == 404, roles
+
+
+async def test_an_unexpected_failure_is_a_problem_naming_the_request(bearer) -> None:
+    from gateway.main import create_app
+    from tests.gateway.conftest import gateway_settings
+
+    app = create_app(gateway_settings({}))  # its lifespan not started: no backend pools
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        response = await http.get("/api/v1/tasks", headers={**bearer("alice"), "X-Request-ID": "req-500"})
+
+    assert response.status_code == 500
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["request_id"] == "req-500"
