@@ -84,6 +84,25 @@ class Notifier:
             outcomes += [await consumer.handle(m) for m in messages]
         return outcomes
 
+    async def deliver_batch(self, *events: Event) -> list[str]:
+        """Publish the events of one producer, then handle them as one batch (one unit of
+        work), as the running consumer does when events pile up; returns each outcome."""
+        [service] = {event.service for event in events}
+        consumer = self.consumers[service]
+        await self.broker.ensure_stream(consumer.spec.stream, stream_subjects(NAMESPACE, service))
+        await self.broker.publish(
+            [
+                OutgoingMessage(
+                    event.nats_subject(NAMESPACE),
+                    event.to_json().encode(),
+                    f"{event.id}-{next(self._copies)}",
+                )
+                for event in events
+            ]
+        )
+        messages = await self.broker.pull(consumer.spec, batch=len(events) + 10, timeout=0.1)
+        return await consumer.handle_batch(messages)
+
     async def inbox(self, username: str, **params: Any) -> dict[str, Any]:
         response = await self.client.get(
             "/api/v1/notifications", params=params, headers=self.client.as_user(username)

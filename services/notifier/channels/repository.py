@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.channels.models import ChannelConfig
@@ -36,3 +37,25 @@ async def enabled(session: AsyncSession) -> list[ChannelConfig]:
             .order_by(ChannelConfig.name)
         )
     )
+
+
+#: an enabled channel as the event handlers address it (`id`, `name`, `kind`, `is_default`)
+DeliveryTarget = Row[Any]
+
+_TARGETS_KEY = "notifier_delivery_targets"
+_C = ChannelConfig.__table__
+_ENABLED_TARGETS = (
+    select(_C.c.id, _C.c.name, _C.c.kind, _C.c.is_default)
+    .where(_C.c.enabled.is_(True))
+    .order_by(_C.c.name)
+)
+
+
+async def delivery_targets(session: AsyncSession) -> list[DeliveryTarget]:
+    """The enabled channels, read once per unit of work: every notification an event
+    handler makes looks them up, and a batch of events is one unit of work."""
+    targets: list[DeliveryTarget] | None = session.info.get(_TARGETS_KEY)
+    if targets is None:
+        targets = list(await session.execute(_ENABLED_TARGETS))
+        session.info[_TARGETS_KEY] = targets
+    return targets

@@ -1,5 +1,7 @@
-"""Queries on the delivery log: recording new deliveries, claiming due ones within each
-channel's rate, recording outcomes and attempts, and retrying dead letters."""
+"""Queries on the delivery log: claiming due deliveries within each channel's rate,
+recording outcomes and attempts, and retrying dead letters. New deliveries are written with
+their notification (`notifications.repository.add_notifications`), and cancelled with it
+when it is resolved."""
 
 from __future__ import annotations
 
@@ -33,40 +35,6 @@ RETRYABLE = (DeliveryStatus.DEAD, DeliveryStatus.FAILED)
 
 #: channel -> messages per minute (None: unlimited), for the channels of a claim
 RateOf = Callable[[str, int | None], int | None]
-
-
-async def add_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert delivery rows; a row for an (event, recipient, channel) already there is skipped."""
-    if not rows:
-        return
-    await session.execute(
-        pg_insert(Delivery)
-        .values(list(rows))
-        .on_conflict_do_nothing(
-            index_elements=[Delivery.event_id, Delivery.recipient, Delivery.channel]
-        )
-    )
-    if any(r["status"] != DeliveryStatus.SENT for r in rows):
-        session.info[PENDING_FLAG] = True
-
-
-async def cancel_unsent(
-    session: AsyncSession, notification_ids: Sequence[uuid.UUID], reason: str
-) -> int:
-    """Cancel deliveries of these notifications still waiting for an attempt; returns how many."""
-    if not notification_ids:
-        return 0
-    result = await session.execute(
-        update(Delivery)
-        .where(
-            Delivery.notification_id.in_(list(notification_ids)),
-            Delivery.status.in_([s.value for s in UNSENT]),
-            Delivery.next_attempt_at.is_not(None),
-        )
-        .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None, last_error=reason)
-        .returning(Delivery.id)
-    )
-    return len(result.all())
 
 
 @dataclass(frozen=True, slots=True)

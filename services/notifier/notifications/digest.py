@@ -103,7 +103,7 @@ class DigestJob:
             link=f"{base}/tasks",
             data={"tasks": len(tasks), "day": day.isoformat()},
         )
-        recipients = await self.rules.recipients_of(session, [user.username], {user.username: user})
+        recipients = await self.rules.recipients_of(session, [user.username])
         event_id = uuid.uuid5(_NAMESPACE, f"{user.username}/{day.isoformat()}")
         await self.rules.notify(session, event_id, DIGEST_EVENT, subject, recipients)
         return 1

@@ -17,9 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
-from sqlalchemy import func, select
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.logging import get_logger
 
@@ -29,11 +27,6 @@ CHANNEL = "bpm_notifier_inbox"
 #: put on a stream's queue when it may have missed notifications
 RESYNC = "resync"
 _QUEUE_SIZE = 1000
-
-
-async def announce(session: AsyncSession, recipient: str, notification_id: object) -> None:
-    """Tell every replica's streams, once the unit of work commits, of a new notification."""
-    await session.execute(select(func.pg_notify(CHANNEL, f"{recipient} {notification_id}")))
 
 
 class InboxHub:

@@ -42,19 +42,17 @@ from bpm_common.ids import uuid7
 from bpm_common.jsonutil import jsonable
 from bpm_common.logging import get_logger
 from services.notifier.channels import repository as channel_configs
-from services.notifier.channels.models import ChannelConfig
-from services.notifier.deliveries import repository as deliveries
+from services.notifier.channels.repository import DeliveryTarget
 from services.notifier.deliveries.models import (
     EMAIL_CHANNEL,
     IN_APP_CHANNEL,
     ChannelKind,
     DeliveryStatus,
 )
+from services.notifier.deliveries.repository import PENDING_FLAG
 from services.notifier.events import event_uuid, parse_data
 from services.notifier.notifications import repository
-from services.notifier.notifications.hub import announce
 from services.notifier.notifications.kinds import URGENT_KINDS, Kind
-from services.notifier.notifications.models import OpenTask
 from services.notifier.notifications.payloads import (
     CopyCreated,
     IncidentCreated,
@@ -68,9 +66,10 @@ from services.notifier.notifications.payloads import (
     TaskReminder,
     TaskReturned,
 )
-from services.notifier.notifications.templates import render, supported_locale
+from services.notifier.notifications.repository import TaskRow
+from services.notifier.notifications.templates import Message, render, supported_locale
 from services.notifier.org import repository as org
-from services.notifier.preferences import repository as preferences
+from services.notifier.org.repository import Person
 from services.notifier.preferences.rules import Effective
 
 log = get_logger(__name__)
@@ -164,10 +163,7 @@ class NotificationRules:
     async def on_task_created(self, session: AsyncSession, event: Event) -> None:
         """Tell each person the task is offered to: its assignee, or else every candidate."""
         task = parse_data(TaskCreated, event)
-        if await repository.task_is_closed(session, task.task_id):
-            log.info("task_already_closed", task_id=task.task_id)
-            return
-        await repository.open_task(
+        opened = await repository.open_task(
             session,
             {
                 "task_id": task.task_id,
@@ -183,6 +179,9 @@ class NotificationRules:
                 "created_at": task.created_at or event.time,
             },
         )
+        if not opened:
+            log.info("task_already_closed", task_id=task.task_id)
+            return
         kind, usernames = await task_audience(
             session, task.assignee, task.candidate_users, task.candidate_roles
         )
@@ -208,12 +207,15 @@ class NotificationRules:
         """A task handed to someone (transfer, delegation, ...): the new assignee hears it."""
         change = parse_data(TaskAssigned, event)
         at = change.at or event.time
-        await repository.reassign_open_task(session, change.task_id, change.assignee)
+        task = await repository.reassign_open_task(session, change.task_id, change.assignee)
         if change.previous_assignee and change.previous_assignee != change.assignee:
-            resolved = await repository.resolve_task_for(
-                session, change.task_id, change.previous_assignee, at
+            await repository.resolve_task_for(
+                session,
+                change.task_id,
+                change.previous_assignee,
+                at,
+                "the task went to someone else",
             )
-            await deliveries.cancel_unsent(session, resolved, "the task went to someone else")
         if (
             not change.assignee
             or change.kind not in _HANDOVERS
@@ -221,7 +223,6 @@ class NotificationRules:
             or await repository.task_is_closed(session, change.task_id)
         ):
             return
-        task = await repository.get_open_task(session, change.task_id)
         subject = self._task_subject(
             Kind.TASK_ASSIGNED,
             task_id=change.task_id,
@@ -238,8 +239,7 @@ class NotificationRules:
     async def on_task_completed(self, session: AsyncSession, event: Event) -> None:
         """The task is closed; a rejection is told to the initiator."""
         done = parse_data(TaskClosed, event)
-        task = await repository.get_open_task(session, done.task_id)
-        await self._close_task(session, done, "completed", done.completed_at or event.time)
+        task = await self._close_task(session, done, "completed", done.completed_at or event.time)
         if done.outcome != "reject":
             return
         initiator = done.initiator or (task.initiator if task else None)
@@ -350,15 +350,16 @@ class NotificationRules:
 
     async def _close_task(
         self, session: AsyncSession, closed: TaskClosed, reason: str, at: dt.datetime
-    ) -> None:
-        """A completed or cancelled task: its notifications are no longer actionable."""
-        await repository.record_task_closure(
-            session, closed.task_id, closed.instance_id, reason, at
-        )
-        await repository.close_open_task(session, closed.task_id)
-        resolved = await repository.resolve_task(session, closed.task_id, at)
-        await deliveries.cancel_unsent(
-            session, resolved, f"the task was {reason} before this was sent"
+    ) -> TaskRow | None:
+        """A completed or cancelled task: its notifications are no longer actionable.
+        Returns the open task as it was known."""
+        return await repository.close_task(
+            session,
+            closed.task_id,
+            closed.instance_id,
+            reason,
+            at,
+            f"the task was {reason} before this was sent",
         )
 
     # -- instances, copies, incidents -----------------------------------------------------
@@ -438,7 +439,7 @@ class NotificationRules:
         """The initiator withdrew: the people whose tasks went with it hear it."""
         withdrawn = parse_data(InstanceWithdrawn, event)
         tasks = await repository.open_tasks_of_instance(session, withdrawn.instance_id)
-        first_task: dict[str, OpenTask] = {}
+        first_task: dict[str, TaskRow] = {}
         for task in tasks:
             _, usernames = await task_audience(
                 session, task.assignee, task.candidate_users, task.candidate_roles
@@ -496,9 +497,9 @@ class NotificationRules:
     async def _close_instance(
         self, session: AsyncSession, instance_id: str, at: dt.datetime
     ) -> None:
-        await repository.close_open_tasks_of_instance(session, instance_id)
-        resolved = await repository.resolve_instance(session, instance_id, at)
-        await deliveries.cancel_unsent(session, resolved, "the process ended before this was sent")
+        await repository.close_instance(
+            session, instance_id, at, "the process ended before this was sent"
+        )
 
     # -- making notifications -------------------------------------------------------------
 
@@ -551,47 +552,61 @@ class NotificationRules:
         subject: Subject,
         recipients: Sequence[Recipient],
     ) -> None:
-        """One notification per recipient, in their language, with its deliveries."""
+        """One notification per recipient, in their language, with its deliveries; written
+        (and announced to open event streams) in one statement."""
         now = self.clock()
-        configs = await channel_configs.enabled(session)
+        configs = await channel_configs.delivery_targets(session)
+        context = {**subject.context, "link": subject.link}
+        # people with the same language and time zone read the same text: render it once
+        messages: dict[tuple[str, str | None], Message] = {}
+        notifications: list[dict[str, Any]] = []
+        delivery_rows: list[dict[str, Any]] = []
         for recipient in recipients:
-            message = render(
-                subject.kind,
-                recipient.locale,
-                {**subject.context, "link": subject.link},
-                tz=recipient.prefs.timezone,
-            )
-            notification_id = await repository.add_notification(
-                session,
+            look = (recipient.locale, recipient.prefs.timezone)
+            message = messages.get(look)
+            if message is None:
+                message = messages[look] = render(
+                    subject.kind, recipient.locale, context, tz=recipient.prefs.timezone
+                )
+            notification_id = uuid7()
+            notifications.append(
                 {
-                    "id": uuid7(),
+                    "id": notification_id,
                     "recipient": recipient.username,
-                    "kind": subject.kind.value,
                     "locale": recipient.locale,
                     "title": message.title,
                     "body": message.body,
-                    "link": subject.link,
-                    "task_id": subject.task_id,
-                    "instance_id": subject.instance_id,
-                    "process_key": subject.process_key,
-                    "business_key": subject.business_key,
-                    "data": subject.data,
-                    "context": subject.context,
-                    "urgent": subject.kind in URGENT_KINDS,
-                    "event_id": event_id,
-                    "event_type": event_type,
-                },
+                }
             )
-            if notification_id is None:
-                continue
-            NOTIFICATIONS_CREATED.labels(subject.kind.value).inc()
-            await announce(session, recipient.username, notification_id)
-            await deliveries.add_deliveries(
-                session,
-                self._delivery_rows(
-                    notification_id, event_id, subject.kind, recipient, configs, now
-                ),
+            delivery_rows += self._delivery_rows(
+                notification_id, subject.kind, recipient, configs, now
             )
+        created = await repository.add_notifications(
+            session,
+            {
+                "kind": subject.kind.value,
+                "link": subject.link,
+                "task_id": subject.task_id,
+                "instance_id": subject.instance_id,
+                "process_key": subject.process_key,
+                "business_key": subject.business_key,
+                "data": subject.data,
+                "context": subject.context,
+                "urgent": subject.kind in URGENT_KINDS,
+                "event_id": event_id,
+                "event_type": event_type,
+            },
+            notifications,
+            delivery_rows,
+        )
+        if not created:
+            return
+        NOTIFICATIONS_CREATED.labels(subject.kind.value).inc(len(created))
+        if any(
+            row["status"] != DeliveryStatus.SENT and row["notification_id"] in created
+            for row in delivery_rows
+        ):
+            session.info[PENDING_FLAG] = True  # wakes the delivery worker after the commit
 
     async def _recipients(
         self, session: AsyncSession, usernames: Iterable[str], event: Event
@@ -604,42 +619,37 @@ class NotificationRules:
         notification is made anyway, in the default language and without email.
         """
         names = sorted(set(usernames))
-        known = await org.users_by_name(session, names)
-        unknown = [n for n in names if n not in known]
+        people = await org.people(session, names)
+        unknown = [p.username for p in people if not p.known]
         if unknown and self.clock() - event.time < self.unknown_recipient_grace:
             raise RetryLater(f"not yet in the organisation copy: {', '.join(unknown[:10])}")
-        return await self.recipients_of(session, names, known)
+        return self._recipients_among(people)
 
-    async def recipients_of(
-        self, session: AsyncSession, names: Sequence[str], known: dict[str, Any]
-    ) -> list[Recipient]:
-        prefs = await preferences.of_users(session, names)
+    async def recipients_of(self, session: AsyncSession, names: Sequence[str]) -> list[Recipient]:
+        """The people called `names` that should hear anything, with their preferences."""
+        return self._recipients_among(await org.people(session, sorted(set(names))))
+
+    def _recipients_among(self, people: Sequence[Person]) -> list[Recipient]:
         out: list[Recipient] = []
-        for name in names:
-            user = known.get(name)
-            pref = Effective.of(prefs.get(name))
-            if user is None:
+        for person in people:
+            pref = Effective.of(person if person.has_preferences else None)
+            if not person.known:
                 locale = supported_locale(pref.language, self.default_locale)
-                out.append(Recipient(name, locale, None, pref))
-            elif user.reachable:
-                locale = supported_locale(pref.language or user.locale, self.default_locale)
-                out.append(Recipient(name, locale, user.email, pref))
+                out.append(Recipient(person.username, locale, None, pref))
+            elif person.active and person.deleted_at is None:
+                locale = supported_locale(pref.language or person.locale, self.default_locale)
+                out.append(Recipient(person.username, locale, person.email, pref))
         return out
 
     def _delivery_rows(
         self,
         notification_id: uuid.UUID,
-        event_id: uuid.UUID,
         kind: Kind,
         recipient: Recipient,
-        configs: Sequence[ChannelConfig],
+        configs: Sequence[DeliveryTarget],
         now: dt.datetime,
     ) -> list[dict[str, Any]]:
-        common = {
-            "notification_id": notification_id,
-            "event_id": event_id,
-            "recipient": recipient.username,
-        }
+        common = {"notification_id": notification_id, "recipient": recipient.username}
         rows: list[dict[str, Any]] = [
             {
                 **common,
@@ -681,7 +691,7 @@ class NotificationRules:
         return rows
 
     def _target(
-        self, name: str, configs: dict[str, ChannelConfig], recipient: Recipient
+        self, name: str, configs: dict[str, DeliveryTarget], recipient: Recipient
     ) -> tuple[str, uuid.UUID | None, str | None] | None:
         """(kind, config id, address) of a chosen channel; None when it cannot reach them."""
         if name == EMAIL_CHANNEL and self.email_available:
@@ -712,11 +722,11 @@ async def task_audience(
     return Kind.TASK_OFFERED, sorted(set(candidate_users) | set(holders))
 
 
-def _name(name: str | None, task: OpenTask | None, node_id: str | None, task_id: str) -> str:
+def _name(name: str | None, task: TaskRow | None, node_id: str | None, task_id: str) -> str:
     return name or (task.name if task else None) or node_id or task_id
 
 
-def _by_task_name(usernames: Sequence[str], tasks: dict[str, OpenTask]) -> dict[str, list[str]]:
+def _by_task_name(usernames: Sequence[str], tasks: dict[str, TaskRow]) -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
     for username in usernames:
         groups.setdefault(tasks[username].name, []).append(username)

@@ -254,6 +254,9 @@ _FORMATTERS: dict[str, type[Formatter]] = {
 def _environment(html: bool) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        # the templates ship with the code: no need to stat their files on every render
+        # (`extends` and `include` look them up again each time)
+        auto_reload=False,
         undefined=StrictUndefined,
         autoescape=html,
         trim_blocks=True,

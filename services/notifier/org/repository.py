@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import ARRAY, Row, String, bindparam, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.org.models import OrgDepartment, OrgUser
+from services.notifier.preferences.models import NotificationPreference
 
 
 async def upsert_user(
@@ -95,28 +97,101 @@ async def _upsert(
     return (await session.execute(stmt)).first() is not None
 
 
-async def users_by_name(session: AsyncSession, usernames: Iterable[str]) -> dict[str, OrgUser]:
-    names = sorted(set(usernames))
-    if not names:
-        return {}
-    rows = await session.scalars(select(OrgUser).where(OrgUser.username.in_(names)))
-    return {u.username: u for u in rows}
+#: a person as the notification rules see them: whether the organisation copy knows them
+#: (`known`; `email`, `locale`, `active`, `deleted_at` from there) and their preferences
+#: (`has_preferences`; `language`, `timezone`, `channels`, `chat_ids`, `quiet_start`,
+#: `quiet_end`, `digest_enabled`)
+Person = Row[Any]
+
+_U = OrgUser.__table__
+_P = NotificationPreference.__table__
+
+
+def _people_statement() -> Any:
+    """Each of `:names` with what the organisation copy and their preferences say (one query
+    where the rules used to need two)."""
+    names = (
+        func.unnest(bindparam("names", type_=ARRAY(String())))
+        .table_valued("username")
+        .render_derived(name="n")
+    )
+    return select(
+        names.c.username,
+        _U.c.username.is_not(None).label("known"),
+        _U.c.email,
+        _U.c.locale,
+        _U.c.active,
+        _U.c.deleted_at,
+        _P.c.username.is_not(None).label("has_preferences"),
+        _P.c.language,
+        _P.c.timezone,
+        _P.c.channels,
+        _P.c.chat_ids,
+        _P.c.quiet_start,
+        _P.c.quiet_end,
+        _P.c.digest_enabled,
+    ).select_from(
+        names.outerjoin(_U, _U.c.username == names.c.username).outerjoin(
+            _P, _P.c.username == names.c.username
+        )
+    )
+
+
+_PEOPLE = _people_statement()
+_ACTIVE_WITH_ROLES = (
+    select(_U.c.username)
+    .where(
+        _U.c.roles.overlap(bindparam("roles", type_=ARRAY(String()))),
+        _U.c.active.is_(True),
+        _U.c.deleted_at.is_(None),
+    )
+    .order_by(_U.c.username)
+)
+
+_LOOKUPS_KEY = "notifier_org_lookups"
+
+
+@dataclass
+class _Lookups:
+    """What one unit of work has read of people and role holders.
+
+    The runtime consumer handles a batch of events in one unit of work, and those events name
+    the same people again and again, so each is read once per unit of work. Nothing in such
+    a unit of work writes people or preferences (the designer's `org.*` events and the
+    preferences API have units of work of their own).
+    """
+
+    people: dict[str, Person] = field(default_factory=dict)
+    role_holders: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
+
+
+def _lookups(session: AsyncSession) -> _Lookups:
+    lookups: _Lookups | None = session.info.get(_LOOKUPS_KEY)
+    if lookups is None:
+        lookups = session.info[_LOOKUPS_KEY] = _Lookups()
+    return lookups
+
+
+async def people(session: AsyncSession, usernames: Sequence[str]) -> list[Person]:
+    """Each of `usernames` (in that order) with their organisation data and preferences."""
+    known = _lookups(session).people
+    missing = [name for name in dict.fromkeys(usernames) if name not in known]
+    if missing:
+        for row in await session.execute(_PEOPLE, {"names": missing}):
+            known[row.username] = row
+    return [known[name] for name in usernames]
 
 
 async def active_usernames_with_roles(session: AsyncSession, roles: Sequence[str]) -> list[str]:
     """Usernames of active, not deleted people holding at least one of `roles`."""
     if not roles:
         return []
-    rows = await session.scalars(
-        select(OrgUser.username)
-        .where(
-            OrgUser.roles.overlap(list(roles)),
-            OrgUser.active.is_(True),
-            OrgUser.deleted_at.is_(None),
-        )
-        .order_by(OrgUser.username)
-    )
-    return list(rows)
+    holders = _lookups(session).role_holders
+    key = tuple(roles)
+    if key not in holders:
+        result = await session.execute(_ACTIVE_WITH_ROLES, {"roles": list(roles)})
+        holders[key] = list(result.scalars())
+    return list(holders[key])
 
 
 async def manager_of(session: AsyncSession, username: str, *, max_levels: int = 10) -> str | None:

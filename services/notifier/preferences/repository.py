@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -14,18 +13,6 @@ from services.notifier.preferences.models import NotificationPreference
 
 async def get(session: AsyncSession, username: str) -> NotificationPreference | None:
     return await session.get(NotificationPreference, username)
-
-
-async def of_users(
-    session: AsyncSession, usernames: Iterable[str]
-) -> dict[str, NotificationPreference]:
-    names = sorted(set(usernames))
-    if not names:
-        return {}
-    rows = await session.scalars(
-        select(NotificationPreference).where(NotificationPreference.username.in_(names))
-    )
-    return {r.username: r for r in rows}
 
 
 async def put(session: AsyncSession, username: str, values: dict[str, Any]) -> None:

@@ -6,13 +6,32 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from services.notifier.notifications.kinds import DIGESTED_KINDS, URGENT_KINDS, Kind
 from services.notifier.notifications.templates import zone
 from services.notifier.preferences.models import NotificationPreference
 
 EVERY_KIND = "*"
+
+
+class PreferenceFields(Protocol):
+    """A stored preferences row: the table's model, or a query row with these columns."""
+
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def timezone(self) -> str | None: ...
+    @property
+    def channels(self) -> dict[str, list[str]] | None: ...
+    @property
+    def chat_ids(self) -> dict[str, Any] | None: ...
+    @property
+    def quiet_start(self) -> dt.time | None: ...
+    @property
+    def quiet_end(self) -> dt.time | None: ...
+    @property
+    def digest_enabled(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +47,7 @@ class Effective:
     digest: bool = False
 
     @classmethod
-    def of(cls, row: NotificationPreference | None) -> Effective:
+    def of(cls, row: PreferenceFields | None) -> Effective:
         if row is None:
             return cls()
         return cls(
