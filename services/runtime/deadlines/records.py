@@ -7,10 +7,10 @@ from typing import Any
 from uuid import UUID
 
 from services.runtime.deadlines import jobs as deadline_jobs_handlers  # noqa: F401 - registers the job handlers
-from services.runtime.deadlines.service import deadline_jobs, drop_deadline_jobs
+from services.runtime.deadlines.service import DEADLINE_JOBS, DROP_DEADLINE_JOBS, deadline_jobs
 from services.runtime.instances import records as core_records  # noqa: F401 - core handlers first
 from services.runtime.instances.applier import Step, on_record
-from services.runtime.jobs.worker import schedule
+from services.runtime.jobs.models import jobs
 
 
 @on_record("task_created")
@@ -18,7 +18,7 @@ async def watch_due_time(step: Step, record: Any) -> None:
     spec = record.task
     task_id = UUID(spec.id)
     task = next(row for row in reversed(step.new_tasks) if row["id"] == task_id)
-    await schedule(step.session, *deadline_jobs(task, spec, step.now))
+    await step.writes.insert(jobs, deadline_jobs(task, spec, step.now))
 
 
 @on_record("task_completed", "task_cancelled")
@@ -31,4 +31,4 @@ async def stop_watching(step: Step, record: Any) -> None:
         and done["due_at"] is None
     ):
         return  # a task without a due time has no deadline jobs
-    await drop_deadline_jobs(step.session, UUID(record.task_id))
+    await step.writes.change("jobs", DROP_DEADLINE_JOBS, UUID(record.task_id), list(DEADLINE_JOBS))

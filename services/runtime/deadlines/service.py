@@ -20,16 +20,12 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bpm_common.ids import new_id
 from bpm_process.isotime import IsoDuration, parse_duration
 from services.runtime.deadlines.repository import load_calendar
 from services.runtime.deadlines.worktime import add_working_time
 from services.runtime.engine import TaskSpec
 from services.runtime.instances.applier import Step
-from services.runtime.jobs.models import jobs
 
 DUE_SOON = "deadline_due_soon"
 OVERDUE = "deadline_overdue"
@@ -95,11 +91,14 @@ def escalation_job(job: Mapping[str, Any], level: int, at: dt.datetime) -> dict[
     }
 
 
-async def drop_deadline_jobs(session: AsyncSession, task_id: UUID) -> None:
-    """Remove the deadline jobs of a task that closed."""
-    await session.execute(
-        delete(jobs).where(jobs.c.task_id == task_id, jobs.c.kind.in_(DEADLINE_JOBS))
-    )
+#: the deadline jobs of a task that closed, queued with the command's writes
+#: (`deadlines/records.py`); a job a worker has taken (its row locked) is left to that
+#: worker, which deletes it in its own transaction, rather than the two waiting on each
+#: other's locks (the worker holds the job and waits for the instance the command holds)
+DROP_DEADLINE_JOBS = (
+    "DELETE FROM jobs WHERE id IN"
+    " (SELECT id FROM jobs WHERE task_id = $1 AND kind = ANY($2::varchar[]) FOR UPDATE SKIP LOCKED)"
+)
 
 
 def _before(moment: dt.datetime, duration: IsoDuration) -> dt.datetime:

@@ -10,6 +10,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpm_common.db import driver_connection
 from bpm_common.errors import NotFound, Unprocessable
 from bpm_process.xml import BpmnError
 from services.runtime.definitions.models import definitions
@@ -95,31 +96,24 @@ async def definition_to_start(session: AsyncSession, key: str, roles: frozenset[
 
     "Latest" is the most recently published: republishing an older version rolls back to it.
     """
-    rows = (
-        await session.execute(
-            select(
-                definitions.c.id,
-                definitions.c.key,
-                definitions.c.version,
-                definitions.c.status,
-                definitions.c.trial_roles,
-                definitions.c.compile_error,
-                definitions.c.published_at,
-            )
-            .where(definitions.c.key == key, definitions.c.status.in_(("published", "trial")))
-            .order_by(definitions.c.published_at.desc())
-        )
-    ).all()
-    live = next((r for r in rows if r.status == "published"), None)
+    rows = await (await driver_connection(session)).fetch(_VERSIONS_TO_START, key)
+    live = next((r for r in rows if r["status"] == "published"), None)
     chosen: Any = live
     for row in rows:
-        if live is not None and row.published_at <= live.published_at:
+        if live is not None and row["published_at"] <= live["published_at"]:
             break
-        if row.status == "trial" and roles.intersection(row.trial_roles):
+        if row["status"] == "trial" and roles.intersection(row["trial_roles"]):
             chosen = row
             break
     if chosen is None:
         raise NotFound(f"no published process definition with key {key!r}")
-    if chosen.compile_error:
-        raise Unprocessable(f"definition {key} v{chosen.version} cannot be executed: {chosen.compile_error}")
-    return DefinitionRef(chosen.id, chosen.key, chosen.version, chosen.status)
+    if chosen["compile_error"]:
+        raise Unprocessable(f"definition {key} v{chosen['version']} cannot be executed: {chosen['compile_error']}")
+    return DefinitionRef(chosen["id"], chosen["key"], chosen["version"], chosen["status"])
+
+
+# read by every start: plain SQL on the unit of work's connection (bpm_common.db.driver_connection)
+_VERSIONS_TO_START = (
+    "SELECT id, key, version, status, trial_roles, compile_error, published_at FROM definitions"
+    " WHERE key = $1 AND status IN ('published', 'trial') ORDER BY published_at DESC"
+)

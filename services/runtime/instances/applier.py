@@ -16,16 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common import jsonutil
 from bpm_common.app import ServiceContext
-from bpm_common.db import after_commit
+from bpm_common.db import WriteBatch, after_commit
 from bpm_common.events.envelope import Event, new_event
 from services.runtime.engine import ProcessGraph
 from services.runtime.instances.history import HistoryWriter
-from services.runtime.instances.models import instances
 from services.runtime.jobs.models import jobs
 from services.runtime.subscriptions.models import subscriptions
 from services.runtime.tasks.models import tasks
@@ -76,6 +74,11 @@ class Step:
     extras: dict[str, Any] = field(default_factory=dict)
     #: coroutines to run after the records, inside the same unit of work
     followups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: the command's writes, sent together (record handlers queue theirs here)
+    writes: WriteBatch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.writes = WriteBatch(self.session)
 
     def event(self, name: str, data: dict[str, Any]) -> None:
         """Queue `bpm.runtime.<name>` for the outbox, numbered in the instance's sequence."""
@@ -138,70 +141,87 @@ def on_record(*types: str) -> Callable[[RecordHandler], RecordHandler]:
     return _register
 
 
+# Every command ends with these writes: plain SQL on the unit of work's connection (see
+# `bpm_common.db.driver_connection`), queued in the step's `WriteBatch` with the record
+# handlers' writes and sent as one statement (SQLAlchemy's per-statement work and one
+# round trip per table were most of a command's cost).
+#: a job a worker has taken (its row locked) is left to it: the worker deletes it itself,
+#: finding the timer obsolete, instead of the two waiting on each other's locks (the
+#: worker holds the job's row and waits for the instance; the command holds the instance)
+_DELETE_JOBS = (
+    "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE id = ANY($1::uuid[]) FOR UPDATE SKIP LOCKED)"
+)
+_DELETE_SUBSCRIPTIONS = "DELETE FROM subscriptions WHERE id = ANY($1::uuid[])"
+_UPDATE_INSTANCE = (
+    "UPDATE instances SET engine_state = $2, state = $3, result = $4, active_nodes = $5, ended_at = $6,"
+    " event_sequence = $7, history_hash = $8 WHERE id = $1"
+)
+_RECORD_STEP = "UPDATE instances SET event_sequence = $2, history_hash = $3 WHERE id = $1"
+
+
 async def apply_result(step: Step, result: Any) -> None:
     step.extras["result"] = result
     for record in result.events:
         for handler in RECORD_HANDLERS.get(record.type, ()):
             await handler(step, record)
-    session, row = step.session, step.row
-    if step.new_tasks:
-        await session.execute(insert(tasks), step.new_tasks)
+    row, writes = step.row, step.writes
+    await writes.insert(tasks, step.new_tasks)
     if result.cancelled_jobs:
-        await session.execute(delete(jobs).where(jobs.c.id.in_([UUID(j) for j in result.cancelled_jobs])))
-    if result.jobs:
-        await session.execute(
-            insert(jobs),
-            [
-                {
-                    "id": UUID(job.id),
-                    "kind": "timer",
-                    "instance_id": row.id,
-                    "definition_id": row.definition_id,
-                    "node_id": job.node,
-                    "due_at": job.due_at,
-                    "payload": {"engine_job": job.id},
-                }
-                for job in result.jobs
-            ],
-        )
+        await writes.change("jobs", _DELETE_JOBS, [UUID(j) for j in result.cancelled_jobs])
+    await writes.insert(
+        jobs,
+        [
+            {
+                "id": UUID(job.id),
+                "kind": "timer",
+                "instance_id": row.id,
+                "definition_id": row.definition_id,
+                "node_id": job.node,
+                "due_at": job.due_at,
+                "payload": {"engine_job": job.id},
+            }
+            for job in result.jobs
+        ],
+    )
     if result.subscriptions_closed:
-        await session.execute(
-            delete(subscriptions).where(subscriptions.c.id.in_([UUID(s) for s in result.subscriptions_closed]))
+        await writes.change(
+            "subscriptions", _DELETE_SUBSCRIPTIONS, [UUID(s) for s in result.subscriptions_closed]
         )
-    if result.subscriptions_opened:
-        await session.execute(
-            insert(subscriptions),
-            [
-                {
-                    "id": UUID(sub.id),
-                    "instance_id": row.id,
-                    "kind": sub.kind,
-                    "name": sub.name,
-                    "correlation_key": sub.correlation_key,
-                    "node_id": sub.node,
-                }
-                for sub in result.subscriptions_opened
-            ],
-        )
+    await writes.insert(
+        subscriptions,
+        [
+            {
+                "id": UUID(sub.id),
+                "instance_id": row.id,
+                "kind": sub.kind,
+                "name": sub.name,
+                "correlation_key": sub.correlation_key,
+                "node_id": sub.node,
+            }
+            for sub in result.subscriptions_opened
+        ],
+    )
+    if step.followups:
+        await writes.flush()  # a followup (a child instance, ...) sees everything written so far
     for followup in step.followups:
         await followup()
     status = result.status
     row.state = status
-    await step.history.flush(session)
-    await session.execute(
-        update(instances)
-        .where(instances.c.id == row.id)
-        .values(
-            engine_state=result.state.to_json(),
-            state=status,
-            result=result.result,
-            active_nodes=list(result.active_nodes),
-            ended_at=step.now if status != "active" else None,
-            event_sequence=row.event_sequence,
-            history_hash=step.history.last_hash,
-        )
+    await step.history.write_to(writes)
+    await writes.change(
+        "instances",
+        _UPDATE_INSTANCE,
+        row.id,
+        jsonutil.dumps(result.state.to_json()),
+        status,
+        result.result,
+        list(result.active_nodes),
+        step.now if status != "active" else None,
+        row.event_sequence,
+        step.history.last_hash,
     )
-    await step.ctx.events.add(session, *step.events)
+    await step.ctx.events.add_to(writes, *step.events)
+    await writes.flush()
 
 
 async def record_step(step: Step) -> None:
@@ -209,11 +229,8 @@ async def record_step(step: Step) -> None:
     the instance was suspended, ...): its history entries, continuing the chain, the
     instance's event sequence and last hash, and its outbox events. The caller holds
     the instance lock (`InstanceCommands.lock`)."""
-    session, row = step.session, step.row
-    await step.history.flush(session)
-    await session.execute(
-        update(instances)
-        .where(instances.c.id == row.id)
-        .values(event_sequence=row.event_sequence, history_hash=step.history.last_hash)
-    )
-    await step.ctx.events.add(session, *step.events)
+    row, writes = step.row, step.writes
+    await step.history.write_to(writes)
+    await writes.change("instances", _RECORD_STEP, row.id, row.event_sequence, step.history.last_hash)
+    await step.ctx.events.add_to(writes, *step.events)
+    await writes.flush()

@@ -12,10 +12,11 @@ import hashlib
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common import jsonutil
+from bpm_common.db import WriteBatch
 from services.runtime.instances.models import history
 
 
@@ -74,8 +75,15 @@ class HistoryWriter:
         self.rows.append(row)
 
     async def flush(self, session: AsyncSession) -> None:
+        """Write the collected entries now."""
+        batch = WriteBatch(session)
+        await self.write_to(batch)
+        await batch.flush()
+
+    async def write_to(self, batch: WriteBatch) -> None:
+        """Queue the collected entries in `batch` (a command's writes go together)."""
         if self.rows:
-            await session.execute(insert(history), self.rows)
+            await batch.insert(history, self.rows)
             self.rows = []
 
 

@@ -6,19 +6,24 @@ from typing import Any
 from uuid import UUID
 
 from prometheus_client import Counter
-from sqlalchemy import update
 
 from bpm_common import jsonutil
 from services.runtime.deadlines.assignment import task_people
 from services.runtime.deadlines.service import task_due_at
 from services.runtime.instances.applier import Step, on_record
-from services.runtime.tasks.models import tasks
 
 INSTANCES_STARTED = Counter("bpm_process_instances_started", "Process instances started", ["process"])
 INSTANCES_COMPLETED = Counter("bpm_process_instances_completed", "Process instances completed", ["process"])
 INSTANCES_TERMINATED = Counter("bpm_process_instances_terminated", "Process instances terminated", ["process"])
 TASKS_COMPLETED = Counter("bpm_tasks_completed", "User tasks completed", ["process"])
 TASKS_CREATED = Counter("bpm_tasks_created", "User tasks created", ["process"])
+
+# run by every completion: plain SQL queued with the command's other writes (Step.writes)
+_COMPLETE_TASK = (
+    "UPDATE tasks SET state = 'completed', completed_at = $2, completed_by = $3, comment = $4, outcome = $5"
+    " WHERE id = $1"
+)
+_CANCEL_TASK = "UPDATE tasks SET state = 'cancelled', completed_at = $2 WHERE id = $1"
 
 
 @on_record("task_created")
@@ -75,13 +80,9 @@ async def task_completed(step: Step, record: Any) -> None:
     done = step.completed_task if step.completed_task and str(step.completed_task["id"]) == record.task_id else None
     comment = step.comment if done else None
     submitted = dict(step.submitted) if done and step.submitted else None
-    await step.session.execute(
-        update(tasks)
-        .where(tasks.c.id == UUID(record.task_id))
-        .values(
-            state="completed", completed_at=step.now, completed_by=record.actor, comment=comment,
-            outcome=jsonutil.jsonable({"outcome": record.outcome, "variables": submitted or {}}),
-        )
+    await step.writes.change(
+        "tasks", _COMPLETE_TASK, UUID(record.task_id), step.now, record.actor, comment,
+        jsonutil.dumps({"outcome": record.outcome, "variables": submitted or {}}),
     )
     name = done["name"] if done else step.node_name(record.node_id)
     details: dict[str, Any] = {}
@@ -106,9 +107,7 @@ async def task_completed(step: Step, record: Any) -> None:
 
 @on_record("task_cancelled")
 async def task_cancelled(step: Step, record: Any) -> None:
-    await step.session.execute(
-        update(tasks).where(tasks.c.id == UUID(record.task_id)).values(state="cancelled", completed_at=step.now)
-    )
+    await step.writes.change("tasks", _CANCEL_TASK, UUID(record.task_id), step.now)
     name = step.node_name(record.node_id)
     step.history.add(
         "task_cancelled", step.now, actor=step.actor, node_id=record.node_id, node_name=name,

@@ -14,12 +14,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common import jsonutil
 from bpm_common.app import ServiceContext
 from bpm_common.auth import Principal
+from bpm_common.db import driver_connection
 from bpm_common.errors import Conflict, DomainError, Forbidden, NotFound, Unprocessable, field_error
 from bpm_common.ids import new_id
 from services.runtime.definitions.forms import check_submission
@@ -76,6 +77,22 @@ _ROW_COLUMNS = (
     instances.c.suspended,
     instances.c.parent_instance_id,
     instances.c.parent_call_id,
+)
+
+# Every command runs these: plain SQL on the unit of work's connection
+# (see `bpm_common.db.driver_connection`), prepared once per connection by asyncpg.
+_LOCK = f"SELECT {', '.join(c.name for c in _ROW_COLUMNS)} FROM instances WHERE id = $1 FOR UPDATE"  # noqa: S608
+_TASK_STATE = "SELECT state FROM tasks WHERE id = $1"
+#: the task to complete, and the roles the organisation copy gives the caller ($2)
+_TASK_AND_CALLER_ROLES = (
+    f"SELECT {', '.join(c.name for c in tasks.c)},"  # noqa: S608 - column names of our table
+    " (SELECT roles FROM org_users WHERE username = $2 AND active AND NOT deleted) AS caller_org_roles"
+    " FROM tasks WHERE id = $1"
+)
+_INSERT_INSTANCE = (
+    "INSERT INTO instances (id, definition_id, definition_key, definition_version, business_key, initiator,"
+    " state, trial, engine_state, started_at, parent_instance_id, parent_call_id)"
+    " VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, '{}', $8, $9, $10)"
 )
 
 
@@ -160,21 +177,18 @@ class InstanceCommands:
             parent_instance_id=parent[0] if parent else None,
             parent_call_id=parent[1] if parent else None,
         )
-        await self.session.execute(
-            insert(instances).values(
-                id=instance_id,
-                definition_id=definition_id,
-                definition_key=key,
-                definition_version=version,
-                business_key=business_key,
-                initiator=initiator,
-                state="active",
-                trial=trial,
-                engine_state={},
-                started_at=now,
-                parent_instance_id=row.parent_instance_id,
-                parent_call_id=row.parent_call_id,
-            )
+        await (await driver_connection(self.session)).execute(
+            _INSERT_INSTANCE,
+            instance_id,
+            definition_id,
+            key,
+            version,
+            business_key,
+            initiator,
+            trial,
+            now,
+            row.parent_instance_id,
+            row.parent_call_id,
         )
         step = Step(self.session, self.ctx, row, graph, now, actor or initiator, HistoryWriter(instance_id, ""))
         step.history.add(
@@ -215,10 +229,13 @@ class InstanceCommands:
         comment: str | None,
         outcome: str | None = None,
     ) -> dict[str, Any]:
-        task = (await self.session.execute(select(tasks).where(tasks.c.id == task_id))).mappings().first()
-        if task is None:
+        found = await (await driver_connection(self.session)).fetchrow(
+            _TASK_AND_CALLER_ROLES, task_id, principal.username
+        )
+        if found is None:
             raise NotFound(f"task {task_id} not found")
-        roles = await self.caller_roles(principal)
+        task = dict(found)
+        roles = principal.roles.union(task.pop("caller_org_roles") or ())
         if task["state"] != "open":
             raise Conflict(f"task {task_id} is already {task['state']}")
         if not may_work(task, principal.username, roles):
@@ -264,12 +281,10 @@ class InstanceCommands:
     # -- the generic command ------------------------------------------------------------
 
     async def lock(self, instance_id: UUID) -> InstanceRow:
-        found = (
-            await self.session.execute(select(*_ROW_COLUMNS).where(instances.c.id == instance_id).with_for_update())
-        ).first()
+        found = await (await driver_connection(self.session)).fetchrow(_LOCK, instance_id)
         if found is None:
             raise NotFound(f"process instance {instance_id} not found")
-        return InstanceRow(**found._mapping)
+        return InstanceRow(**found)
 
     async def execute(
         self,
@@ -294,9 +309,7 @@ class InstanceCommands:
         """
         row = await self.lock(instance_id)
         if recheck_task is not None:
-            state_now = (
-                await self.session.execute(select(tasks.c.state).where(tasks.c.id == recheck_task))
-            ).scalar_one()
+            state_now = await (await driver_connection(self.session)).fetchval(_TASK_STATE, recheck_task)
             if state_now != "open":
                 raise Conflict(f"task {recheck_task} is already {state_now}")
         if row.state != "active":

@@ -19,6 +19,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.app import ServiceContext
+from bpm_common.db import insert_rows
 from bpm_common.logging import get_logger
 from services.runtime.jobs.models import jobs
 
@@ -129,7 +130,4 @@ async def delete_job(session: AsyncSession, job_id: Any) -> None:
 
 async def schedule(session: AsyncSession, *rows: dict[str, Any]) -> None:
     """Insert job rows (each with id, kind, due_at and optional instance_id, task_id, payload)."""
-    if rows:
-        from sqlalchemy import insert
-
-        await session.execute(insert(jobs), list(rows))
+    await insert_rows(session, jobs, rows)  # plain SQL, one round trip (bpm_common.db.insert_rows)

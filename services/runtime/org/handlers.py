@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.events.envelope import Event
 from services.runtime.org.models import org_departments, org_users
+from services.runtime.org.repository import forget_people
 
 
 async def _upsert(session: AsyncSession, table: Table, key: str, values: dict[str, Any]) -> None:
+    forget_people(session)
     stmt = insert(table).values(values)
     await session.execute(
         stmt.on_conflict_do_update(

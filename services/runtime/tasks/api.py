@@ -38,13 +38,14 @@ async def list_tasks(
 ) -> Any:
     """Open tasks the caller may work: assigned to them, or offered to them or to a role they
     hold. `state=completed` lists the tasks the caller completed."""
-    commands = InstanceCommands(session, request.app.state.ctx)
-    roles = await commands.caller_roles(principal)
-    if scope == "all" and not roles.intersection(OVERSEERS):
-        raise Forbidden("only administrators and process owners may list every task")
+    if scope == "all":
+        roles = await InstanceCommands(session, request.app.state.ctx).caller_roles(principal)
+        if not roles.intersection(OVERSEERS):
+            raise Forbidden("only administrators and process owners may list every task")
     after = decode_cursor(cursor, 2)
+    # the caller's roles from the organisation copy are read by the inbox query itself
     rows = await repository.list_tasks(
-        session, principal.username, roles,
+        session, principal.username, principal.roles,
         state=state, everyone=scope == "all", instance_id=instance_id,
         definition_key=definition_key, node_id=node_id,
         after=(dt.datetime.fromisoformat(after[0].replace("Z", "+00:00")), UUID(after[1])) if after else None,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any
 
 from prometheus_client import Counter, Gauge
 from sqlalchemy import (
@@ -29,13 +28,12 @@ from sqlalchemy import (
     Text,
     Uuid,
     func,
-    insert,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpm_common.db import Database
+from bpm_common.db import Database, WriteBatch
 from bpm_common.events.broker import Broker, BrokerError, OutgoingMessage
 from bpm_common.events.envelope import Event
 from bpm_common.logging import get_logger
@@ -47,6 +45,7 @@ OUTBOX_BACKLOG = Gauge("bpm_outbox_backlog", "Outbox rows not yet published", ["
 OUTBOX_FAILURES = Counter("bpm_outbox_publish_failures_total", "Failed outbox publish rounds", ["service"])
 
 _TABLES: dict[int, tuple[Table, Table]] = {}
+_COLUMNS = ("event_id", "subject", "payload", "headers")
 
 
 def add_event_tables(metadata: MetaData) -> tuple[Table, Table]:
@@ -89,24 +88,27 @@ class EventWriter:
         self.namespace = namespace
 
     async def add(self, session: AsyncSession, *events: Event) -> None:
+        """Write the events' outbox rows in the unit of work of `session` (one round trip)."""
+        batch = WriteBatch(session)
+        await self.add_to(batch, *events)
+        await batch.flush()
+
+    async def add_to(self, batch: WriteBatch, *events: Event) -> None:
+        """Queue the events' outbox rows in `batch`, to go with the unit of work's other
+        writes: every command of every service writes here (see `bpm_common.db.WriteBatch`)."""
         if not events:
             return
-        rows = [self._row(e) for e in events]
-        await session.execute(insert(self.outbox), rows)
-        session.info["outbox_dirty"] = True
+        await batch.insert(self.outbox, [dict(zip(_COLUMNS, self._row(e), strict=True)) for e in events])
+        batch.session.info["outbox_dirty"] = True
 
-    def _row(self, event: Event) -> dict[str, Any]:
+    def _row(self, event: Event) -> tuple[str, str, str, dict[str, str]]:
+        """event_id, subject, payload and headers of the event's outbox row."""
         headers: dict[str, str] = {}
         if event.correlationid:
             headers["X-Correlation-ID"] = event.correlationid
         if event.traceparent:
             headers["traceparent"] = event.traceparent
-        return {
-            "event_id": event.id,
-            "subject": event.nats_subject(self.namespace),
-            "payload": event.to_json(),
-            "headers": headers,
-        }
+        return (event.id, event.nats_subject(self.namespace), event.to_json(), headers)
 
 
 async def add_event(session: AsyncSession, writer: EventWriter, *events: Event) -> None:
@@ -138,6 +140,12 @@ class OutboxRelay:
         self._stopping = False
         self._last_prune = 0.0
         db.on_commit(self._after_commit)
+        table = writer.outbox.name
+        self._unsent_sql = (
+            f"SELECT position, event_id, subject, payload, headers FROM {table}"  # noqa: S608 - our table name
+            " WHERE published_at IS NULL ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED"
+        )
+        self._mark_sent_sql = f"UPDATE {table} SET published_at = now() WHERE position = ANY($1::bigint[])"  # noqa: S608
 
     def _after_commit(self, session: AsyncSession) -> None:
         if session.info.pop("outbox_dirty", False):
@@ -177,33 +185,23 @@ class OutboxRelay:
 
     async def publish_once(self) -> int:
         """Publish one batch of unsent rows; returns how many were sent."""
-        ob = self.writer.outbox
-        async with self.db.connection() as conn:
-            rows = (
-                await conn.execute(
-                    ob.select()
-                    .with_only_columns(ob.c.position, ob.c.event_id, ob.c.subject, ob.c.payload, ob.c.headers)
-                    .where(ob.c.published_at.is_(None))
-                    .order_by(ob.c.position)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+        # a round per few commits under load: plain SQL on asyncpg (see `driver_connection`)
+        async with self.db.driver_transaction() as driver:
+            rows = await driver.fetch(self._unsent_sql, self.batch_size)
             if not rows:
                 return 0
             await self.broker.publish(
                 [
                     OutgoingMessage(
-                        subject=r.subject, data=r.payload.encode(), msg_id=str(r.event_id), headers=r.headers or {}
+                        subject=r["subject"],
+                        data=r["payload"].encode(),
+                        msg_id=str(r["event_id"]),
+                        headers=r["headers"] or {},
                     )
                     for r in rows
                 ]
             )
-            await conn.execute(
-                ob.update()
-                .where(ob.c.position.in_([r.position for r in rows]))
-                .values(published_at=func.now())
-            )
+            await driver.execute(self._mark_sent_sql, [r["position"] for r in rows])
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
 
