@@ -295,7 +295,20 @@ class Metrics:
             outcomes += await self._deliver(producer, list(batch))
         return outcomes
 
+    async def deliver_batch(self, *events: Event) -> list[str]:
+        """Publish events of one producer; its consumer takes them all in one unit of work
+        (`handle_batch`), as it does under load."""
+        [producer] = {e.service for e in events}
+        consumer = await self._publish(producer, list(events))
+        messages = await self.broker.pull(consumer.spec, batch=len(events) + 10, timeout=0.1)
+        return await consumer.handle_batch(messages)
+
     async def _deliver(self, producer: str, events: list[Event]) -> list[str]:
+        consumer = await self._publish(producer, events)
+        messages = await self.broker.pull(consumer.spec, batch=len(events) + 10, timeout=0.1)
+        return [await consumer.handle(m) for m in messages]
+
+    async def _publish(self, producer: str, events: list[Event]) -> EventConsumer:
         consumer = self.consumers[producer]
         await self.broker.ensure_stream(consumer.spec.stream, stream_subjects(NAMESPACE, producer))
         await self.broker.publish(
@@ -307,8 +320,7 @@ class Metrics:
                 for e in events
             ]
         )
-        messages = await self.broker.pull(consumer.spec, batch=len(events) + 10, timeout=0.1)
-        return [await consumer.handle(m) for m in messages]
+        return consumer
 
     async def get(self, path: str, *, user: tuple[str, ...] = ANALYST, **params: object) -> Any:
         """GET an API path as `user`; the JSON answer (asserting 200)."""

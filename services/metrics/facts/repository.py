@@ -1,33 +1,34 @@
-"""Writes to the analytical tables. Only flushes: the consumer's unit of work commits.
+"""Writes to the analytical tables. Only writes: the consumer's unit of work commits.
 
 A record is applied in steps that are safe with several replicas consuming at
 once: lock the row if it exists, otherwise insert it (`ON CONFLICT DO
 NOTHING`, and lock it after all if another replica inserted it first), merge,
 and write the merged record back with its measures. A task row's change is
 carried into the daily aggregates in the same transaction (`contributions`).
+
+Every runtime event comes through here, so the statements are compiled once
+and run on the session's asyncpg connection (`statements`), and what the
+database would only echo back is not asked for: the row written is the values
+sent (all its columns but `updated_at`, which nothing here reads).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from itertools import groupby
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import RowMapping, Table, func, select, update
+import asyncpg
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpm_common import jsonutil
+from bpm_common.db import driver_connection
 from services.metrics.facts import contributions as contrib
+from services.metrics.facts import statements as sql
 from services.metrics.facts.measures import CalendarSource, instance_measures, task_measures
-from services.metrics.facts.models import (
-    event_log,
-    instance_facts,
-    node_daily,
-    process_models,
-    reason_daily,
-    task_facts,
-)
+from services.metrics.facts.models import process_models
 from services.metrics.facts.parsing import LogEntry
 from services.metrics.facts.records import (
     Applied,
@@ -41,12 +42,22 @@ from services.metrics.facts.records import (
 )
 
 R = TypeVar("R", InstanceRecord, TaskRecord)
-Measures = Callable[[R, Mapping[str, Any] | None, CalendarSource], Awaitable[dict[str, Any]]]
+Row = Mapping[str, Any]
+Measures = Callable[[R, Row | None, CalendarSource], Awaitable[dict[str, Any]]]
 
-AGGREGATES: dict[str, tuple[Table, tuple[str, ...]]] = {
-    contrib.NODE_DAILY: (node_daily, contrib.NODE_MEASURES),
-    contrib.REASON_DAILY: (reason_daily, contrib.REASON_MEASURES),
-}
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FactTable(Generic[R]):
+    """How records of one kind are read, merged, measured and written."""
+
+    statements: sql.FactStatements
+    from_row: Callable[[Row], R]
+    merge: Callable[[R, R], R]
+    measures: Measures[R]
+
+
+INSTANCE_TABLE = FactTable(sql.INSTANCES, instance_from_row, merge_instance, instance_measures)
+TASK_TABLE = FactTable(sql.TASKS, task_from_row, merge_task, task_measures)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -54,60 +65,58 @@ class Written(Generic[R]):
     """A record applied: what the event changed, and the table row before and after."""
 
     applied: Applied[R]
-    before: RowMapping | None
-    after: RowMapping
+    before: Row | None
+    after: Row
 
 
 async def apply_instance(
     session: AsyncSession, incoming: InstanceRecord, calendar: CalendarSource
 ) -> Applied[InstanceRecord]:
-    written = await _apply(
-        session,
-        instance_facts,
-        incoming,
-        instance_from_row,
-        merge_instance,
-        instance_measures,
-        calendar,
-    )
+    db = await driver_connection(session)
+    before = await _fetch(db, sql.INSTANCES.lock, {"instance_id": incoming.instance_id})
+    written = await _apply(db, INSTANCE_TABLE, incoming, before, calendar)
     department = written.after["department"]
     if department is not None and (
         written.before is None or written.before["department"] != department
     ):
-        await _set_task_department(session, incoming.instance_id, department)
+        await _set_task_department(db, incoming.instance_id, department)
     return written.applied
 
 
 async def apply_task(
     session: AsyncSession, incoming: TaskRecord, calendar: CalendarSource
 ) -> Applied[TaskRecord]:
-    if incoming.trial is None or incoming.department is None:
-        incoming = await _with_instance_context(session, incoming)
-    written = await _apply(
-        session, task_facts, incoming, task_from_row, merge_task, task_measures, calendar
+    db = await driver_connection(session)
+    # the task's row and its instance's context in one round trip
+    found = await _fetch(
+        db,
+        sql.TASK_WITH_INSTANCE,
+        {"task_id": incoming.task_id, "instance_id": incoming.instance_id},
     )
-    await _carry_into_aggregates(session, written.before, written.after)
+    assert found is not None  # one row whether or not the task and the instance exist
+    if incoming.trial is None or incoming.department is None:
+        incoming = _with_instance_context(
+            incoming, found["instance_trial"], found["instance_department"]
+        )
+    before = found if found["task_id"] is not None else None
+    written = await _apply(db, TASK_TABLE, incoming, before, calendar)
+    await _carry_into_aggregates(db, written.before, written.after)
     return written.applied
 
 
 async def instance_identity(session: AsyncSession, instance_id: Any) -> tuple[str, int] | None:
     """The process key and version of a known instance."""
-    i = instance_facts.c
-    row = (
-        await session.execute(
-            select(i.definition_key, i.definition_version).where(i.instance_id == instance_id)
-        )
-    ).first()
-    return None if row is None else (row[0], row[1])
+    db = await driver_connection(session)
+    row = await _fetch(db, sql.INSTANCE_IDENTITY, {"instance_id": instance_id})
+    return None if row is None else (row["definition_key"], row["definition_version"])
 
 
-async def append_log(session: AsyncSession, entry: LogEntry) -> bool:
-    """Append an event-log entry; False when the same fact is already logged."""
-    values = dataclasses.asdict(entry)
-    written = await session.execute(
-        insert(event_log).values(values).on_conflict_do_nothing().returning(event_log.c.position)
-    )
-    return written.first() is not None
+async def append_log(session: AsyncSession, entry: LogEntry) -> None:
+    """Append an event-log entry, unless the same fact is already logged."""
+    values = {name: getattr(entry, name) for name in sql.LOG_COLUMNS}
+    values["attributes"] = jsonutil.dumps(values["attributes"])
+    db = await driver_connection(session)
+    await db.execute(sql.APPEND_LOG.sql, *sql.APPEND_LOG.args(values))
 
 
 async def save_model(session: AsyncSession, values: dict[str, Any]) -> None:
@@ -126,121 +135,86 @@ async def save_model(session: AsyncSession, values: dict[str, Any]) -> None:
     )
 
 
+async def _fetch(
+    db: asyncpg.Connection, statement: sql.Prepared, values: Row
+) -> asyncpg.Record | None:
+    return await db.fetchrow(statement.sql, *statement.args(values))
+
+
 async def _apply(
-    session: AsyncSession,
-    table: Table,
+    db: asyncpg.Connection,
+    table: FactTable[R],
     incoming: R,
-    from_row: Callable[[RowMapping], R],
-    merge: Callable[[R, R], R],
-    measures: Measures[R],
+    before: Row | None,
     calendar: CalendarSource,
 ) -> Written[R]:
-    """Lock the record's row (inserting it if new), merge, and write the result back."""
-    key = table.primary_key.columns.values()[0]
-    key_value = getattr(incoming, key.name)
-    before = await _locked(session, table, key, key_value)
+    """Insert the record if it has no row (`before`, locked), otherwise merge and write back."""
+    statements = table.statements
     if before is None:
-        values = {**fact_values(incoming), **await measures(incoming, None, calendar)}
-        created = await session.execute(
-            insert(table)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=[key])
-            .returning(table)
-        )
-        after = created.mappings().first()
-        if after is not None:
-            return Written(Applied(previous=None, record=incoming), None, after)
-        before = await _locked(session, table, key, key_value)  # another replica was first
+        values = {**fact_values(incoming), **await table.measures(incoming, None, calendar)}
+        if await db.fetchval(statements.insert.sql, *statements.insert.args(values)):
+            return Written(Applied(previous=None, record=incoming), None, values)
+        # another replica inserted it first
+        before = await _fetch(db, statements.lock, {statements.key: values[statements.key]})
         assert before is not None
-    current = from_row(before)
-    merged = merge(current, incoming)
+    current = table.from_row(before)
+    merged = table.merge(current, incoming)
     if merged == current:
         return Written(Applied(previous=current, record=current), before, before)
-    values = {**fact_values(merged), **await measures(merged, before, calendar)}
-    updated = await session.execute(
-        update(table)
-        .where(key == key_value)
-        .values(**values, updated_at=func.now())
-        .returning(table)
-    )
-    return Written(Applied(previous=current, record=merged), before, updated.mappings().one())
+    values = {**fact_values(merged), **await table.measures(merged, before, calendar)}
+    values["where_key"] = values[statements.key]
+    await db.execute(statements.update.sql, *statements.update.args(values))
+    return Written(Applied(previous=current, record=merged), before, values)
 
 
-async def _locked(session: AsyncSession, table: Table, key: Any, value: Any) -> RowMapping | None:
-    result = await session.execute(select(table).where(key == value).with_for_update())
-    return result.mappings().one_or_none()
-
-
-async def _with_instance_context(session: AsyncSession, task: TaskRecord) -> TaskRecord:
+def _with_instance_context(
+    task: TaskRecord, instance_trial: bool | None, instance_department: str | None
+) -> TaskRecord:
     """Fill in what a task event does not say from its instance: trial flag, department."""
-    i = instance_facts.c
-    row = (
-        await session.execute(
-            select(i.trial, i.department).where(i.instance_id == task.instance_id)
-        )
-    ).first()
-    trial = task.trial if task.trial is not None else bool(row and row.trial)
-    department = task.department if task.department is not None else (row and row.department)
+    trial = task.trial if task.trial is not None else bool(instance_trial)
+    department = task.department if task.department is not None else instance_department
     return dataclasses.replace(task, trial=trial, department=department or None)
 
 
-async def _set_task_department(session: AsyncSession, instance_id: Any, department: str) -> None:
+async def _set_task_department(db: asyncpg.Connection, instance_id: Any, department: str) -> None:
     """Give the instance's tasks its department (tasks may have arrived before the instance)."""
-    t = task_facts.c
-    rows = (
-        (
-            await session.execute(
-                select(task_facts)
-                .where(t.instance_id == instance_id, t.department.is_distinct_from(department))
-                .order_by(t.task_id)
-                .with_for_update()
-            )
-        )
-        .mappings()
-        .all()
+    rows = await db.fetch(
+        sql.TASKS_OF_OTHER_DEPARTMENT.sql,
+        *sql.TASKS_OF_OTHER_DEPARTMENT.args({"instance_id": instance_id, "department": department}),
     )
     for before in rows:
-        after = (
-            (
-                await session.execute(
-                    update(task_facts)
-                    .where(t.task_id == before["task_id"])
-                    .values(department=department, updated_at=func.now())
-                    .returning(task_facts)
-                )
-            )
-            .mappings()
-            .one()
+        after = {**before, "department": department}
+        await db.execute(
+            sql.SET_TASK_DEPARTMENT.sql,
+            *sql.SET_TASK_DEPARTMENT.args({"where_key": before["task_id"], "department": department}),
         )
-        await _carry_into_aggregates(session, before, after)
+        await _carry_into_aggregates(db, before, after)
 
 
-async def _carry_into_aggregates(
-    session: AsyncSession, before: Mapping[str, Any] | None, after: Mapping[str, Any]
-) -> None:
+async def _carry_into_aggregates(db: asyncpg.Connection, before: Row | None, after: Row) -> None:
     if before is after:
         return
     old = contrib.task_contributions(before) if before is not None else []
-    changes = contrib.delta(old, contrib.task_contributions(after))
-    for table_name, group in groupby(changes, key=lambda c: c.table):
-        await add_to_aggregate(session, table_name, list(group))
+    new = contrib.task_contributions(after)
+    if not old and not new:  # a task that has not ended worked adds nothing
+        return
+    for table_name, group in groupby(contrib.delta(old, new), key=lambda c: c.table):
+        await _add_to_aggregate(db, sql.AGGREGATES[table_name], list(group))
 
 
-async def add_to_aggregate(
-    session: AsyncSession, table_name: str, changes: Sequence[contrib.Contribution]
+async def _add_to_aggregate(
+    db: asyncpg.Connection, table: sql.AggregateStatement, changes: list[contrib.Contribution]
 ) -> None:
     """Add contributions to one aggregate table (one row per key, measures summed)."""
-    table, measures = AGGREGATES[table_name]
-    key_columns = [c.name for c in table.primary_key.columns]
     rows = []
     for change in changes:
-        row: dict[str, Any] = dict(zip(key_columns, change.key, strict=True))
-        row.update({m: change.values.get(m, 0) for m in measures})
-        if "name" in table.c:
+        row: dict[str, Any] = dict(zip(table.keys, change.key, strict=True))
+        row.update({m: change.values.get(m, 0) for m in table.measures})
+        if table.has_name:
             row["name"] = change.name
-        rows.append(row)
-    stmt = insert(table).values(rows)
-    updates: dict[str, Any] = {m: table.c[m] + stmt.excluded[m] for m in measures}
-    if "name" in table.c:
-        updates["name"] = func.coalesce(stmt.excluded["name"], table.c["name"])
-    await session.execute(stmt.on_conflict_do_update(index_elements=key_columns, set_=updates))
+        rows.append(table.upsert.args(row))
+    # the keys differ and come sorted, so rows are locked in the same order by every replica
+    if len(rows) == 1:
+        await db.execute(table.upsert.sql, *rows[0])
+    else:
+        await db.executemany(table.upsert.sql, rows)

@@ -34,8 +34,16 @@ async def put_calendar(session: AsyncSession, body: CalendarIn, user: str) -> Ca
     return _out(calendar, row["updated_at"], row["updated_by"])
 
 
+_SESSION_CALENDAR = "metrics_calendar"
+
+
 class CalendarCache:
-    """The calendar in force, parsed once per change (a unit of work reads one row)."""
+    """The calendar in force, parsed once per change.
+
+    A unit of work reads its row once, however many events of a consumer batch
+    need it: the events of one transaction take effect together, at its commit,
+    and an administrator's change applies from the next unit of work on.
+    """
 
     def __init__(self, default_timezone: str) -> None:
         self.default = default_calendar(default_timezone)
@@ -43,6 +51,12 @@ class CalendarCache:
         self._calendar = self.default
 
     async def current(self, session: AsyncSession) -> BusinessCalendar:
+        calendar = session.info.get(_SESSION_CALENDAR)
+        if calendar is None:
+            calendar = session.info[_SESSION_CALENDAR] = await self._read(session)
+        return calendar
+
+    async def _read(self, session: AsyncSession) -> BusinessCalendar:
         row = await repository.read(session)
         if row is None:
             return self.default
