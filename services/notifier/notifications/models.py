@@ -72,11 +72,8 @@ class Notification(Base):
         Index(
             "ix_notifications_open_task", "task_id", postgresql_where=text("resolved_at IS NULL")
         ),
-        Index(
-            "ix_notifications_open_instance",
-            "instance_id",
-            postgresql_where=text("resolved_at IS NULL"),
-        ),
+        # every notification of an instance (e.g. its business key for the completion message)
+        Index("ix_notifications_instance", "instance_id"),
     )
 
 
