@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import Path, Query
+from fastapi import Depends, Path, Query
 
 from bpm_common.auth import require_roles
 from bpm_common.db import SessionDep
@@ -15,6 +15,7 @@ from bpm_common.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from services.metrics.analytics import service
 from services.metrics.analytics.aggregates import AggregateScope
 from services.metrics.analytics.board import BoardFilter
+from services.metrics.analytics.repository import Scope
 from services.metrics.analytics.schemas import (
     Board,
     Bottlenecks,
@@ -63,17 +64,16 @@ async def list_processes(
     )
 
 
-@router.get("/processes/{key}/summary", summary="Counts, cycle times and rates of one process")
-async def process_summary(
-    session: SessionDep,
+def _instance_scope(
     key: Key,
     version: Version = None,
     include_trial: IncludeTrial = False,
     started_from: StartedFrom = None,
     started_to: StartedTo = None,
     department: Department = None,
-) -> ProcessSummary:
-    scope = service.summary_scope(
+) -> Scope:
+    """The instances a per-process figure is about, from the query parameters."""
+    return service.summary_scope(
         key,
         version=version,
         include_trial=include_trial,
@@ -81,6 +81,13 @@ async def process_summary(
         started_to=started_to,
         department=department,
     )
+
+
+InstanceScope = Annotated[Scope, Depends(_instance_scope)]
+
+
+@router.get("/processes/{key}/summary", summary="Counts, cycle times and rates of one process")
+async def process_summary(session: SessionDep, scope: InstanceScope) -> ProcessSummary:
     return await service.summarize(session, scope)
 
 
@@ -88,23 +95,7 @@ async def process_summary(
     "/processes/{key}/nodes",
     summary="Per node: counts, queue and work time, rejection and return rates, loops, SLA",
 )
-async def process_nodes(
-    session: SessionDep,
-    key: Key,
-    version: Version = None,
-    include_trial: IncludeTrial = False,
-    started_from: StartedFrom = None,
-    started_to: StartedTo = None,
-    department: Department = None,
-) -> NodeStatsList:
-    scope = service.summary_scope(
-        key,
-        version=version,
-        include_trial=include_trial,
-        started_from=started_from,
-        started_to=started_to,
-        department=department,
-    )
+async def process_nodes(session: SessionDep, scope: InstanceScope) -> NodeStatsList:
     return await service.node_statistics(session, scope)
 
 
