@@ -90,7 +90,7 @@ class DeliveryDispatcher:
         while not self._stopping:
             try:
                 while await self.run_once() >= self.settings.delivery_batch_size:
-                    pass
+                    continue  # a full batch: more may be due
                 backoff = self.settings.delivery_poll_interval
             except asyncio.CancelledError:
                 raise

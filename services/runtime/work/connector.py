@@ -61,7 +61,7 @@ class SchemeRefused(Exception):
 
 
 class ResponseTooLarge(Exception):
-    pass
+    """The backend's answer exceeded the connector's response size limit."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -165,7 +165,7 @@ class OutboxRelay:
             try:
                 await self.broker.ensure_stream(self.stream, self.stream_subjects, max_age=self.stream_max_age)
                 while await self.publish_once() >= self.batch_size:
-                    pass
+                    continue  # a full batch: more may be waiting
                 await self._maybe_prune()
                 backoff = self.poll_interval
             except BrokerError as exc:
