@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -145,12 +146,10 @@ class Stack:
                         f"the {key} service exited with code {sp.process.returncode}; "
                         f"its log is {sp.log_path}:\n{_tail(sp.log_path)}"
                     )
-                try:
+                with contextlib.suppress(httpx.HTTPError):  # not listening yet
                     if client.get(f"{sp.url}/readyz").status_code == 200:
                         pending.pop(0)
                         continue
-                except httpx.HTTPError:
-                    pass
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"the {key} service is not ready; its log:\n{_tail(sp.log_path)}")
                 time.sleep(0.1)
@@ -164,10 +163,8 @@ class Stack:
     def stop(self, timeout: float = 15.0) -> None:
         for sp in reversed(list(self.processes.values())):
             if sp.process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):  # already gone
                     os.killpg(sp.process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + timeout
         for sp in self.processes.values():
             try:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpm_common.aio import wait_for_event
 from bpm_common.app import ServiceContext, Worker
 from bpm_common.db import Database
 from bpm_common.logging import get_logger
@@ -97,10 +98,7 @@ class DeliveryDispatcher:
             except Exception as exc:  # noqa: BLE001 - the worker outlives database hiccups
                 log.warning("delivery_round_failed", error=repr(exc))
                 backoff = min(backoff * 2, 30.0)
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-            except TimeoutError:
-                pass
+            await wait_for_event(self._wake, backoff)
             self._wake.clear()
 
     async def run_once(self, now: dt.datetime | None = None) -> int:

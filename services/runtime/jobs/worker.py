@@ -18,6 +18,7 @@ from prometheus_client import Counter
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpm_common.aio import wait_for_event
 from bpm_common.app import ServiceContext
 from bpm_common.db import insert_rows
 from bpm_common.logging import get_logger
@@ -59,10 +60,7 @@ class JobRunner:
                 log.warning("job_round_failed", error=repr(exc))
                 ran = 0
             if ran < self.batch:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.idle)
-                except TimeoutError:
-                    pass
+                await wait_for_event(self._wake, self.idle)
                 self._wake.clear()
 
     async def run_due(self, now: dt.datetime | None = None) -> int:

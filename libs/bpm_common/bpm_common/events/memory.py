@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bpm_common.aio import wait_for_event
 from bpm_common.events.broker import (
     Broker,
     BrokerError,
@@ -113,10 +114,7 @@ class MemoryBroker(Broker):
             if out or time.monotonic() >= deadline:
                 return out
             self._new_message.clear()
-            try:
-                await asyncio.wait_for(self._new_message.wait(), min(0.05, max(deadline - time.monotonic(), 0)))
-            except TimeoutError:
-                pass
+            await wait_for_event(self._new_message, min(0.05, max(deadline - time.monotonic(), 0)))
 
     def _collect(self, consumer: _Consumer, batch: int) -> list[IncomingMessage]:
         _, log = self._streams.get(consumer.spec.stream, ([], []))

@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpm_common.aio import wait_for_event
 from bpm_common.db import Database, WriteBatch
 from bpm_common.events.broker import Broker, BrokerError, OutgoingMessage
 from bpm_common.events.envelope import Event
@@ -157,10 +158,7 @@ class OutboxRelay:
     async def run(self) -> None:
         backoff = self.poll_interval
         while not self._stopping:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-            except TimeoutError:
-                pass
+            await wait_for_event(self._wake, backoff)
             self._wake.clear()
             try:
                 await self.broker.ensure_stream(self.stream, self.stream_subjects, max_age=self.stream_max_age)
