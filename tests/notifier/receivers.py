@@ -145,8 +145,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, *args: Any) -> None:  # quiet
-        pass
+    def log_message(self, *args: Any) -> None:
+        """Keep the test output quiet: the receiver records requests instead of logging them."""
 
     def do_CONNECT(self) -> None:  # noqa: N802 - http.server's name
         receiver = self.server.receiver

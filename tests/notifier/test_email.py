@@ -200,7 +200,7 @@ async def test_without_smtp_no_email_is_queued(notifier):
 async def test_unusable_smtp_url_stops_the_start_without_showing_it(open_notifier, bad):
     with pytest.raises(ValueError) as failure:
         async with open_notifier(smtp_url=bad):
-            pass
+            raise AssertionError("the notifier must refuse to start with an unusable SMTP URL")
     assert "SMTP_URL" in str(failure.value)
     assert "hunter2" not in str(failure.value) and "mail:" not in str(failure.value)
 
