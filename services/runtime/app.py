@@ -15,6 +15,7 @@ from services.runtime.copies.api import router as copies_router
 from services.runtime.database import Base
 from services.runtime.deadlines import records as deadlines_records  # noqa: F401 - registers record handlers
 from services.runtime.deadlines.api import router as deadlines_router
+from services.runtime.deadlines.repository import CalendarCache
 from services.runtime.definitions import handlers as definition_handlers
 from services.runtime.definitions.service import GraphCache
 from services.runtime.instances.api import router as instances_router
@@ -36,11 +37,17 @@ from services.runtime.work.connector import run as run_http_connector
 async def _prepare(ctx: ServiceContext) -> None:
     ctx.extras["graphs"] = GraphCache()
     ctx.extras["jobs"] = JobRunner(ctx)
+    ctx.extras["calendars"] = CalendarCache()
 
 
 async def run_jobs(ctx: ServiceContext) -> None:
     """Background worker: due timers, deadlines, retries (any replica, SKIP LOCKED)."""
     await ctx.extras["jobs"].run()
+
+
+async def listen_for_calendars(ctx: ServiceContext) -> None:
+    """Background worker: drops the calendars kept in memory when one is saved (any replica)."""
+    await ctx.extras["calendars"].listen(ctx.db)
 
 
 def definition() -> ServiceDefinition:
@@ -76,5 +83,5 @@ def definition() -> ServiceDefinition:
             )
         ],
         on_startup=[_prepare],
-        workers=[run_jobs, run_http_connector],
+        workers=[run_jobs, run_http_connector, listen_for_calendars],
     )

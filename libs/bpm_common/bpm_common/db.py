@@ -96,6 +96,11 @@ class Database:
         )
         self.sessionmaker = async_sessionmaker(bind=self.engine, expire_on_commit=False)
 
+    @property
+    def bound(self) -> bool:
+        """Whether every unit of work runs inside one outer connection (tests that roll back)."""
+        return self._bind is not None
+
     def on_commit(self, callback: Callable[[AsyncSession], None]) -> None:
         """Call `callback(session)` after every successful commit (used to wake the relay)."""
         self._after_commit.append(callback)

@@ -156,7 +156,7 @@ async def _escalate(
     )
     limit = job["payload"].get("time_limit")
     if limit and level < MAX_ESCALATION_LEVELS and len(managers) > level:
-        calendar = await load_calendar(step.session)
+        calendar = await load_calendar(step.session, cache=step.ctx.extras.get("calendars"))
         await schedule(
             step.session,
             escalation_job(job, level + 1, add_working_time(job["due_at"], limit, calendar)),

@@ -1,22 +1,95 @@
-"""Queries of business calendars."""
+"""Queries of business calendars, and the calendars kept in memory between changes."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 from typing import Any
 
-from sqlalchemy import select
+import asyncpg
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common import jsonutil
-from bpm_common.db import driver_connection
+from bpm_common.db import Database, driver_connection
+from bpm_common.logging import get_logger
 from services.runtime.deadlines.models import DEFAULT_CALENDAR, calendars
 from services.runtime.deadlines.worktime import (
     BusinessCalendar,
     calendar_from_row,
     default_calendar,
 )
+
+log = get_logger(__name__)
+
+CHANGED_CHANNEL = "bpm_runtime_calendars"
+"""`pg_notify` channel: the unit of work that saves a calendar announces its name here."""
+_WROTE_CALENDARS = "bpm_wrote_calendars"
+
+
+class CalendarCache:
+    """Business calendars in memory, so a new task's due time needs no query.
+
+    A calendar changes rarely and is read for every task with a time limit. The unit of
+    work that saves one runs `pg_notify(CHANGED_CHANNEL, name)`; PostgreSQL delivers it
+    when (and only if) that work commits, to every runtime replica's listening
+    connection, which drops what it holds. Nothing is kept while no listener is
+    connected (start-up, a lost connection, tests whose units of work share one
+    connection), and a unit of work that saved a calendar reads its own writes.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, BusinessCalendar] = {}
+        self._generation = 0
+        self.listening = False
+
+    def get(self, name: str) -> BusinessCalendar | None:
+        return self._entries.get(name) if self.listening else None
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def put(self, name: str, calendar: BusinessCalendar, generation: int) -> None:
+        """Keep `calendar`, read while the cache was at `generation` (dropped if it moved on)."""
+        if self.listening and generation == self._generation:
+            self._entries[name] = calendar
+
+    def clear(self) -> None:
+        self._generation += 1
+        self._entries.clear()
+
+    async def listen(self, db: Database) -> None:
+        """Keep a connection listening on `CHANGED_CHANNEL` (a background worker; returns only
+        when cancelled). Units of work bound to one test connection never cache."""
+        if db.bound:
+            return
+        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        delay = 0.5
+        while True:
+            lost = asyncio.Event()
+            connection: asyncpg.Connection | None = None
+            try:
+                connection = await asyncpg.connect(url, server_settings={"application_name": "runtime-calendars"})
+                connection.add_termination_listener(lambda _, lost=lost: lost.set())
+                await connection.add_listener(CHANGED_CHANNEL, lambda *_: self.clear())
+                self.clear()
+                self.listening = True
+                delay = 0.5
+                await lost.wait()
+                log.warning("calendar_listener_lost")
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("calendar_listener_failed", error=type(exc).__name__)
+            finally:
+                self.listening = False
+                self.clear()
+                if connection is not None and not connection.is_closed():
+                    with contextlib.suppress(OSError, asyncpg.InterfaceError, asyncio.TimeoutError):
+                        await asyncio.shield(connection.close(timeout=2))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 async def get_row(session: AsyncSession, name: str) -> dict[str, Any] | None:
@@ -42,21 +115,39 @@ async def save(session: AsyncSession, values: dict[str, Any]) -> dict[str, Any]:
         index_elements=[calendars.c.name],
         set_={key: stmt.excluded[key] for key in values if key != "name"},
     ).returning(*calendars.c)
-    return dict((await session.execute(stmt)).mappings().one())
+    session.info[_WROTE_CALENDARS] = True
+    row = dict((await session.execute(stmt)).mappings().one())
+    await session.execute(select(func.pg_notify(CHANGED_CHANNEL, row["name"])))  # delivered on commit
+    return row
 
 
-async def load_calendar(session: AsyncSession, name: str = DEFAULT_CALENDAR) -> BusinessCalendar:
+async def load_calendar(
+    session: AsyncSession, name: str = DEFAULT_CALENDAR, cache: CalendarCache | None = None
+) -> BusinessCalendar:
     """The business calendar `name` (the built-in default when it is not stored).
 
-    Read for every new task with a time limit: plain SQL on the unit of work's connection
-    (see `bpm_common.db.driver_connection`), and the calendar built from a row is reused
-    while the row stays the same (a calendar is immutable; it memoises its days)."""
+    Read for every new task with a time limit: from `cache` while it holds it, else plain
+    SQL on the unit of work's connection (see `bpm_common.db.driver_connection`); the
+    calendar built from a row is reused while the row stays the same (a calendar is
+    immutable; it memoises its days)."""
+    use_cache = cache is not None and not session.info.get(_WROTE_CALENDARS)
+    if use_cache:
+        assert cache is not None
+        found = cache.get(name)
+        if found is not None:
+            return found
+        generation = cache.generation
     row = await (await driver_connection(session)).fetchrow(_CALENDAR, name)
     if row is None:
-        return _default_calendar()
-    return _built_calendar(
-        row["name"], row["timezone"], row["working_hours"], tuple(row["holidays"]), tuple(row["extra_working_days"])
-    )
+        calendar = _default_calendar()
+    else:
+        calendar = _built_calendar(
+            row["name"], row["timezone"], row["working_hours"], tuple(row["holidays"]), tuple(row["extra_working_days"])
+        )
+    if use_cache:
+        assert cache is not None
+        cache.put(name, calendar, generation)
+    return calendar
 
 
 _CALENDAR = (

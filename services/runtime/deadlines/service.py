@@ -41,7 +41,7 @@ async def task_due_at(step: Step, spec: TaskSpec) -> dt.datetime | None:
     default business calendar), else the `dueDate` the engine computed."""
     if spec.time_limit is None:
         return spec.due_at
-    calendar = await load_calendar(step.session)
+    calendar = await load_calendar(step.session, cache=step.ctx.extras.get("calendars"))
     return add_working_time(step.now, spec.time_limit, calendar)
 
 
