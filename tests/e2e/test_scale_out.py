@@ -59,10 +59,11 @@ async def test_two_runtime_replicas_with_one_killed_mid_run(pg_url, nats_url, ru
 
             return await eventually(go)
 
-        ids = [await start(i) for i in range(INSTANCES)]
-        # half the A tasks are approved at once by two clients racing on both replicas;
-        # the other half are left for the timer, which either replica's job worker fires
-        racing = set(ids[: INSTANCES // 2])
+        # half the A tasks are left for the timer, which either replica's job worker fires;
+        # the other half are approved at once by two clients racing on both replicas, each
+        # right after its instance started (its timer must not win on a slow machine)
+        ids = [await start(i) for i in range(INSTANCES // 2)]
+        racing: set[str] = set()
         outcomes: Counter[int] = Counter()
 
         async def complete_everywhere(task_id: str, user: str) -> None:
@@ -80,7 +81,10 @@ async def test_two_runtime_replicas_with_one_killed_mid_run(pg_url, nats_url, ru
             assert r.status_code == 200, r.text
             return r.json()["items"]
 
-        for instance_id in racing:
+        for i in range(INSTANCES // 2, INSTANCES):
+            instance_id = await start(i)
+            ids.append(instance_id)
+            racing.add(instance_id)
             for task in await tasks_of("bob", instance_id, clients[0]):
                 await complete_everywhere(task["id"], "bob")
         assert outcomes[200] == len(racing) and outcomes[409] == len(racing), outcomes

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common import jsonutil
@@ -82,6 +81,11 @@ _ROW_COLUMNS = (
 # Every command runs these: plain SQL on the unit of work's connection
 # (see `bpm_common.db.driver_connection`), prepared once per connection by asyncpg.
 _LOCK = f"SELECT {', '.join(c.name for c in _ROW_COLUMNS)} FROM instances WHERE id = $1 FOR UPDATE"  # noqa: S608
+#: the instance of task $1, locked (a task never moves to another instance)
+_LOCK_BY_TASK = (
+    f"SELECT {', '.join(c.name for c in _ROW_COLUMNS)} FROM instances"  # noqa: S608
+    " WHERE id = (SELECT instance_id FROM tasks WHERE id = $1) FOR UPDATE"
+)
 _TASK_STATE = "SELECT state FROM tasks WHERE id = $1"
 #: the task to complete, and the roles the organisation copy gives the caller ($2)
 _TASK_AND_CALLER_ROLES = (
@@ -229,12 +233,16 @@ class InstanceCommands:
         comment: str | None,
         outcome: str | None = None,
     ) -> dict[str, Any]:
-        found = await (await driver_connection(self.session)).fetchrow(
-            _TASK_AND_CALLER_ROLES, task_id, principal.username
-        )
+        # Lock the instance first, then read the task: what is read after the lock is what
+        # the command works on (a concurrent completion of the same task has committed or
+        # not started), so no second look at the task is needed.
+        connection = await driver_connection(self.session)
+        locked = await connection.fetchrow(_LOCK_BY_TASK, task_id)
+        found = await connection.fetchrow(_TASK_AND_CALLER_ROLES, task_id, principal.username) if locked else None
         if found is None:
             raise NotFound(f"task {task_id} not found")
         task = dict(found)
+        row = InstanceRow(**locked)
         roles = principal.roles.union(task.pop("caller_org_roles") or ())
         if task["state"] != "open":
             raise Conflict(f"task {task_id} is already {task['state']}")
@@ -244,10 +252,8 @@ class InstanceCommands:
             raise Conflict("the task is delegated: the delegate resolves it, then its owner completes it")
         check_variables(variables)
         if task["form_key"]:
-            forms = await self.graphs.forms(self.session, await self._definition_of(task["instance_id"]))
-            check_submission(
-                forms.forms, task["form_key"], variables, {"initiator": await self._initiator_of(task["instance_id"])}
-            )
+            forms = await self.graphs.forms(self.session, row.definition_id)
+            check_submission(forms.forms, task["form_key"], variables, {"initiator": row.initiator})
         return await self.execute(
             task["instance_id"],
             lambda graph, state, now, nid: complete_task(
@@ -265,18 +271,8 @@ class InstanceCommands:
             completed_task=task,
             submitted=variables,
             outcome=outcome,
-            recheck_task=task_id,
+            locked=row,
         )
-
-    async def _definition_of(self, instance_id: UUID) -> UUID:
-        return (
-            await self.session.execute(select(instances.c.definition_id).where(instances.c.id == instance_id))
-        ).scalar_one()
-
-    async def _initiator_of(self, instance_id: UUID) -> str | None:
-        return (
-            await self.session.execute(select(instances.c.initiator).where(instances.c.id == instance_id))
-        ).scalar_one()
 
     # -- the generic command ------------------------------------------------------------
 
@@ -300,14 +296,16 @@ class InstanceCommands:
         recheck_task: UUID | None = None,
         allow_suspended: bool = False,
         history: list[tuple[str, dict[str, Any]]] | None = None,
+        locked: InstanceRow | None = None,
     ) -> dict[str, Any]:
         """Lock the instance, run `command` on its state, apply the result.
 
         `recheck_task`: the task must still be open once the lock is held (a concurrent
         completion may have won). `history`: extra entries (action, fields) to record
         before the engine's, e.g. an administrator's intervention with its reason.
+        `locked`: the instance row, when the caller already locked it in this unit of work.
         """
-        row = await self.lock(instance_id)
+        row = locked or await self.lock(instance_id)
         if recheck_task is not None:
             state_now = await (await driver_connection(self.session)).fetchval(_TASK_STATE, recheck_task)
             if state_now != "open":
