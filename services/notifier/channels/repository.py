@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from dataclasses import dataclass
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpm_common.db import driver_connection
 from services.notifier.channels.models import ChannelConfig
 
 
@@ -39,16 +40,18 @@ async def enabled(session: AsyncSession) -> list[ChannelConfig]:
     )
 
 
-#: an enabled channel as the event handlers address it (`id`, `name`, `kind`, `is_default`)
-DeliveryTarget = Row[Any]
+@dataclass(frozen=True, slots=True)
+class DeliveryTarget:
+    """An enabled channel as the event handlers address it."""
+
+    id: uuid.UUID
+    name: str
+    kind: str
+    is_default: bool
+
 
 _TARGETS_KEY = "notifier_delivery_targets"
-_C = ChannelConfig.__table__
-_ENABLED_TARGETS = (
-    select(_C.c.id, _C.c.name, _C.c.kind, _C.c.is_default)
-    .where(_C.c.enabled.is_(True))
-    .order_by(_C.c.name)
-)
+_ENABLED_TARGETS = "SELECT id, name, kind, is_default FROM channel_configs WHERE enabled IS true ORDER BY name"
 
 
 async def delivery_targets(session: AsyncSession) -> list[DeliveryTarget]:
@@ -56,6 +59,6 @@ async def delivery_targets(session: AsyncSession) -> list[DeliveryTarget]:
     handler makes looks them up, and a batch of events is one unit of work."""
     targets: list[DeliveryTarget] | None = session.info.get(_TARGETS_KEY)
     if targets is None:
-        targets = list(await session.execute(_ENABLED_TARGETS))
-        session.info[_TARGETS_KEY] = targets
+        rows = await (await driver_connection(session)).fetch(_ENABLED_TARGETS)
+        targets = session.info[_TARGETS_KEY] = [DeliveryTarget(*row) for row in rows]
     return targets

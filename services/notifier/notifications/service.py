@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.events.envelope import Event
@@ -49,7 +48,6 @@ from services.notifier.deliveries.models import (
     ChannelKind,
     DeliveryStatus,
 )
-from services.notifier.deliveries.repository import PENDING_FLAG
 from services.notifier.events import event_uuid, parse_data
 from services.notifier.notifications import repository
 from services.notifier.notifications.kinds import URGENT_KINDS, Kind
@@ -73,10 +71,6 @@ from services.notifier.org.repository import Person
 from services.notifier.preferences.rules import Effective
 
 log = get_logger(__name__)
-
-NOTIFICATIONS_CREATED = Counter(
-    "bpm_notifications_created_total", "In-app notifications created", ["kind"]
-)
 
 P = "bpm.runtime."
 TASK_CREATED = P + "task.created"
@@ -165,19 +159,19 @@ class NotificationRules:
         task = parse_data(TaskCreated, event)
         opened = await repository.open_task(
             session,
-            {
-                "task_id": task.task_id,
-                "instance_id": task.instance_id,
-                "name": task.display_name,
-                "definition_key": task.definition_key,
-                "business_key": task.business_key,
-                "initiator": task.initiator,
-                "assignee": task.assignee,
-                "candidate_users": sorted(set(task.candidate_users)),
-                "candidate_roles": sorted(set(task.candidate_roles)),
-                "due_at": task.due_at,
-                "created_at": task.created_at or event.time,
-            },
+            TaskRow(
+                task_id=task.task_id,
+                instance_id=task.instance_id,
+                name=task.display_name,
+                definition_key=task.definition_key,
+                business_key=task.business_key,
+                initiator=task.initiator,
+                assignee=task.assignee,
+                candidate_users=sorted(set(task.candidate_users)),
+                candidate_roles=sorted(set(task.candidate_roles)),
+                due_at=task.due_at,
+                created_at=task.created_at or event.time,
+            ),
         )
         if not opened:
             log.info("task_already_closed", task_id=task.task_id)
@@ -239,8 +233,10 @@ class NotificationRules:
     async def on_task_completed(self, session: AsyncSession, event: Event) -> None:
         """The task is closed; a rejection is told to the initiator."""
         done = parse_data(TaskClosed, event)
-        task = await self._close_task(session, done, "completed", done.completed_at or event.time)
-        if done.outcome != "reject":
+        rejected = done.outcome == "reject"
+        at = done.completed_at or event.time
+        task = await self._close_task(session, done, "completed", at, known=rejected)
+        if not rejected:
             return
         initiator = done.initiator or (task.initiator if task else None)
         if not initiator or initiator == done.actor:
@@ -349,10 +345,16 @@ class NotificationRules:
         await self._notify(session, event, subject, usernames)
 
     async def _close_task(
-        self, session: AsyncSession, closed: TaskClosed, reason: str, at: dt.datetime
+        self,
+        session: AsyncSession,
+        closed: TaskClosed,
+        reason: str,
+        at: dt.datetime,
+        *,
+        known: bool = False,
     ) -> TaskRow | None:
         """A completed or cancelled task: its notifications are no longer actionable.
-        Returns the open task as it was known."""
+        With `known`, returns the open task as it was known."""
         return await repository.close_task(
             session,
             closed.task_id,
@@ -360,6 +362,7 @@ class NotificationRules:
             reason,
             at,
             f"the task was {reason} before this was sent",
+            known=known,
         )
 
     # -- instances, copies, incidents -----------------------------------------------------
@@ -553,7 +556,7 @@ class NotificationRules:
         recipients: Sequence[Recipient],
     ) -> None:
         """One notification per recipient, in their language, with its deliveries; written
-        (and announced to open event streams) in one statement."""
+        (and announced to open event streams) with the unit of work's other writes."""
         now = self.clock()
         configs = await channel_configs.delivery_targets(session)
         context = {**subject.context, "link": subject.link}
@@ -581,7 +584,7 @@ class NotificationRules:
             delivery_rows += self._delivery_rows(
                 notification_id, subject.kind, recipient, configs, now
             )
-        created = await repository.add_notifications(
+        await repository.add_notifications(
             session,
             {
                 "kind": subject.kind.value,
@@ -599,14 +602,6 @@ class NotificationRules:
             notifications,
             delivery_rows,
         )
-        if not created:
-            return
-        NOTIFICATIONS_CREATED.labels(subject.kind.value).inc(len(created))
-        if any(
-            row["status"] != DeliveryStatus.SENT and row["notification_id"] in created
-            for row in delivery_rows
-        ):
-            session.info[PENDING_FLAG] = True  # wakes the delivery worker after the commit
 
     async def _recipients(
         self, session: AsyncSession, usernames: Iterable[str], event: Event

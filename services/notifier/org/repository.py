@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ARRAY, Row, String, bindparam, func, select, tuple_
+from sqlalchemy import func, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpm_common.db import driver_connection
 from services.notifier.org.models import OrgDepartment, OrgUser
-from services.notifier.preferences.models import NotificationPreference
 
 
 async def upsert_user(
@@ -97,56 +97,42 @@ async def _upsert(
     return (await session.execute(stmt)).first() is not None
 
 
-#: a person as the notification rules see them: whether the organisation copy knows them
-#: (`known`; `email`, `locale`, `active`, `deleted_at` from there) and their preferences
-#: (`has_preferences`; `language`, `timezone`, `channels`, `chat_ids`, `quiet_start`,
-#: `quiet_end`, `digest_enabled`)
-Person = Row[Any]
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A person as the notification rules see them: whether the organisation copy knows them
+    (`known`; `email`, `locale`, `active`, `deleted_at` from there) and their preferences
+    (`has_preferences`; the other fields)."""
 
-_U = OrgUser.__table__
-_P = NotificationPreference.__table__
-
-
-def _people_statement() -> Any:
-    """Each of `:names` with what the organisation copy and their preferences say (one query
-    where the rules used to need two)."""
-    names = (
-        func.unnest(bindparam("names", type_=ARRAY(String())))
-        .table_valued("username")
-        .render_derived(name="n")
-    )
-    return select(
-        names.c.username,
-        _U.c.username.is_not(None).label("known"),
-        _U.c.email,
-        _U.c.locale,
-        _U.c.active,
-        _U.c.deleted_at,
-        _P.c.username.is_not(None).label("has_preferences"),
-        _P.c.language,
-        _P.c.timezone,
-        _P.c.channels,
-        _P.c.chat_ids,
-        _P.c.quiet_start,
-        _P.c.quiet_end,
-        _P.c.digest_enabled,
-    ).select_from(
-        names.outerjoin(_U, _U.c.username == names.c.username).outerjoin(
-            _P, _P.c.username == names.c.username
-        )
-    )
+    username: str
+    known: bool
+    email: str | None
+    locale: str | None
+    active: bool | None
+    deleted_at: dt.datetime | None
+    has_preferences: bool
+    language: str | None
+    timezone: str | None
+    channels: dict[str, list[str]] | None
+    chat_ids: dict[str, Any] | None
+    quiet_start: dt.time | None
+    quiet_end: dt.time | None
+    digest_enabled: bool | None
 
 
-_PEOPLE = _people_statement()
-_ACTIVE_WITH_ROLES = (
-    select(_U.c.username)
-    .where(
-        _U.c.roles.overlap(bindparam("roles", type_=ARRAY(String()))),
-        _U.c.active.is_(True),
-        _U.c.deleted_at.is_(None),
-    )
-    .order_by(_U.c.username)
-)
+# Each of `$1` with what the organisation copy and their preferences say: plain SQL on the
+# unit of work's connection (`bpm_common.db.driver_connection`), read by every event handler
+# that notifies someone.
+_PEOPLE = """SELECT n.username, u.username IS NOT NULL, u.email, u.locale, u.active, u.deleted_at,
+    p.username IS NOT NULL, p.language, p.timezone, p.channels, p.chat_ids, p.quiet_start,
+    p.quiet_end, p.digest_enabled
+FROM unnest($1::text[]) AS n(username)
+LEFT OUTER JOIN org_users u ON u.username = n.username
+LEFT OUTER JOIN notification_preferences p ON p.username = n.username
+"""
+_ACTIVE_WITH_ROLES = """SELECT username FROM org_users
+WHERE roles && $1::varchar[] AND active IS true AND deleted_at IS NULL
+ORDER BY username
+"""
 
 _LOOKUPS_KEY = "notifier_org_lookups"
 
@@ -177,8 +163,8 @@ async def people(session: AsyncSession, usernames: Sequence[str]) -> list[Person
     known = _lookups(session).people
     missing = [name for name in dict.fromkeys(usernames) if name not in known]
     if missing:
-        for row in await session.execute(_PEOPLE, {"names": missing}):
-            known[row.username] = row
+        for row in await (await driver_connection(session)).fetch(_PEOPLE, missing):
+            known[row[0]] = Person(*row)
     return [known[name] for name in usernames]
 
 
@@ -189,8 +175,8 @@ async def active_usernames_with_roles(session: AsyncSession, roles: Sequence[str
     holders = _lookups(session).role_holders
     key = tuple(roles)
     if key not in holders:
-        result = await session.execute(_ACTIVE_WITH_ROLES, {"roles": list(roles)})
-        holders[key] = list(result.scalars())
+        rows = await (await driver_connection(session)).fetch(_ACTIVE_WITH_ROLES, list(roles))
+        holders[key] = [row[0] for row in rows]
     return list(holders[key])
 
 
