@@ -17,6 +17,7 @@ from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp
 
 from bpm_common.errors import install_error_handlers
+from bpm_common.heap import settle_heap
 from bpm_common.http import RequestContextMiddleware
 from bpm_common.logging import configure_logging, get_logger
 from gateway import api, operations
@@ -54,6 +55,7 @@ CORS_EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "Location", "ETag"]
 
 
 def create_app(settings: GatewaySettings | None = None) -> GatewayApp:
+    serving = settings is None  # started by uvicorn, not by a test
     settings = settings or GatewaySettings()
     common = settings.common
     configure_logging("gateway", level=common.log_level, json_output=common.log_json)
@@ -63,6 +65,8 @@ def create_app(settings: GatewaySettings | None = None) -> GatewayApp:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx.upstreams = open_upstreams(settings)
         log.info("gateway_started", port=settings.port, backends=settings.backend_urls())
+        if serving:
+            settle_heap()
         try:
             yield
         finally:

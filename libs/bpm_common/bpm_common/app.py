@@ -29,6 +29,7 @@ from bpm_common.events.inbox import EventConsumer, Handler
 from bpm_common.events.jetstream import JetStreamBroker
 from bpm_common.events.outbox import EventWriter, OutboxRelay
 from bpm_common.events.streams import stream_name, stream_retention, stream_subjects
+from bpm_common.heap import settle_heap
 from bpm_common.http import ExactJSONRoute, RequestContextMiddleware
 from bpm_common.logging import configure_logging, get_logger
 from bpm_common.migrations import upgrade_to_head
@@ -149,6 +150,8 @@ def create_app(
             for worker in definition.workers:
                 tasks.append(asyncio.create_task(worker(ctx), name=getattr(worker, "__name__", "worker")))
         log.info("service_started", port=settings.port)
+        if db is None:  # a server process, not a test's app
+            settle_heap()
         try:
             yield
         finally:
