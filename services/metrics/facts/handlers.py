@@ -1,17 +1,18 @@
 """Handlers of the runtime's instance and task events and of the designer's publications
 (docs/events.md).
 
-Each runs inside the consumer's unit of work: it updates the fact table (and
-through it the daily aggregates), appends the event-log entry and, for the
-first completion of a live instance, counts its cycle time in Prometheus after
-the commit. Repeated and late events change nothing they should not (see
+The runtime's events update the fact tables (and through them the daily
+aggregates) and append to the event log; for the first completion of a live
+instance, its cycle time is counted in Prometheus after the commit. A handler
+reads its event, refusing one that cannot be read, and queues it in its unit of
+work, which applies the events of a consumer batch together when it commits
+(`pending`). Repeated and late events change nothing they should not (see
 `records` for the rules).
 """
 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import datetime as dt
 import gzip
 import io
@@ -20,12 +21,9 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.events.envelope import Event
-from bpm_common.events.inbox import Handler, PoisonEvent, RetryLater
-from services.metrics.exporter.metrics import observe_cycle_time_after_commit
+from bpm_common.events.inbox import Handler, PoisonEvent
 from services.metrics.facts import parsing, repository
-from services.metrics.facts.measures import CalendarSource
-from services.metrics.facts.records import Applied, InstanceRecord
-from services.metrics.worktime.calendar import BusinessCalendar
+from services.metrics.facts.pending import PendingFacts, read_instance_event, read_task_event
 from services.metrics.worktime.service import CalendarCache
 
 DEFINITION_PUBLISHED = "bpm.designer.definition.published"
@@ -62,62 +60,12 @@ class FactHandlers:
         return {DEFINITION_PUBLISHED: on_definition_published}
 
     async def on_instance_event(self, session: AsyncSession, event: Event) -> None:
-        if event.type == parsing.INSTANCE_WITHDRAWN:
-            event = await _with_process_identity(session, event)
-        reported = parsing.instance_record(event)
-        applied = await repository.apply_instance(session, reported, self._calendar(session))
-        await repository.append_log(
-            session, parsing.instance_log_entry(event, reported, trial=applied.record.trial)
-        )
-        cycle_seconds = _newly_known_cycle_time(applied)
-        if cycle_seconds is not None:
-            observe_cycle_time_after_commit(session, applied.record.definition_key, cycle_seconds)
+        queued = read_instance_event(event)
+        (await PendingFacts.of(session, self.calendars)).add(queued)
 
     async def on_task_event(self, session: AsyncSession, event: Event) -> None:
-        reported = parsing.task_record(event)
-        applied = await repository.apply_task(session, reported, self._calendar(session))
-        if parsing.logs(event.type):
-            await repository.append_log(
-                session, parsing.task_log_entry(event, reported, trial=bool(applied.record.trial))
-            )
-
-    def _calendar(self, session: AsyncSession) -> CalendarSource:
-        async def read() -> BusinessCalendar:
-            return await self.calendars.current(session)
-
-        return read
-
-
-async def _with_process_identity(session: AsyncSession, event: Event) -> Event:
-    """`instance.withdrawn` may leave out the process key and version: take the known ones."""
-    if event.data.get("definition_key") and event.data.get("definition_version"):
-        return event
-    raw_id = event.data.get("instance_id") or event.subject
-    try:
-        instance_id = uuid.UUID(str(raw_id))
-    except ValueError as exc:
-        raise PoisonEvent(f"{event.type} {event.id}: data.instance_id is not a UUID") from exc
-    identity = await repository.instance_identity(session, instance_id)
-    if identity is None:
-        raise RetryLater(f"{event.type} for an instance not seen yet")
-    key, version = identity
-    return dataclasses.replace(
-        event, data={**event.data, "definition_key": key, "definition_version": version}
-    )
-
-
-def _newly_known_cycle_time(applied: Applied[InstanceRecord]) -> float | None:
-    """The cycle time of a live instance whose completion this event is the first to record."""
-    record, previous = applied.record, applied.previous
-    if record.trial or record.state != "completed" or record.cycle_seconds is None:
-        return None
-    if (
-        previous is not None
-        and previous.state == "completed"
-        and previous.cycle_seconds is not None
-    ):
-        return None
-    return record.cycle_seconds
+        queued = read_task_event(event)
+        (await PendingFacts.of(session, self.calendars)).add(queued)
 
 
 async def on_definition_published(session: AsyncSession, event: Event) -> None:

@@ -1,17 +1,20 @@
-"""The event handlers' statements: SQLAlchemy Core, compiled once at import, run by asyncpg.
+"""The statements that apply a unit of work's events: compiled once at import, run by asyncpg.
 
-Every runtime event passes through the handlers, several statements each, so
-this is the service's hottest code. Building a Core statement and executing it
-through the session costs several times what asyncpg needs to run it (statement
-construction, cache keys, parameter and result processing; see
-`bpm_common.db.driver_connection`). So the statements are written here with
-Core, as everywhere else, compiled for asyncpg once, and sent to the session's
-own asyncpg connection with positional parameters; asyncpg keeps them prepared.
-They share the consumer's transaction and commit or roll back with it.
+Every runtime event passes through here, so this is the service's hottest code.
+The events of one unit of work (a consumer batch) are applied together (see
+`pending`): their rows are read and locked with two statements (`LOCK_INSTANCES`,
+`LOCK_TASKS`; `LOCK_AGGREGATE` too for aggregate rows they change more than once),
+and everything they change is written with one (`WRITE`), whatever the number of
+events. The reads are SQLAlchemy Core, compiled for asyncpg once;
+they are sent to the session's own asyncpg connection with positional parameters
+(asyncpg keeps them prepared) and share the consumer's transaction.
 
-Parameters go to asyncpg as they are: booleans, UUIDs, aware datetimes, lists
-for arrays, JSON as text (`jsonutil.dumps`). Rows come back as asyncpg records,
-which read like mappings (`row["state"]`).
+The writes take their rows as one JSON array per table (`json_populate_recordset`
+with the table's own row type), so a single prepared statement serves any number
+of rows of any table; values are sent as `jsonutil.dumps` writes them (UTC times,
+floats in their shortest exact form), which PostgreSQL reads back to the same
+values. Rows come back as asyncpg records, which read like mappings
+(`row["state"]`).
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Executable, Table, Uuid, bindparam, func, select, true, update
+from sqlalchemy import ARRAY, Executable, Table, Uuid, any_, bindparam, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.sql import ClauseElement
 
 from services.metrics.facts import contributions as contrib
@@ -35,6 +38,7 @@ from services.metrics.facts.models import (
 )
 
 _DIALECT = asyncpg_dialect.dialect()
+_QUOTE = postgresql.dialect().identifier_preparer
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,122 +59,160 @@ class Prepared:
         return [values[name] for name in self.names]
 
 
-def _written_columns(table: Table) -> list[str]:
+def written_columns(table: Table) -> tuple[str, ...]:
     """The columns an event sets: all but the ones the database fills in."""
-    return [c.name for c in table.c if c.name not in ("updated_at", "position", "recorded_at")]
-
-
-@dataclass(frozen=True, slots=True)
-class FactStatements:
-    """Lock, insert and update of one fact table, keyed by its single-column primary key."""
-
-    key: str
-    lock: Prepared
-    """The row, locked (FOR UPDATE); parameter: the key."""
-    insert: Prepared
-    """Insert unless present (ON CONFLICT DO NOTHING), returning true when inserted."""
-    update: Prepared
-    """Every written column and `updated_at`; the key is the parameter `where_key`."""
-
-    @classmethod
-    def of(cls, table: Table) -> FactStatements:
-        key = table.primary_key.columns.values()[0]
-        columns = _written_columns(table)
-        return cls(
-            key=key.name,
-            lock=Prepared.of(select(table).where(key == bindparam(key.name)).with_for_update()),
-            insert=Prepared.of(
-                insert(table)
-                .values({c: bindparam(c) for c in columns})
-                .on_conflict_do_nothing(index_elements=[key])
-                .returning(true())
-            ),
-            update=Prepared.of(
-                update(table)
-                .where(key == bindparam("where_key"))
-                .values({c: bindparam(c) for c in columns if c != key.name})
-                .values(updated_at=func.now())
-            ),
-        )
-
-
-INSTANCES = FactStatements.of(instance_facts)
-TASKS = FactStatements.of(task_facts)
-
-
-def _task_with_instance() -> Prepared:
-    """A task's row, locked (its columns all null when the task is new), with the trial flag
-    and department of its instance (null when the instance is not known yet): what a task
-    event needs before merging, in one round trip."""
-    t, i = task_facts, instance_facts
-    locked = select(t).where(t.c.task_id == bindparam("task_id")).with_for_update().cte("task")
-    wanted = select(bindparam("instance_id", type_=Uuid).label("instance_id")).subquery("wanted")
-    return Prepared.of(
-        select(
-            locked,
-            i.c.trial.label("instance_trial"),
-            i.c.department.label("instance_department"),
-        ).select_from(
-            wanted.outerjoin(i, i.c.instance_id == wanted.c.instance_id).outerjoin(locked, true())
-        )
+    return tuple(
+        c.name for c in table.c if c.name not in ("updated_at", "position", "recorded_at")
     )
 
 
-TASK_WITH_INSTANCE = _task_with_instance()
+INSTANCE_COLUMNS = written_columns(instance_facts)
+TASK_COLUMNS = written_columns(task_facts)
+LOG_COLUMNS = written_columns(event_log)
 
-INSTANCE_IDENTITY = Prepared.of(
-    select(instance_facts.c.definition_key, instance_facts.c.definition_version).where(
-        instance_facts.c.instance_id == bindparam("instance_id")
-    )
+_IDS = ARRAY(Uuid)
+
+# the rows of the given instances, locked in key order
+LOCK_INSTANCES = Prepared.of(
+    select(instance_facts)
+    .where(instance_facts.c.instance_id == any_(bindparam("instance_ids", type_=_IDS)))
+    .order_by(instance_facts.c.instance_id)
+    .with_for_update()
 )
 
-# the tasks of an instance whose department differs from the given one, locked in key order
-TASKS_OF_OTHER_DEPARTMENT = Prepared.of(
+# the rows of the given tasks and of every task of the given instances, locked in key order
+LOCK_TASKS = Prepared.of(
     select(task_facts)
     .where(
-        task_facts.c.instance_id == bindparam("instance_id"),
-        task_facts.c.department.is_distinct_from(bindparam("department")),
+        or_(
+            task_facts.c.task_id == any_(bindparam("task_ids", type_=_IDS)),
+            task_facts.c.instance_id == any_(bindparam("instance_ids", type_=_IDS)),
+        )
     )
     .order_by(task_facts.c.task_id)
     .with_for_update()
 )
 
-SET_TASK_DEPARTMENT = Prepared.of(
-    update(task_facts)
-    .where(task_facts.c.task_id == bindparam("where_key"))
-    .values(department=bindparam("department"), updated_at=func.now())
-)
-
-LOG_COLUMNS = tuple(_written_columns(event_log))
-APPEND_LOG = Prepared.of(
-    # inline: no RETURNING of the generated position, which nothing reads
-    insert(event_log).values({c: bindparam(c) for c in LOG_COLUMNS}).on_conflict_do_nothing().inline()
-)
-
 
 @dataclass(frozen=True, slots=True)
-class AggregateStatement:
-    """Add one row of measures to an aggregate table (summed into an existing row)."""
+class Aggregate:
+    """An aggregate table: its key columns, its summed measures, whether it keeps a name."""
 
+    table: Table
     keys: tuple[str, ...]
     measures: tuple[str, ...]
     has_name: bool
-    upsert: Prepared
+
+    @classmethod
+    def of(cls, table: Table, measures: tuple[str, ...]) -> Aggregate:
+        keys = tuple(c.name for c in table.primary_key.columns)
+        return cls(table, keys, measures, "name" in table.c)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (*self.keys, *self.measures, *(("name",) if self.has_name else ()))
 
 
-def _aggregate(table: Table, measures: tuple[str, ...]) -> AggregateStatement:
-    keys = tuple(c.name for c in table.primary_key.columns)
-    has_name = "name" in table.c
-    columns = [*keys, *measures, *(["name"] if has_name else [])]
-    stmt = insert(table).values({c: bindparam(c) for c in columns})
-    updates: dict[str, Any] = {m: table.c[m] + stmt.excluded[m] for m in measures}
-    if has_name:
-        updates["name"] = func.coalesce(stmt.excluded["name"], table.c["name"])
-    upsert = Prepared.of(stmt.on_conflict_do_update(index_elements=list(keys), set_=updates))
-    return AggregateStatement(keys, measures, has_name, upsert)
-
-
-AGGREGATES: dict[str, AggregateStatement] = {
-    contrib.NODE_DAILY: _aggregate(node_daily, contrib.NODE_MEASURES),
-    contrib.REASON_DAILY: _aggregate(reason_daily, contrib.REASON_MEASURES),
+AGGREGATES: dict[str, Aggregate] = {
+    contrib.NODE_DAILY: Aggregate.of(node_daily, contrib.NODE_MEASURES),
+    contrib.REASON_DAILY: Aggregate.of(reason_daily, contrib.REASON_MEASURES),
 }
+
+
+def _q(name: str) -> str:
+    return _QUOTE.quote(name)
+
+
+def _rows(table: Table, parameter: int) -> str:
+    """The rows of a JSON array parameter as rows of `table`, with their position in it."""
+    return f"json_populate_recordset(NULL::{_q(table.name)}, ${parameter}::json) WITH ORDINALITY AS v"
+
+
+def _insert(table: Table, columns: tuple[str, ...], parameter: int) -> str:
+    """INSERT the rows of a JSON array parameter, in their order."""
+    names = ", ".join(_q(c) for c in columns)
+    values = ", ".join(f"v.{_q(c)}" for c in columns)
+    return (
+        f"INSERT INTO {_q(table.name)} ({names}) "  # noqa: S608 - names from the table metadata
+        f"SELECT {values} FROM {_rows(table, parameter)} ORDER BY v.ordinality"
+    )
+
+
+def _update(table: Table, columns: tuple[str, ...], parameter: int) -> str:
+    """UPDATE the rows named by the key of each row of a JSON array parameter to its values."""
+    key = table.primary_key.columns.values()[0].name
+    sets = ", ".join(f"{_q(c)} = v.{_q(c)}" for c in columns if c != key)
+    return (
+        f"UPDATE {_q(table.name)} AS t SET {sets}, updated_at = now() "  # noqa: S608 - as above
+        f"FROM {_rows(table, parameter)} WHERE t.{_q(key)} = v.{_q(key)}"
+    )
+
+
+def _add(aggregate: Aggregate, parameter: int) -> str:
+    """Add the rows of a JSON array parameter to an aggregate table: summed into an existing
+    row, whose name is kept unless a new one is given. One row per key at most."""
+    table = _q(aggregate.table.name)
+    updates = [f"{_q(m)} = {table}.{_q(m)} + excluded.{_q(m)}" for m in aggregate.measures]
+    if aggregate.has_name:
+        updates.append(f"name = coalesce(excluded.name, {table}.name)")
+    keys = ", ".join(_q(k) for k in aggregate.keys)
+    return (
+        f"{_insert(aggregate.table, aggregate.columns, parameter)} "
+        f"ON CONFLICT ({keys}) DO UPDATE SET {', '.join(updates)}"
+    )
+
+
+def _set(aggregate: Aggregate, parameter: int) -> str:
+    """Set existing aggregate rows to the totals of a JSON array parameter (rows found by key)."""
+    values = [*aggregate.measures, *(("name",) if aggregate.has_name else ())]
+    sets = ", ".join(f"{_q(c)} = v.{_q(c)}" for c in values)
+    keys = " AND ".join(f"t.{_q(k)} = v.{_q(k)}" for k in aggregate.keys)
+    return (
+        f"UPDATE {_q(aggregate.table.name)} AS t SET {sets} "  # noqa: S608 - names from the table metadata
+        f"FROM {_rows(aggregate.table, parameter)} WHERE {keys}"
+    )
+
+
+def _lock(aggregate: Aggregate) -> str:
+    """The aggregate rows of the keys in a JSON array parameter ($1), locked in key order."""
+    table, keys = _q(aggregate.table.name), ", ".join(_q(k) for k in aggregate.keys)
+    return (
+        f"SELECT {', '.join(_q(c) for c in aggregate.columns)} FROM {table} "  # noqa: S608 - as above
+        f"WHERE ({keys}) IN (SELECT {keys} FROM json_populate_recordset(NULL::{table}, $1::json)) "
+        f"ORDER BY {keys} FOR UPDATE"
+    )
+
+
+LOCK_AGGREGATE = {name: _lock(aggregate) for name, aggregate in AGGREGATES.items()}
+
+
+def _write() -> str:
+    """Every change of a unit of work in one statement; answers how many new fact rows went in.
+
+    Parameters (JSON arrays of rows): $1 new instances, $2 changed instances, $3 new tasks,
+    $4 changed tasks, $5 additions to node_daily and $6 node_daily totals, $7 and $8 the same
+    for reason_daily, $9 event-log entries. The parts touch different rows, so it does not
+    matter that they all see the tables as they were before the statement.
+    """
+    nodes, reasons = AGGREGATES[contrib.NODE_DAILY], AGGREGATES[contrib.REASON_DAILY]
+    parts = {
+        "new_instances": _insert(instance_facts, INSTANCE_COLUMNS, 1)
+        + " ON CONFLICT (instance_id) DO NOTHING RETURNING 1",
+        "changed_instances": _update(instance_facts, INSTANCE_COLUMNS, 2),
+        "new_tasks": _insert(task_facts, TASK_COLUMNS, 3) + " ON CONFLICT (task_id) DO NOTHING RETURNING 1",
+        "changed_tasks": _update(task_facts, TASK_COLUMNS, 4),
+        "node_additions": _add(nodes, 5),
+        "node_totals": _set(nodes, 6),
+        "reason_additions": _add(reasons, 7),
+        "reason_totals": _set(reasons, 8),
+        # the same fact announced again under a new event id is not a second entry
+        "log": _insert(event_log, LOG_COLUMNS, 9) + " ON CONFLICT DO NOTHING",
+    }
+    ctes = ", ".join(f"{name} AS ({sql})" for name, sql in parts.items())
+    return (
+        f"WITH {ctes} SELECT (SELECT count(*) FROM new_instances) AS instances, "  # noqa: S608
+        "(SELECT count(*) FROM new_tasks) AS tasks"
+    )
+
+
+WRITE = _write()

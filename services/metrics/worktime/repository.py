@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import RowMapping, func, select
+import asyncpg
+from sqlalchemy import RowMapping, bindparam, func, select
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +18,19 @@ async def read(session: AsyncSession, name: str = DEFAULT_CALENDAR) -> RowMappin
     c = business_calendars.c
     result = await session.execute(select(business_calendars).where(c.name == name))
     return result.mappings().one_or_none()
+
+
+_READ_ON_DRIVER = (
+    select(business_calendars)
+    .where(business_calendars.c.name == bindparam("name"))
+    .compile(dialect=asyncpg_dialect.dialect())
+    .string
+)
+
+
+async def read_on(db: asyncpg.Connection, name: str = DEFAULT_CALENDAR) -> Mapping[str, Any] | None:
+    """`read` on an asyncpg connection (the event handlers apply their events on one)."""
+    return await db.fetchrow(_READ_ON_DRIVER, name)
 
 
 async def write(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import RowMapping
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.errors import Unprocessable, field_error
@@ -34,15 +35,12 @@ async def put_calendar(session: AsyncSession, body: CalendarIn, user: str) -> Ca
     return _out(calendar, row["updated_at"], row["updated_by"])
 
 
-_SESSION_CALENDAR = "metrics_calendar"
-
-
 class CalendarCache:
     """The calendar in force, parsed once per change.
 
-    A unit of work reads its row once, however many events of a consumer batch
-    need it: the events of one transaction take effect together, at its commit,
-    and an administrator's change applies from the next unit of work on.
+    The event handlers read the row once per unit of work, however many events of a
+    consumer batch need it: the events of one transaction take effect together, at its
+    commit, and an administrator's change applies from the next unit of work on.
     """
 
     def __init__(self, default_timezone: str) -> None:
@@ -50,14 +48,9 @@ class CalendarCache:
         self._key: Any = None
         self._calendar = self.default
 
-    async def current(self, session: AsyncSession) -> BusinessCalendar:
-        calendar = session.info.get(_SESSION_CALENDAR)
-        if calendar is None:
-            calendar = session.info[_SESSION_CALENDAR] = await self._read(session)
-        return calendar
-
-    async def _read(self, session: AsyncSession) -> BusinessCalendar:
-        row = await repository.read(session)
+    async def current(self, db: asyncpg.Connection) -> BusinessCalendar:
+        """The calendar in force as the transaction on `db` sees it."""
+        row = await repository.read_on(db)
         if row is None:
             return self.default
         key = (
@@ -98,7 +91,7 @@ def to_calendar(body: CalendarIn) -> BusinessCalendar:
     )
 
 
-def calendar_from_row(row: RowMapping) -> BusinessCalendar:
+def calendar_from_row(row: Mapping[str, Any]) -> BusinessCalendar:
     hours = row["working_hours"]
     week = tuple(
         tuple((_seconds(a), _seconds(b)) for a, b in hours.get(day, [])) for day in WEEKDAYS
