@@ -43,9 +43,9 @@ _SESSION_KEY = "metrics_pending_facts"
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class InstanceEvent:
-    """An `instance.*` event as read: its record and log entry (the entry's trial flag is the
-    applied record's), or only its instance when it is a withdrawal that leaves out the process,
-    which is then taken from the instance's row."""
+    """An `instance.*` event as read: its record and log entry (logged with the trial flag of
+    the applied record), or only its instance when it is a withdrawal that leaves out the
+    process, which is then taken from the instance's row."""
 
     event: Event
     instance_id: uuid.UUID
@@ -56,7 +56,7 @@ class InstanceEvent:
 @dataclasses.dataclass(frozen=True, slots=True)
 class TaskEvent:
     """A `task.*` event as read: its record and, for the types the log keeps, its log entry
-    (the entry's trial flag is the applied record's)."""
+    (logged with the trial flag of the applied record)."""
 
     record: TaskRecord
     entry: LogEntry | None
@@ -126,7 +126,7 @@ class PendingFacts:
             record, entry = q.record, q.entry
         assert entry is not None
         applied = await state.apply_instance(record)
-        state.log(dataclasses.replace(entry, trial=applied.record.trial))
+        state.log(entry, trial=applied.record.trial)
         cycle_seconds = _newly_known_cycle_time(applied)
         if cycle_seconds is not None:
             observe_cycle_time_after_commit(self.session, applied.record.definition_key, cycle_seconds)
@@ -142,7 +142,7 @@ class PendingFacts:
 async def _apply_task(state: FactState, q: TaskEvent) -> None:
     applied = await state.apply_task(q.record)
     if q.entry is not None:
-        state.log(dataclasses.replace(q.entry, trial=bool(applied.record.trial)))
+        state.log(q.entry, trial=bool(applied.record.trial))
 
 
 def read_instance_event(event: Event) -> InstanceEvent:

@@ -90,6 +90,18 @@ class TaskRecord:
 
 R = TypeVar("R", InstanceRecord, TaskRecord)
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {
+    cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in (InstanceRecord, TaskRecord)
+}
+
+
+def replaced(record: R, **changes: Any) -> R:
+    """`dataclasses.replace` for the records, without its per-field checks (every event
+    rebuilds a record or two)."""
+    values = {name: getattr(record, name) for name in _FIELD_NAMES[type(record)]}
+    values.update(changes)
+    return type(record)(**values)
+
 
 @dataclass(frozen=True, slots=True)
 class Applied(Generic[R]):
@@ -104,7 +116,7 @@ def merge_instance(current: InstanceRecord, incoming: InstanceRecord) -> Instanc
     takes_state = _takes_over(current.state, incoming.state, newer, INSTANCE_FINISHED)
     ended, other = (incoming, current) if takes_state else (current, incoming)
     same = incoming.state == current.state
-    return dataclasses.replace(
+    return replaced(
         current,
         state=ended.state,
         sequence=max(current.sequence, incoming.sequence),
@@ -127,7 +139,7 @@ def merge_task(current: TaskRecord, incoming: TaskRecord) -> TaskRecord:
     takes_state = _takes_over(current.state, incoming.state, newer, TASK_FINISHED)
     ended, other = (incoming, current) if takes_state else (current, incoming)
     same = incoming.state == current.state
-    return dataclasses.replace(
+    return replaced(
         current,
         state=ended.state,
         sequence=max(current.sequence, incoming.sequence),
@@ -196,7 +208,7 @@ def _seconds_between(start: dt.datetime | None, end: dt.datetime | None) -> floa
 
 def fact_values(record: InstanceRecord | TaskRecord) -> dict[str, Any]:
     """The table columns a record sets (the stored sequence is the newest one applied)."""
-    row = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+    row = {name: getattr(record, name) for name in _FIELD_NAMES[type(record)]}
     row["last_sequence"] = row.pop("sequence")
     if isinstance(record, TaskRecord):
         row["candidate_users"] = list(record.candidate_users)
@@ -206,13 +218,13 @@ def fact_values(record: InstanceRecord | TaskRecord) -> dict[str, Any]:
 
 def instance_from_row(row: Any) -> InstanceRecord:
     return InstanceRecord(
-        **{f.name: row[f.name] for f in dataclasses.fields(InstanceRecord) if f.name != "sequence"},
+        **{name: row[name] for name in _FIELD_NAMES[InstanceRecord] if name != "sequence"},
         sequence=row["last_sequence"],
     )
 
 
 def task_from_row(row: Any) -> TaskRecord:
-    values = {f.name: row[f.name] for f in dataclasses.fields(TaskRecord) if f.name != "sequence"}
+    values = {name: row[name] for name in _FIELD_NAMES[TaskRecord] if name != "sequence"}
     values["candidate_users"] = tuple(values["candidate_users"] or ())
     values["candidate_roles"] = tuple(values["candidate_roles"] or ())
     return TaskRecord(**values, sequence=row["last_sequence"])

@@ -15,6 +15,8 @@ consumer batch one event at a time), and then find the row.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import json
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -135,4 +137,21 @@ def _row(record: asyncpg.Record) -> Row:
 
 def _json(rows: Sequence[Mapping[str, Any]], columns: tuple[str, ...]) -> str:
     """The rows as a JSON array of objects with exactly `columns` (a missing one is an error)."""
-    return jsonutil.dumps([{c: row[c] for c in columns} for row in rows])
+    return json.dumps(
+        [{c: row[c] for c in columns} for row in rows],
+        default=_json_value,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def _json_value(value: Any) -> Any:
+    """What PostgreSQL reads back as the same value: ISO 8601 times with their offset (UTC
+    when they have none) and dates, UUIDs as text; anything else as `jsonutil` writes it."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return jsonutil.jsonable(value)

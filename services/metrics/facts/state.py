@@ -35,6 +35,7 @@ from services.metrics.facts.records import (
     instance_from_row,
     merge_instance,
     merge_task,
+    replaced,
     task_from_row,
 )
 from services.metrics.facts.repository import Changes, Row
@@ -108,7 +109,7 @@ class FactState:
         self._tasks_of = frozenset(tasks_of)
         self._calendar = calendar
         self._additions: list[tuple[str, tuple[Any, ...], Row]] = []
-        self._log: list[LogEntry] = []
+        self._log: list[tuple[LogEntry, bool]] = []
 
     def identity(self, instance_id: uuid.UUID) -> tuple[str, int] | None:
         """The process key and version of a known instance."""
@@ -136,10 +137,10 @@ class FactState:
         self._carry_into_aggregates(written.before, written.after)
         return written.applied
 
-    def log(self, entry: LogEntry) -> None:
-        """Append an event-log entry (unless the same fact is logged already, which the
-        table sees to)."""
-        self._log.append(entry)
+    def log(self, entry: LogEntry, *, trial: bool) -> None:
+        """Append an event-log entry with the trial flag of the applied record (unless the
+        same fact is logged already, which the table sees to)."""
+        self._log.append((entry, trial))
 
     def repeated_aggregate_keys(self) -> dict[str, list[tuple[Any, ...]]]:
         """The aggregate keys (per aggregate table) the events added to more than once.
@@ -169,7 +170,7 @@ class FactState:
             # replica may have inserted meanwhile)
             target = changes.aggregate_totals if row is not None else changes.aggregate_additions
             target.setdefault(table, []).append(total)
-        changes.log = [{c: getattr(entry, c) for c in sql.LOG_COLUMNS} for entry in self._log]
+        changes.log = [{**_log_row(entry), "trial": trial} for entry, trial in self._log]
         return changes
 
     def _additions_per_key(self) -> dict[tuple[str, tuple[Any, ...]], list[Row]]:
@@ -234,7 +235,14 @@ def _with_instance_context(
     """Fill in what a task event does not say from its instance: trial flag, department."""
     trial = task.trial if task.trial is not None else bool(instance_trial)
     department = task.department if task.department is not None else instance_department
-    return dataclasses.replace(task, trial=trial, department=department or None)
+    department = department or None
+    if trial == task.trial and department == task.department:
+        return task
+    return replaced(task, trial=trial, department=department)
+
+
+def _log_row(entry: LogEntry) -> Row:
+    return {c: getattr(entry, c) for c in sql.LOG_COLUMNS}
 
 
 def _added_up(aggregate: sql.Aggregate, stored: Row | None, additions: list[Row]) -> Row:
