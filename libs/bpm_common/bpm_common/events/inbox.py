@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common import jsonutil
-from bpm_common.db import Database, is_transient_db_error
+from bpm_common.db import Database, driver_connection, is_transient_db_error
 from bpm_common.events.broker import (
     Broker,
     BrokerError,
@@ -32,6 +32,13 @@ from bpm_common.events.envelope import Event
 from bpm_common.events.outbox import EventWriter
 from bpm_common.events.streams import dlq_stream_name, dlq_subject
 from bpm_common.logging import correlation_id, get_logger
+
+#: claim a batch's event ids in the consumer's inbox; returns the ids seen for the first time
+_CLAIM_BATCH = (
+    "INSERT INTO {table} (consumer, event_id, event_type)"
+    " SELECT $1, e.id, e.type FROM unnest($2::uuid[], $3::varchar[]) AS e(id, type)"
+    " ON CONFLICT DO NOTHING RETURNING event_id"
+)
 
 log = get_logger(__name__)
 
@@ -155,15 +162,14 @@ class EventConsumer:
             async with self.db.transaction() as session:
                 fresh: set[str] = set()
                 if wanted:
-                    rows = await session.execute(
-                        pg_insert(ib)
-                        .values(
-                            [{"consumer": self.name, "event_id": e.id, "event_type": e.type} for e in wanted.values()]
-                        )
-                        .on_conflict_do_nothing()
-                        .returning(ib.c.event_id)
+                    # one statement text for any batch size: prepared once per connection
+                    rows = await (await driver_connection(session)).fetch(
+                        _CLAIM_BATCH.format(table=ib.name),
+                        self.name,
+                        [e.id for e in wanted.values()],
+                        [e.type for e in wanted.values()],
                     )
-                    fresh = {str(r.event_id) for r in rows}
+                    fresh = {str(r["event_id"]) for r in rows}
                 outcomes: list[str] = []
                 for _, event, handler in batch:
                     if handler is None:
