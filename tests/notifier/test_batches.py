@@ -3,6 +3,8 @@ when they pile up: the outcome is the same as handling them one at a time."""
 
 from __future__ import annotations
 
+from sqlalchemy import text
+
 from bpm_stack.embedded import free_port
 from tests.notifier.support import Instance, user_upserted
 from tests.notifier.test_email import smtp_url
@@ -90,3 +92,49 @@ async def test_each_batch_reads_people_and_channels_as_they_are_then(notifier):
     assert await _titles(notifier, "dave") == ["New task: One"], "inactive since"
     channels = [(d["channel"], d["status"]) for d in await notifier.deliveries(recipient="carol")]
     assert sorted(channels) == [("in_app", "sent"), ("in_app", "sent"), ("team-hook", "pending")]
+
+
+async def _open_tasks(notifier) -> list[str]:
+    async with notifier.client.app.state.db.transaction() as session:
+        return list((await session.execute(text("SELECT task_id FROM open_tasks"))).scalars())
+
+
+async def test_a_task_closed_in_an_earlier_batch_is_neither_recorded_nor_told(notifier):
+    await notifier.deliver(user_upserted("alice"), user_upserted("carol"))
+    run = Instance(initiator="alice")
+    created = run.task_created("Finance review", assignee="carol")
+    assert await notifier.deliver(run.task_completed(created.data["task_id"])) == ["handled"]
+
+    # its notification is made in the batch before the closure is seen: not written, and
+    # the completion notice finds no business key in it
+    assert await notifier.deliver_batch(created, run.completed()) == ["handled", "handled"]
+    assert await _titles(notifier, "carol") == []
+    assert await _open_tasks(notifier) == []
+    [done] = (await notifier.inbox("alice"))["items"]
+    assert done["kind"] == "instance_completed" and done["business_key"] is None
+
+
+async def test_a_closed_task_waits_for_nobody_unknown(notifier):
+    await notifier.deliver(user_upserted("carol"))
+    run = Instance()
+    created = run.task_created("Archive", assignee="gina")
+    assert await notifier.deliver(run.task_completed(created.data["task_id"])) == ["handled"]
+    outcomes = await notifier.deliver_batch(created, run.task_created("Pay", assignee="carol"))
+    assert outcomes == ["handled", "handled"], "gina need not be known for a closed task"
+    assert await _titles(notifier, "carol") == ["New task: Pay"]
+
+
+async def test_an_open_task_read_later_in_its_batch_is_the_recorded_one(notifier):
+    await notifier.deliver(user_upserted("alice"), user_upserted("carol"), user_upserted("dave"))
+    run = Instance(initiator="alice")
+    created = run.task_created("Finance review", assignee="carol")
+    task_id = created.data["task_id"]
+    outcomes = await notifier.deliver_batch(
+        created,
+        run.task_assigned(task_id, "dave", previous="carol", kind="transfer", actor="carol"),
+        run.task_reminder("urged", task_id, actor="alice"),
+    )
+    assert outcomes == ["handled"] * 3
+    assert await _titles(notifier, "dave") == ["Reminder: Finance review", "New task: Finance review"]
+    assert [item["actionable"] for item in (await notifier.inbox("carol"))["items"]] == [False]
+    assert await _open_tasks(notifier) == [task_id]

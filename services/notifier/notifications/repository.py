@@ -23,7 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpm_common.db import driver_connection
 from services.notifier.notifications.kinds import Kind
 from services.notifier.notifications.models import Notification, OpenTask
-from services.notifier.notifications.writes import existing_pending_writes, notices, pending_writes
+from services.notifier.notifications.writes import (
+    OPEN_TASK_COLUMNS,
+    existing_pending_writes,
+    notices,
+    pending_writes,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +53,7 @@ def _task(record: Any) -> TaskRow | None:
 
 
 def _values(task: TaskRow) -> tuple[Any, ...]:
-    return tuple(getattr(task, name) for name in TaskRow.__slots__)  # type: ignore[attr-defined]
+    return tuple(getattr(task, name) for name in OPEN_TASK_COLUMNS)
 
 
 # -- notifications the handlers make -------------------------------------------------------
@@ -59,12 +64,17 @@ async def add_notifications(
     subject: dict[str, Any],
     notifications: Sequence[dict[str, Any]],
     deliveries: Sequence[dict[str, Any]],
+    *,
+    unless_closed: str | None = None,
 ) -> None:
     """Write one event's notifications (`subject` holds the columns they share, each of
     `notifications` its recipient's), the deliveries of each, and announce them to open
     event streams, with the unit of work's other writes. A person who already has one for
-    this event is skipped, with the deliveries of that notification."""
-    pending_writes(session).add(notices(subject, notifications, deliveries))
+    this event is skipped, with the deliveries of that notification. With `unless_closed`
+    (a task just recorded with `open_task`), nothing is written if the task was closed."""
+    pending_writes(session).add(
+        notices(subject, notifications, deliveries, unless_closed=unless_closed)
+    )
 
 
 # -- resolving notifications and cancelling what they still had to send --------------------
@@ -120,81 +130,72 @@ _HAS_REJECTION_NOTICE = """SELECT EXISTS (
 
 async def business_key_of_instance(session: AsyncSession, instance_id: str) -> str | None:
     """The business key an earlier task notification of the instance carried, if any."""
-    found = await (await driver_connection(session)).fetchval(
-        _BUSINESS_KEY_OF_INSTANCE, instance_id
-    )
-    if found is None and (pending := existing_pending_writes(session)) is not None:
-        found = pending.business_key(instance_id)
-    return found
+    connection = await driver_connection(session)
+    found = await connection.fetchval(_BUSINESS_KEY_OF_INSTANCE, instance_id)
+    pending = existing_pending_writes(session)
+    if found is not None or pending is None or (notice := pending.business_key(instance_id)) is None:
+        return found
+    if not pending.assumed(notice):
+        return notice.row["business_key"]
+    await pending.flush()  # whether it is written depends on what is stored
+    return await connection.fetchval(_BUSINESS_KEY_OF_INSTANCE, instance_id)
 
 
 async def has_rejection_notice(session: AsyncSession, instance_id: str, recipient: str) -> bool:
     """Whether the person already heard that a step of the instance rejected their request."""
+    kind = Kind.TASK_REJECTED.value
     pending = existing_pending_writes(session)
-    if pending is not None and pending.has_notice(instance_id, recipient, Kind.TASK_REJECTED):
-        return True
+    if pending is not None and (notice := pending.notice(instance_id, recipient, kind)) is not None:
+        if not pending.assumed(notice):
+            return True
+        await pending.flush()  # whether it is written depends on what is stored
     connection = await driver_connection(session)
-    found = await connection.fetchval(
-        _HAS_REJECTION_NOTICE, instance_id, recipient, Kind.TASK_REJECTED.value
-    )
-    return bool(found)
+    return bool(await connection.fetchval(_HAS_REJECTION_NOTICE, instance_id, recipient, kind))
 
 
 # -- open tasks -------------------------------------------------------------------------------
 
-#: record a task as open unless it is closed already; returns whether it was closed
-_OPEN_TASK = """WITH closed AS (
-    SELECT FROM task_closures WHERE task_id = $1::text
-), opened AS (
-    INSERT INTO open_tasks (
-        task_id, instance_id, name, definition_key, business_key, initiator, assignee,
-        candidate_users, candidate_roles, due_at, created_at
-    )
-    SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text,
-        $8::varchar(150)[], $9::varchar(100)[], $10::timestamptz, $11::timestamptz
-    WHERE NOT EXISTS (SELECT FROM closed)
-    ON CONFLICT (task_id) DO NOTHING
-)
-SELECT EXISTS (SELECT FROM closed)
-"""
 _TASK_IS_CLOSED = "SELECT EXISTS (SELECT FROM task_closures WHERE task_id = $1::text)"
-_GET_OPEN_TASK = """SELECT task_id, instance_id, name, definition_key, business_key, initiator, assignee,
-    candidate_users, candidate_roles, due_at, created_at
+_GET_OPEN_TASK = """SELECT task_id, instance_id, name, definition_key, business_key, initiator,
+    assignee, candidate_users, candidate_roles, due_at, created_at
 FROM open_tasks WHERE task_id = $1::text
 """
 _REASSIGN_OPEN_TASK = """UPDATE open_tasks SET assignee = $2::text WHERE task_id = $1::text
 RETURNING task_id, instance_id, name, definition_key, business_key, initiator, assignee,
     candidate_users, candidate_roles, due_at, created_at
 """
-_OPEN_TASKS_OF_INSTANCE = """SELECT task_id, instance_id, name, definition_key, business_key, initiator, assignee,
-    candidate_users, candidate_roles, due_at, created_at
+_OPEN_TASKS_OF_INSTANCE = """SELECT task_id, instance_id, name, definition_key, business_key,
+    initiator, assignee, candidate_users, candidate_roles, due_at, created_at
 FROM open_tasks WHERE instance_id = $1::text ORDER BY created_at
 """
 
 
 async def open_task(session: AsyncSession, task: TaskRow) -> bool:
     """Record a task as open (a repeated `task.created` changes nothing), unless it was
-    closed already; returns False, recording nothing, for a closed task."""
-    pending = existing_pending_writes(session)
-    if pending is not None:
-        if task.task_id in pending.closures:
-            return False
-        if task.instance_id in pending.ended_instances:
-            # the pending removal of the instance's open tasks must not take this one
-            await pending.flush()
-    connection = await driver_connection(session)
-    closed = await connection.fetchval(_OPEN_TASK, *_values(task))
-    return not closed
+    closed already; returns False, recording nothing, for a task closed in this unit of
+    work. One closed before is found when the record is written: the notifications made
+    with `unless_closed` set to the task are then not written either (see `writes`)."""
+    pending = pending_writes(session)
+    if task.task_id in pending.closures:
+        return False
+    if task.instance_id in pending.ended_instances:
+        await pending.flush()  # the pending removal of the instance's open tasks is before it
+    pending.open_task(_values(task))
+    return True
 
 
 async def task_is_closed(session: AsyncSession, task_id: str) -> bool:
     pending = existing_pending_writes(session)
-    if pending is not None and task_id in pending.closures:
-        return True
+    if pending is not None:
+        if task_id in pending.closures:
+            return True
+        if task_id in pending.assumed_open:
+            await pending.flush()
     return bool(await (await driver_connection(session)).fetchval(_TASK_IS_CLOSED, task_id))
 
 
 async def get_open_task(session: AsyncSession, task_id: str) -> TaskRow | None:
+    await _settle(session, task_id)
     task = _task(await (await driver_connection(session)).fetchrow(_GET_OPEN_TASK, task_id))
     return _still_open(session, task)
 
@@ -206,6 +207,7 @@ async def reassign_open_task(
     pending = existing_pending_writes(session)
     if pending is not None and task_id in pending.closures:
         return None
+    await _settle(session, task_id)
     connection = await driver_connection(session)
     task = _task(await connection.fetchrow(_REASSIGN_OPEN_TASK, task_id, assignee))
     return _still_open(session, task)  # a change of a row about to be removed changes nothing
@@ -213,13 +215,24 @@ async def reassign_open_task(
 
 async def open_tasks_of_instance(session: AsyncSession, instance_id: str) -> list[TaskRow]:
     pending = existing_pending_writes(session)
-    if pending is not None and instance_id in pending.ended_instances:
-        return []
+    if pending is not None:
+        if instance_id in pending.ended_instances:
+            return []
+        if instance_id in pending.assumed_open.values():
+            await pending.flush()
     connection = await driver_connection(session)
     tasks = [TaskRow(*r) for r in await connection.fetch(_OPEN_TASKS_OF_INSTANCE, instance_id)]
     if pending is None:
         return tasks
     return [t for t in tasks if not pending.task_gone(t.task_id)]
+
+
+async def _settle(session: AsyncSession, task_id: str) -> None:
+    """Send the pending writes if the task was recorded as open in them: what is stored
+    decides whether it is."""
+    pending = existing_pending_writes(session)
+    if pending is not None and task_id in pending.assumed_open and task_id not in pending.closures:
+        await pending.flush()
 
 
 def _still_open(session: AsyncSession, task: TaskRow | None) -> TaskRow | None:

@@ -65,7 +65,7 @@ from services.notifier.notifications.payloads import (
     TaskReturned,
 )
 from services.notifier.notifications.repository import TaskRow
-from services.notifier.notifications.templates import Message, render, supported_locale
+from services.notifier.notifications.templates import Message, inbox_message, supported_locale
 from services.notifier.org import repository as org
 from services.notifier.org.repository import Person
 from services.notifier.preferences.rules import Effective
@@ -195,7 +195,23 @@ class NotificationRules:
                 "trial": task.trial,
             },
         )
-        await self._notify(session, event, subject, usernames)
+        try:
+            recipients = await self._recipients(session, usernames, event)
+        except RetryLater:
+            # the task was recorded as open assuming it had no closure; with one, there is
+            # nobody to wait for
+            if await repository.task_is_closed(session, task.task_id):
+                return
+            raise
+        if recipients:
+            await self.notify(
+                session,
+                event_uuid(event),
+                event.type,
+                subject,
+                recipients,
+                unless_closed=task.task_id,
+            )
 
     async def on_task_assigned(self, session: AsyncSession, event: Event) -> None:
         """A task handed to someone (transfer, delegation, ...): the new assignee hears it."""
@@ -554,9 +570,12 @@ class NotificationRules:
         event_type: str,
         subject: Subject,
         recipients: Sequence[Recipient],
+        *,
+        unless_closed: str | None = None,
     ) -> None:
         """One notification per recipient, in their language, with its deliveries; written
-        (and announced to open event streams) with the unit of work's other writes."""
+        (and announced to open event streams) with the unit of work's other writes; with
+        `unless_closed`, only if that task, just recorded as open, had no closure."""
         now = self.clock()
         configs = await channel_configs.delivery_targets(session)
         context = {**subject.context, "link": subject.link}
@@ -568,7 +587,7 @@ class NotificationRules:
             look = (recipient.locale, recipient.prefs.timezone)
             message = messages.get(look)
             if message is None:
-                message = messages[look] = render(
+                message = messages[look] = inbox_message(
                     subject.kind, recipient.locale, context, tz=recipient.prefs.timezone
                 )
             notification_id = uuid7()
@@ -601,6 +620,7 @@ class NotificationRules:
             },
             notifications,
             delivery_rows,
+            unless_closed=unless_closed,
         )
 
     async def _recipients(

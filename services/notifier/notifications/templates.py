@@ -323,3 +323,59 @@ def render(
         body = "".join(line.strip() for line in body.splitlines())
         return Message(title=html.unescape(title), body=body.replace("<p></p>", ""))
     return Message(title=title, body=_tidy(body))
+
+
+#: the variables that hold times: templates show them only through the `when` filter
+#: (tests/notifier/test_templates.py checks every template), so a text depends on such a
+#: variable only through what `when` makes of it
+TIME_VARIABLES = frozenset({"due_at", "started_at", "ended_at", "at"})
+
+#: in-app texts by kind, language, time zone and variables as shown; bounded (oldest out first)
+_INBOX_TEXTS: dict[tuple[Any, ...], Message] = {}
+_INBOX_TEXTS_MAX = 4096
+
+
+def inbox_message(
+    kind: Kind, locale: str, context: Mapping[str, Any], *, tz: str | None = None
+) -> Message:
+    """`render(kind, locale, context, tz=tz)` for the in-app inbox, remembered.
+
+    Rendering is a function of its arguments alone; the in-app text shows no link (the
+    link is a field of its own: `InAppFormatter`) and times to the minute (`when`). So
+    notifications whose variables are the same apart from `link` and whose times read the
+    same have the same text (tasks of one step due in the same minute, processes that
+    started and ended in the same minutes), and it is rendered once.
+    """
+    shown_tz = tz or "UTC"
+    try:
+        key = (
+            kind,
+            locale,
+            tz,
+            _frozen(
+                {
+                    name: (when, when(value, locale, shown_tz)) if name in TIME_VARIABLES else value
+                    for name, value in context.items()
+                    if name != "link"
+                }
+            ),
+        )
+        message = _INBOX_TEXTS.get(key)
+    except TypeError:  # a variable that cannot be a key: render it each time
+        return render(kind, locale, context, tz=tz)
+    if message is None:
+        message = render(kind, locale, context, tz=tz)
+        if len(_INBOX_TEXTS) >= _INBOX_TEXTS_MAX:
+            del _INBOX_TEXTS[next(iter(_INBOX_TEXTS))]
+        _INBOX_TEXTS[key] = message
+    return message
+
+
+def _frozen(value: Any) -> Any:
+    """`value` (template variables) as a hashable key that tells apart every value a
+    template could show differently (`1`, `1.0` and `True` are different keys)."""
+    if isinstance(value, Mapping):
+        return (dict, tuple(sorted((k, _frozen(v)) for k, v in value.items())))
+    if isinstance(value, list | tuple):
+        return (list, tuple(_frozen(v) for v in value))
+    return (type(value), value)

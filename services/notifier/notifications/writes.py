@@ -1,25 +1,33 @@
-"""What the event handlers of one unit of work write about notifications, sent in one statement.
+"""What the event handlers of one unit of work write, sent to PostgreSQL as one statement.
 
 The runtime consumer hands every fetched batch of events to one unit of work, and most of
-what a handler writes is read by no later handler of the batch: the notifications (with
-their deliveries and announcements), the closures of tasks, the resolution of
-notifications whose task or instance ended and the cancellation of their deliveries still
-waiting, the removal of open tasks. These wait here, in order, and go to PostgreSQL as the
-data-modifying parts of one statement of fixed text just before the unit of work commits
-(or earlier, when a handler is about to write something they would have to see first).
+what a handler writes is read by no later handler of the batch: the open tasks, the
+notifications (with their deliveries and announcements), the closures of tasks, the
+resolution of notifications whose task or instance ended and the cancellation of their
+deliveries still waiting, the removal of open tasks. These wait here, in order, and go to
+PostgreSQL as the data-modifying parts of one statement of fixed text just before the unit
+of work commits, or earlier when a handler is about to read what they would change
+(`flush`).
 
 The outcome is that of running each handler's statements when it ran them:
 
+- A task recorded as open here is one without a closure: one pending here answers at once
+  (`repository.open_task`), and the statement checks the stored ones as they were before
+  it, which is what the handler would have seen, since no closure of the task is stored in
+  between. A task found closed there is not recorded, and the notifications about it that
+  were made on the assumption that it was open are not written either.
 - A closure resolves the pending notifications made before it here, in memory (with their
   deliveries cancelled as the statement would have), and the stored ones in the
-  statement. The stored ones take the time and reason of the first closure, in event
-  order, that applies to them, as they would one statement after the other.
-- The reads of the handlers (`repository`) look here first: a task closed here is closed
-  and no longer open, the tasks of an instance ended here are no longer open, a pending
-  notice of a rejection or a business key counts as one stored.
+  statement; each stored one takes the time and reason of the first closure, in event
+  order, that applies to it, as it would one statement after the other. A closure also
+  drops the pending open tasks it removes.
+- The handlers' reads (`repository`) look here first: a task closed here is closed and
+  no longer open, the tasks of an instance ended here are no longer open, a pending
+  notice counts as a stored one; a read about a task recorded as open here sends what
+  waits first.
 - The parts of the statement each write what no other part reads: the notifications
-  inserted are not those the statement resolves, the open tasks it deletes were stored
-  before any pending change (see `repository.open_task`).
+  inserted are not those the statement resolves, and the open tasks it deletes were stored
+  before (an open task of an instance ended here sends what waits first).
 """
 
 from __future__ import annotations
@@ -39,10 +47,13 @@ from sqlalchemy.orm import Session
 
 from bpm_common import jsonutil
 from bpm_common.db import driver_connection
+from bpm_common.logging import get_logger
 from services.notifier.deliveries.models import DeliveryStatus
 from services.notifier.deliveries.repository import PENDING_FLAG, UNSENT
 from services.notifier.notifications.hub import CHANNEL
-from services.notifier.notifications.kinds import ACTIONABLE_KINDS, Kind
+from services.notifier.notifications.kinds import ACTIONABLE_KINDS
+
+log = get_logger(__name__)
 
 NOTIFICATIONS_CREATED = Counter(
     "bpm_notifications_created_total", "In-app notifications created", ["kind"]
@@ -52,41 +63,30 @@ _ACTIONABLE = frozenset(k.value for k in ACTIONABLE_KINDS)
 _UNSENT = frozenset(s.value for s in UNSENT)
 _SENT = DeliveryStatus.SENT.value
 _CANCELLED = DeliveryStatus.CANCELLED.value
-_REJECTED = Kind.TASK_REJECTED.value
 
 #: per recipient: the notification's own columns; the rest is the same for every recipient
 RECIPIENT_COLUMNS = ("id", "recipient", "locale", "title", "body")
-SUBJECT_COLUMNS = (
-    "kind",
-    "link",
+#: an open task's columns, in the order `open_task` takes them
+OPEN_TASK_COLUMNS = (
     "task_id",
     "instance_id",
-    "process_key",
+    "name",
+    "definition_key",
     "business_key",
-    "data",
-    "context",
-    "urgent",
-    "event_id",
-    "event_type",
-)
-DELIVERY_COLUMNS = (
-    "id",
-    "notification_id",
-    "recipient",
-    "channel",
-    "channel_kind",
-    "channel_config_id",
-    "address",
-    "status",
-    "attempts",
-    "sent_at",
-    "next_attempt_at",
+    "initiator",
+    "assignee",
+    "candidate_users",
+    "candidate_roles",
+    "due_at",
+    "created_at",
 )
 
-# The closures (`closes`: $1-$6) apply in `ord`er: each stored notification takes the first
-# that applies (a resolved one is passed over by the later ones, as one statement after the
-# other would). Strings go as `text`: a cast to `varchar(n)` would cut long values silently,
-# where the insert refuses them.
+# Strings go as `text`: a cast to `varchar(n)` would cut long values silently, where the
+# insert refuses them (the candidate lists are cut as `open_task` always did). A list per
+# open task goes as the text of a PostgreSQL array (`unnest` would flatten an array of
+# arrays). The closures (`closes`) apply in `ord`er: each stored notification takes the
+# first that applies (a resolved one is passed over by the later ones, as one statement
+# after the other would). `closed_before` are the pending open tasks with a stored closure.
 _FLUSH = """WITH closes AS (
     SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
         AS c(ord, task_id, instance_id, recipient, at, reason)
@@ -118,6 +118,25 @@ _FLUSH = """WITH closes AS (
     WHERE d.notification_id = r.id AND d.status = ANY($12::text[]) AND d.next_attempt_at IS NOT NULL
 ), gone AS (
     DELETE FROM open_tasks WHERE task_id = ANY($7::text[]) OR instance_id = ANY($13::text[])
+), closed_before AS (
+    SELECT t.task_id FROM unnest($46::text[]) AS t(task_id)
+    WHERE EXISTS (SELECT FROM task_closures c WHERE c.task_id = t.task_id)
+), opened AS (
+    INSERT INTO open_tasks (
+        task_id, instance_id, name, definition_key, business_key, initiator, assignee,
+        candidate_users, candidate_roles, due_at, created_at
+    )
+    SELECT task_id, instance_id, name, definition_key, business_key, initiator, assignee,
+        candidate_users::varchar(150)[], candidate_roles::varchar(100)[], due_at, created_at
+    FROM unnest(
+        $47::text[], $48::text[], $49::text[], $50::text[], $51::text[], $52::text[], $53::text[],
+        $54::text[], $55::text[], $56::timestamptz[], $57::timestamptz[]
+    ) AS t(
+        task_id, instance_id, name, definition_key, business_key, initiator, assignee,
+        candidate_users, candidate_roles, due_at, created_at
+    )
+    WHERE t.task_id NOT IN (SELECT task_id FROM closed_before)
+    ON CONFLICT (task_id) DO NOTHING
 ), created AS (
     INSERT INTO notifications (
         id, recipient, locale, title, body, kind, link, task_id, instance_id, process_key,
@@ -128,11 +147,12 @@ _FLUSH = """WITH closes AS (
     FROM unnest(
         $14::uuid[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[],
         $21::text[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::bool[],
-        $28::uuid[], $29::text[], $30::timestamptz[]
+        $28::uuid[], $29::text[], $30::timestamptz[], $58::text[]
     ) AS r(
         id, recipient, locale, title, body, kind, link, task_id, instance_id, process_key,
-        business_key, data, context, urgent, event_id, event_type, resolved_at
+        business_key, data, context, urgent, event_id, event_type, resolved_at, unless_closed
     )
+    WHERE r.unless_closed IS NULL OR r.unless_closed NOT IN (SELECT task_id FROM closed_before)
     ON CONFLICT (event_id, recipient) DO NOTHING
     RETURNING id, recipient
 ), added AS (
@@ -150,7 +170,9 @@ _FLUSH = """WITH closes AS (
     WHERE d.notification_id IN (SELECT id FROM created)
     ON CONFLICT (event_id, recipient, channel) DO NOTHING
 )
-SELECT id, pg_notify($45::text, recipient || ' ' || id::text) FROM created
+SELECT id, pg_notify($45::text, recipient || ' ' || id::text), NULL AS closed_before FROM created
+UNION ALL
+SELECT NULL, NULL, task_id FROM closed_before
 """
 _ACTIONABLE_ARG = sorted(_ACTIONABLE)
 _UNSENT_ARG = [s.value for s in UNSENT]
@@ -200,6 +222,11 @@ class PendingWrites:
     """The writes of one unit of work's event handlers not sent yet (see the module)."""
 
     session: AsyncSession
+    #: open tasks to record (task id -> values in `OPEN_TASK_COLUMNS` order)
+    opens: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    #: every task recorded as open here (task id -> instance id), also those closed since:
+    #: the statement checks them for a stored closure
+    assumed_open: dict[str, str] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
     closes: list[_Close] = field(default_factory=list)
     #: task id -> its closure; the first one counts (the statement does nothing on conflict)
@@ -213,11 +240,20 @@ class PendingWrites:
 
     @property
     def empty(self) -> bool:
-        return not (self.notices or self.closes)
+        return not (self.assumed_open or self.notices or self.closes)
 
     # -- what the handlers queue ---------------------------------------------------------
 
+    def open_task(self, values: Sequence[Any]) -> None:
+        """Record a task as open (values in `OPEN_TASK_COLUMNS` order), assuming it has no
+        stored closure; a task recorded already keeps its first values, as on conflict."""
+        task_id, instance_id = values[0], values[1]
+        if task_id not in self.assumed_open:
+            self.opens[task_id] = tuple(values)
+            self.assumed_open[task_id] = instance_id
+
     def add(self, notices: Iterable[Notice]) -> None:
+        """Notifications to write, with their deliveries."""
         for notice in notices:
             self.notices.append(notice)
             task_id, instance_id = notice.row["task_id"], notice.row["instance_id"]
@@ -230,6 +266,7 @@ class PendingWrites:
         self, task_id: str, instance_id: str | None, reason: str, at: dt.datetime, cancel: str
     ) -> None:
         self.closures.setdefault(task_id, _Closure(instance_id, reason, at))
+        self.opens.pop(task_id, None)
         self._close(_Close(task_id, None, None, at, cancel), self._by_task.get(task_id, ()))
 
     def resolve_task_for(self, task_id: str, recipient: str, at: dt.datetime, cancel: str) -> None:
@@ -238,6 +275,8 @@ class PendingWrites:
 
     def close_instance(self, instance_id: str, at: dt.datetime, cancel: str) -> None:
         self.ended_instances.add(instance_id)
+        for task_id in [t for t, values in self.opens.items() if values[1] == instance_id]:
+            del self.opens[task_id]
         self._close(_Close(None, instance_id, None, at, cancel), self._by_instance.get(instance_id, ()))
 
     def _close(self, close: _Close, notices: Iterable[Notice]) -> None:
@@ -249,21 +288,26 @@ class PendingWrites:
     # -- what the handlers read ------------------------------------------------------------
 
     def task_gone(self, task_id: str, instance_id: str | None = None) -> bool:
-        """Whether the open task is removed here (its closure, or the end of its instance)."""
+        """Whether a stored open task is removed here (its closure, or the end of its instance)."""
         return task_id in self.closures or instance_id in self.ended_instances
 
-    def has_notice(self, instance_id: str, recipient: str, kind: str) -> bool:
-        return any(
-            n.row["recipient"] == recipient and n.row["kind"] == kind
-            for n in self._by_instance.get(instance_id, ())
-        )
+    def notice(self, instance_id: str, recipient: str, kind: str) -> Notice | None:
+        """The first pending notification of the instance of `kind` for `recipient`."""
+        for notice in self._by_instance.get(instance_id, ()):
+            if notice.row["recipient"] == recipient and notice.row["kind"] == kind:
+                return notice
+        return None
 
-    def business_key(self, instance_id: str) -> str | None:
-        """The business key of the first pending notification of the instance that has one."""
+    def business_key(self, instance_id: str) -> Notice | None:
+        """The first pending notification of the instance that has a business key."""
         for notice in self._by_instance.get(instance_id, ()):
             if notice.row["business_key"] is not None:
-                return notice.row["business_key"]
+                return notice
         return None
+
+    def assumed(self, notice: Notice) -> bool:
+        """Whether `notice` is written only if its task had no stored closure."""
+        return notice.row["unless_closed"] is not None
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -272,8 +316,10 @@ class PendingWrites:
         if self.empty:
             return
         notices, closes, closures = self.notices, self.closes, self.closures
+        opens, assumed_open = self.opens, self.assumed_open
+        ended = self.ended_instances
         self.notices, self.closes, self.closures = [], [], {}
-        ended, self.ended_instances = self.ended_instances, set()
+        self.opens, self.assumed_open, self.ended_instances = {}, {}, set()
         self._by_task.clear()
         self._by_instance.clear()
         connection = connection or await driver_connection(self.session)
@@ -283,10 +329,16 @@ class PendingWrites:
             *_notice_args(notices),
             _CANCELLED,
             CHANNEL,
+            list(assumed_open),
+            *_open_args(opens.values()),
+            [n.row["unless_closed"] for n in notices],
         )
-        if not rows:
-            return
-        created = {row["id"] for row in rows}
+        created: set[uuid.UUID] = set()
+        for row in rows:
+            if row[2] is not None:
+                log.info("task_already_closed", task_id=row[2])
+            else:
+                created.add(row[0])
         counts: dict[str, int] = defaultdict(int)
         to_send = False
         for notice in notices:
@@ -361,6 +413,7 @@ _DELIVERY_INSERT = (
     "sent_at",
     "next_attempt_at",
 )
+_LISTS = (OPEN_TASK_COLUMNS.index("candidate_users"), OPEN_TASK_COLUMNS.index("candidate_roles"))
 
 
 def _notice_args(notices: Sequence[Notice]) -> list[Any]:
@@ -372,19 +425,40 @@ def _notice_args(notices: Sequence[Notice]) -> list[Any]:
     ]
 
 
+def _open_args(opens: Iterable[tuple[Any, ...]]) -> list[list[Any]]:
+    columns: list[list[Any]] = [[] for _ in OPEN_TASK_COLUMNS]
+    for values in opens:
+        for n, value in enumerate(values):
+            columns[n].append(value)
+    for n in _LISTS:
+        columns[n] = [array_text(items) for items in columns[n]]
+    return columns
+
+
+def array_text(items: Sequence[str]) -> str:
+    """`items` as the text of a PostgreSQL array (`{"a","b"}`), every item quoted."""
+    quoted = ('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items)
+    return "{" + ",".join(quoted) + "}"
+
+
 def notices(
     subject: dict[str, Any],
     notifications: Sequence[dict[str, Any]],
     deliveries: Sequence[dict[str, Any]],
+    *,
+    unless_closed: str | None = None,
 ) -> list[Notice]:
     """The notices of one event: `subject` holds the columns its notifications share (`data`
     and `context` as JSON values), each of `notifications` its recipient's; `deliveries` name
-    their notification (`notification_id`)."""
+    their notification (`notification_id`). With `unless_closed`, they are about a task
+    recorded as open here on the assumption that it had no stored closure, and are not
+    written if it had one."""
     shared = {
         **subject,
         "data": jsonutil.dumps(subject["data"]),
         "context": jsonutil.dumps(subject["context"]),
         "resolved_at": None,
+        "unless_closed": unless_closed,
     }
     by_notification: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
     for delivery in deliveries:
