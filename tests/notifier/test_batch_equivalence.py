@@ -71,7 +71,11 @@ def _story() -> list[Event]:
         b.task_returned(t2_id, actor="bob"),
         t7,
         a.copied(["dave", "erin"], actor="bob"),
-        c.completed(),  # its business key comes from an earlier notification
+        b._event(  # without a business key: the one of the instance's earlier notifications
+            "copy.created",
+            {"copy_id": "copy-b", "node_id": "review", "recipients": ["frank"], "actor": "bob"},
+        ),
+        c.completed(),  # no earlier notification has its business key
         d.task_reminder("overdue", t6_id, candidate_roles=["cashier", "finance_reviewer"]),
         a.task_completed(t1_id, actor="erin", outcome="reject", comment="receipt missing"),
         e.task_assigned(t7_id, "dave", previous=None, kind="reassign", actor="admin"),
@@ -82,7 +86,7 @@ def _story() -> list[Event]:
         e.task_completed(t7_id, actor="dave"),
         d.task_cancelled(t6_id),
         c.task_cancelled(late.data["task_id"]),
-        e.completed(),
+        e.completed(),  # its business key comes from an earlier notification
         d.withdrawn(actor="bob"),
         f._event("instance.terminated", {}),
     ]
@@ -156,6 +160,9 @@ async def test_batches_of_any_size_leave_the_rows_of_one_by_one(open_notifier):
         "incident",
         "task_overdue",
     }
+    keyed = {(row[1], row[2], row[10]) for row in expected["notifications"]}
+    assert {("frank", "copied", "EXP-B"), ("erin", "instance_completed", "EXP-2026-042")} <= keyed
+    assert ("alice", "instance_completed", None) in keyed
     statuses = {row[6] for row in expected["deliveries"]}
     assert statuses == {"sent", "pending", "held", "cancelled"}
     assert {row[8] for row in expected["deliveries"]} >= {

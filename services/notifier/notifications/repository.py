@@ -25,6 +25,7 @@ from services.notifier.notifications.kinds import Kind
 from services.notifier.notifications.models import Notification, OpenTask
 from services.notifier.notifications.writes import (
     OPEN_TASK_COLUMNS,
+    Unkeyed,
     existing_pending_writes,
     notices,
     pending_writes,
@@ -66,14 +67,17 @@ async def add_notifications(
     deliveries: Sequence[dict[str, Any]],
     *,
     unless_closed: str | None = None,
+    unkeyed: Unkeyed | None = None,
 ) -> None:
     """Write one event's notifications (`subject` holds the columns they share, each of
     `notifications` its recipient's), the deliveries of each, and announce them to open
     event streams, with the unit of work's other writes. A person who already has one for
     this event is skipped, with the deliveries of that notification. With `unless_closed`
-    (a task just recorded with `open_task`), nothing is written if the task was closed."""
+    (a task just recorded with `open_task`), nothing is written if the task was closed;
+    with `unkeyed`, the business key (with the context and texts) is that of an earlier
+    notification of the instance, filled in when they are written."""
     pending_writes(session).add(
-        notices(subject, notifications, deliveries, unless_closed=unless_closed)
+        notices(subject, notifications, deliveries, unless_closed=unless_closed, unkeyed=unkeyed)
     )
 
 
@@ -117,28 +121,11 @@ async def resolve_task_for(
 
 # -- what earlier notifications of an instance said -----------------------------------------
 
-_BUSINESS_KEY_OF_INSTANCE = """SELECT business_key FROM notifications
-WHERE instance_id = $1::text AND business_key IS NOT NULL
-LIMIT 1
-"""
 _HAS_REJECTION_NOTICE = """SELECT EXISTS (
     SELECT FROM notifications
     WHERE instance_id = $1::text AND recipient = $2::text AND kind = $3::text
 )
 """
-
-
-async def business_key_of_instance(session: AsyncSession, instance_id: str) -> str | None:
-    """The business key an earlier task notification of the instance carried, if any."""
-    connection = await driver_connection(session)
-    found = await connection.fetchval(_BUSINESS_KEY_OF_INSTANCE, instance_id)
-    pending = existing_pending_writes(session)
-    if found is not None or pending is None or (notice := pending.business_key(instance_id)) is None:
-        return found
-    if not pending.assumed(notice):
-        return notice.row["business_key"]
-    await pending.flush()  # whether it is written depends on what is stored
-    return await connection.fetchval(_BUSINESS_KEY_OF_INSTANCE, instance_id)
 
 
 async def has_rejection_notice(session: AsyncSession, instance_id: str, recipient: str) -> bool:

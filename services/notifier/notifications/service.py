@@ -66,6 +66,7 @@ from services.notifier.notifications.payloads import (
 )
 from services.notifier.notifications.repository import TaskRow
 from services.notifier.notifications.templates import Message, inbox_message, supported_locale
+from services.notifier.notifications.writes import Unkeyed
 from services.notifier.org import repository as org
 from services.notifier.org.repository import Person
 from services.notifier.preferences.rules import Effective
@@ -96,6 +97,10 @@ _REMINDER_KINDS = {
 }
 #: task.assigned kinds that tell the new assignee (a claim is the person's own doing)
 _HANDOVERS = {"transfer", "delegate", "resolve", "reassign", "escalation"}
+
+
+#: the text of a notification whose business key is filled in when it is written
+_UNWRITTEN = Message(title="", body="")
 
 
 def utcnow() -> dt.datetime:
@@ -386,9 +391,7 @@ class NotificationRules:
     async def on_copy_created(self, session: AsyncSession, event: Event) -> None:
         """A carbon copy (抄送): each recipient hears about the request."""
         copy = parse_data(CopyCreated, event)
-        business_key = copy.business_key or await repository.business_key_of_instance(
-            session, copy.instance_id
-        )
+        business_key = copy.business_key
         subject = Subject(
             kind=Kind.COPIED,
             context={
@@ -404,7 +407,13 @@ class NotificationRules:
             business_key=business_key,
             data=jsonable({"copy_id": copy.copy_id, "node_id": copy.node_id, "actor": copy.actor}),
         )
-        await self._notify(session, event, subject, copy.recipients)
+        await self._notify(
+            session,
+            event,
+            subject,
+            copy.recipients,
+            business_key_of=None if business_key else copy.instance_id,
+        )
 
     async def on_instance_completed(self, session: AsyncSession, event: Event) -> None:
         """Tell the initiator that their process has completed (or ended rejected)."""
@@ -416,9 +425,7 @@ class NotificationRules:
             session, done.instance_id, done.initiator
         ):
             return  # they already heard who rejected it and why
-        business_key = done.business_key or await repository.business_key_of_instance(
-            session, done.instance_id
-        )
+        business_key = done.business_key
         subject = Subject(
             kind=Kind.INSTANCE_COMPLETED,
             context=jsonable(
@@ -447,7 +454,13 @@ class NotificationRules:
                 }
             ),
         )
-        await self._notify(session, event, subject, [done.initiator])
+        await self._notify(
+            session,
+            event,
+            subject,
+            [done.initiator],
+            business_key_of=None if business_key else done.instance_id,
+        )
 
     async def on_instance_terminated(self, session: AsyncSession, event: Event) -> None:
         """A terminated instance leaves nothing to act on."""
@@ -556,12 +569,25 @@ class NotificationRules:
         )
 
     async def _notify(
-        self, session: AsyncSession, event: Event, subject: Subject, usernames: Iterable[str]
+        self,
+        session: AsyncSession,
+        event: Event,
+        subject: Subject,
+        usernames: Iterable[str],
+        *,
+        business_key_of: str | None = None,
     ) -> None:
         recipients = await self._recipients(session, usernames, event)
         if not recipients:
             return
-        await self.notify(session, event_uuid(event), event.type, subject, recipients)
+        await self.notify(
+            session,
+            event_uuid(event),
+            event.type,
+            subject,
+            recipients,
+            business_key_of=business_key_of,
+        )
 
     async def notify(
         self,
@@ -572,10 +598,14 @@ class NotificationRules:
         recipients: Sequence[Recipient],
         *,
         unless_closed: str | None = None,
+        business_key_of: str | None = None,
     ) -> None:
         """One notification per recipient, in their language, with its deliveries; written
         (and announced to open event streams) with the unit of work's other writes; with
-        `unless_closed`, only if that task, just recorded as open, had no closure."""
+        `unless_closed`, only if that task, just recorded as open, had no closure. With
+        `business_key_of` (an instance id), the subject's business key is the one an earlier
+        notification of that instance carried, if any: it is filled in, with the texts,
+        when the notifications are written (`writes.Unkeyed`)."""
         now = self.clock()
         configs = await channel_configs.delivery_targets(session)
         context = {**subject.context, "link": subject.link}
@@ -587,8 +617,12 @@ class NotificationRules:
             look = (recipient.locale, recipient.prefs.timezone)
             message = messages.get(look)
             if message is None:
-                message = messages[look] = inbox_message(
-                    subject.kind, recipient.locale, context, tz=recipient.prefs.timezone
+                message = messages[look] = (
+                    _UNWRITTEN
+                    if business_key_of
+                    else inbox_message(
+                        subject.kind, recipient.locale, context, tz=recipient.prefs.timezone
+                    )
                 )
             notification_id = uuid7()
             notifications.append(
@@ -598,6 +632,7 @@ class NotificationRules:
                     "locale": recipient.locale,
                     "title": message.title,
                     "body": message.body,
+                    "tz": recipient.prefs.timezone,
                 }
             )
             delivery_rows += self._delivery_rows(
@@ -621,6 +656,9 @@ class NotificationRules:
             notifications,
             delivery_rows,
             unless_closed=unless_closed,
+            unkeyed=Unkeyed(business_key_of, subject.kind, subject.context, subject.link)
+            if business_key_of
+            else None,
         )
 
     async def _recipients(

@@ -28,6 +28,10 @@ The outcome is that of running each handler's statements when it ran them:
 - The parts of the statement each write what no other part reads: the notifications
   inserted are not those the statement resolves, and the open tasks it deletes were stored
   before (an open task of an instance ended here sends what waits first).
+- A notification that takes its instance's business key from the earlier notifications of
+  the instance (`Unkeyed`) gets it, and its text, when it is written: from the stored ones,
+  read in one statement for all such notifications, else from the first one pending before
+  it here that has one, which is what the handler's own query would have found.
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ from bpm_common.logging import get_logger
 from services.notifier.deliveries.models import DeliveryStatus
 from services.notifier.deliveries.repository import PENDING_FLAG, UNSENT
 from services.notifier.notifications.hub import CHANNEL
-from services.notifier.notifications.kinds import ACTIONABLE_KINDS
+from services.notifier.notifications.kinds import ACTIONABLE_KINDS, Kind
+from services.notifier.notifications.templates import inbox_message
 
 log = get_logger(__name__)
 
@@ -174,8 +179,32 @@ SELECT id, pg_notify($45::text, recipient || ' ' || id::text), NULL AS closed_be
 UNION ALL
 SELECT NULL, NULL, task_id FROM closed_before
 """
+# Before a statement that writes notifications waiting for their instance's business key:
+# the key one stored notification of each instance has (the handlers' lookup of it), and
+# which tasks recorded as open here had a stored closure.
+_READ = """SELECT i.instance_id, (
+    SELECT business_key FROM notifications n
+    WHERE n.instance_id = i.instance_id AND n.business_key IS NOT NULL
+    LIMIT 1
+), NULL AS closed_before
+FROM unnest($1::text[]) AS i(instance_id)
+UNION ALL
+SELECT NULL, NULL, t.task_id FROM unnest($2::text[]) AS t(task_id)
+WHERE EXISTS (SELECT FROM task_closures c WHERE c.task_id = t.task_id)
+"""
 _ACTIONABLE_ARG = sorted(_ACTIONABLE)
 _UNSENT_ARG = [s.value for s in UNSENT]
+
+
+@dataclass(frozen=True, slots=True)
+class Unkeyed:
+    """What completes a notification with its instance's business key: the variables of its
+    text (`business_key` among them, set then), and what the text is rendered with."""
+
+    instance_id: str
+    kind: Kind
+    context: dict[str, Any]
+    link: str | None
 
 
 @dataclass(slots=True)
@@ -186,6 +215,27 @@ class Notice:
     deliveries: list[dict[str, Any]]
     #: whether a delivery waited for a sender when it was made (wakes the delivery worker)
     to_send: bool
+    #: set while its business key, context and text wait for its instance's business key
+    unkeyed: Unkeyed | None = None
+    #: the reader's time zone (the text of an unkeyed notice is rendered in it)
+    tz: str | None = None
+
+    def complete(self, business_key: str | None) -> None:
+        """Fill in the business key of an unkeyed notice, with its context and text."""
+        unkeyed = self.unkeyed
+        if unkeyed is None:
+            return
+        context = {**unkeyed.context, "business_key": business_key}
+        message = inbox_message(
+            unkeyed.kind, self.row["locale"], {**context, "link": unkeyed.link}, tz=self.tz
+        )
+        self.row.update(
+            business_key=business_key,
+            context=jsonutil.dumps(context),
+            title=message.title,
+            body=message.body,
+        )
+        self.unkeyed = None
 
     def resolve(self, at: dt.datetime, reason: str) -> None:
         """What resolving the stored notification would do: resolved at `at`, its deliveries
@@ -298,13 +348,6 @@ class PendingWrites:
                 return notice
         return None
 
-    def business_key(self, instance_id: str) -> Notice | None:
-        """The first pending notification of the instance that has a business key."""
-        for notice in self._by_instance.get(instance_id, ()):
-            if notice.row["business_key"] is not None:
-                return notice
-        return None
-
     def assumed(self, notice: Notice) -> bool:
         """Whether `notice` is written only if its task had no stored closure."""
         return notice.row["unless_closed"] is not None
@@ -323,22 +366,33 @@ class PendingWrites:
         self._by_task.clear()
         self._by_instance.clear()
         connection = connection or await driver_connection(self.session)
+        checked: list[str] = list(assumed_open)
+        if any(n.unkeyed is not None for n in notices):
+            keys: dict[str, str | None] = {}
+            closed: set[str] = set()
+            unkeyed = {n.unkeyed.instance_id for n in notices if n.unkeyed is not None}
+            for row in await connection.fetch(_READ, sorted(unkeyed), checked):
+                if row[2] is not None:
+                    closed.add(row[2])
+                else:
+                    keys[row[0]] = row[1]
+            _log_closed(closed)
+            notices = [n for n in notices if n.row["unless_closed"] not in closed]
+            opens = {t: values for t, values in opens.items() if t not in closed}
+            checked = []  # checked here
+            _complete(notices, keys)
         rows = await connection.fetch(
             _FLUSH,
             *_close_args(closes, closures, ended),
             *_notice_args(notices),
             _CANCELLED,
             CHANNEL,
-            list(assumed_open),
+            checked,
             *_open_args(opens.values()),
             [n.row["unless_closed"] for n in notices],
         )
-        created: set[uuid.UUID] = set()
-        for row in rows:
-            if row[2] is not None:
-                log.info("task_already_closed", task_id=row[2])
-            else:
-                created.add(row[0])
+        created: set[uuid.UUID] = {row[0] for row in rows if row[2] is None}
+        _log_closed(row[2] for row in rows if row[2] is not None)
         counts: dict[str, int] = defaultdict(int)
         to_send = False
         for notice in notices:
@@ -356,6 +410,24 @@ class PendingWrites:
             return
         adapted: Any = session.connection().connection.dbapi_connection
         adapted.run_async(self.flush)
+
+
+def _log_closed(task_ids: Iterable[str]) -> None:
+    for task_id in task_ids:
+        log.info("task_already_closed", task_id=task_id)
+
+
+def _complete(notices: Sequence[Notice], stored: dict[str, str | None]) -> None:
+    """Complete the unkeyed notices, in order: with the business key a stored notification
+    of their instance has, else with that of the first notice before them that has one."""
+    first: dict[str, str] = {}
+    for notice in notices:
+        instance_id = notice.row["instance_id"]
+        if notice.unkeyed is not None:
+            key = stored.get(instance_id)
+            notice.complete(key if key is not None else first.get(instance_id))
+        if instance_id is not None and notice.row["business_key"] is not None:
+            first.setdefault(instance_id, notice.row["business_key"])
 
 
 def _close_args(
@@ -447,12 +519,14 @@ def notices(
     deliveries: Sequence[dict[str, Any]],
     *,
     unless_closed: str | None = None,
+    unkeyed: Unkeyed | None = None,
 ) -> list[Notice]:
     """The notices of one event: `subject` holds the columns its notifications share (`data`
-    and `context` as JSON values), each of `notifications` its recipient's; `deliveries` name
-    their notification (`notification_id`). With `unless_closed`, they are about a task
-    recorded as open here on the assumption that it had no stored closure, and are not
-    written if it had one."""
+    and `context` as JSON values), each of `notifications` its recipient's (and `tz`, the
+    time zone of their text); `deliveries` name their notification (`notification_id`).
+    With `unless_closed`, they are about a task recorded as open here on the assumption
+    that it had no stored closure, and are not written if it had one. With `unkeyed`, their
+    business key, context and text are completed when they are written."""
     shared = {
         **subject,
         "data": jsonutil.dumps(subject["data"]),
@@ -473,6 +547,8 @@ def notices(
                 row={**shared, **{name: notification[name] for name in RECIPIENT_COLUMNS}},
                 deliveries=own,
                 to_send=any(d["status"] != _SENT for d in own),
+                unkeyed=unkeyed,
+                tz=notification.get("tz"),
             )
         )
     return out
