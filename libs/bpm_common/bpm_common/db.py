@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -111,6 +111,8 @@ class Database:
         session = self.sessionmaker()
         try:
             yield session
+            for callback in session.info.pop("before_commit", ()):
+                await callback()
             # commit and close in one switch into SQLAlchemy's greenlet (every request ends here)
             await session.run_sync(_commit_and_close)
         except BaseException:
@@ -343,6 +345,12 @@ async def _roll_back_and_close(session: AsyncSession) -> None:
         await session.rollback()
     finally:
         await session.close()
+
+
+def before_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Await `callback()` when the unit of work of `session` has done its work and is about to
+    commit, inside its transaction (e.g. write what a batch of events queued)."""
+    session.info.setdefault("before_commit", []).append(callback)
 
 
 def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:

@@ -22,12 +22,9 @@ import uuid
 from typing import cast
 
 import asyncpg
-from sqlalchemy import event as sa_event
-from sqlalchemy.engine import AdaptedConnection
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
-from bpm_common.db import driver_connection
+from bpm_common.db import before_commit, driver_connection
 from bpm_common.events.envelope import Event
 from bpm_common.events.inbox import PoisonEvent, RetryLater
 from services.metrics.exporter.metrics import observe_cycle_time_after_commit
@@ -81,22 +78,18 @@ class PendingFacts:
         if pending is None:
             await driver_connection(session)
             pending = session.info[_SESSION_KEY] = cls(session, calendars)
-            sa_event.listen(session.sync_session, "before_commit", pending._before_commit)
+            before_commit(session, pending._before_commit)
         return cast(PendingFacts, pending)
 
     def add(self, queued: Queued) -> None:
         self._queued.append(queued)
 
-    def _before_commit(self, session: Session) -> None:
-        """Apply the queue on the session's asyncpg connection, inside its transaction.
-
-        The commit runs in SQLAlchemy's greenlet, where the connection's `run_async`
-        awaits the work."""
+    async def _before_commit(self) -> None:
+        """Apply the queue on the session's asyncpg connection, inside its transaction."""
         if not self._queued:
             return
         queued, self._queued = self._queued, []
-        adapted = cast(AdaptedConnection, session.connection().connection.dbapi_connection)
-        adapted.run_async(lambda db: self.apply(db, queued))
+        await self.apply(await driver_connection(self.session), queued)
 
     async def apply(self, db: asyncpg.Connection, queued: list[Queued]) -> None:
         """Apply the events in their order and write what they changed."""
