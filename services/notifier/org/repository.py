@@ -119,19 +119,25 @@ class Person:
     digest_enabled: bool | None
 
 
-# Each of `$1` with what the organisation copy and their preferences say: plain SQL on the
-# unit of work's connection (`bpm_common.db.driver_connection`), read by every event handler
-# that notifies someone.
-_PEOPLE = """SELECT n.username, u.username IS NOT NULL, u.email, u.locale, u.active, u.deleted_at,
-    p.username IS NOT NULL, p.language, p.timezone, p.channels, p.chat_ids, p.quiet_start,
-    p.quiet_end, p.digest_enabled
+# What the notification rules read of people, in one statement: each of `$1` with what the
+# organisation copy and their preferences say (part 0), and every active person holding one
+# of the roles `$2`, with the same and their roles (part 1). Plain SQL on the unit of work's
+# connection (`bpm_common.db.driver_connection`): every event handler that notifies someone
+# reads people.
+_LOOKUP = """SELECT 0 AS part, n.username, u.username IS NOT NULL, u.email, u.locale, u.active,
+    u.deleted_at, p.username IS NOT NULL, p.language, p.timezone, p.channels, p.chat_ids,
+    p.quiet_start, p.quiet_end, p.digest_enabled, NULL::varchar[] AS roles
 FROM unnest($1::text[]) AS n(username)
 LEFT OUTER JOIN org_users u ON u.username = n.username
 LEFT OUTER JOIN notification_preferences p ON p.username = n.username
-"""
-_ACTIVE_WITH_ROLES = """SELECT username FROM org_users
-WHERE roles && $1::varchar[] AND active IS true AND deleted_at IS NULL
-ORDER BY username
+UNION ALL
+SELECT 1, u.username, true, u.email, u.locale, u.active, u.deleted_at,
+    p.username IS NOT NULL, p.language, p.timezone, p.channels, p.chat_ids, p.quiet_start,
+    p.quiet_end, p.digest_enabled, u.roles
+FROM org_users u
+LEFT OUTER JOIN notification_preferences p ON p.username = u.username
+WHERE u.roles && $2::varchar[] AND u.active IS true AND u.deleted_at IS NULL
+ORDER BY part, username
 """
 
 _LOOKUPS_KEY = "notifier_org_lookups"
@@ -151,33 +157,95 @@ class _Lookups:
     role_holders: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
 
 
+@dataclass
+class _Asked:
+    """The names and role sets units of work look up, so that the next one reads them with
+    its first lookup: consecutive batches of events name the same people (the same steps of
+    the same processes), and one statement costs less than one per name. Read early, a
+    person is what they are at that moment of the unit of work, as one read for an earlier
+    event of the batch is for the later ones."""
+
+    names: dict[str, None] = field(default_factory=dict)
+    role_sets: dict[tuple[str, ...], None] = field(default_factory=dict)
+    previous: _Asked | None = None
+
+    MAX_NAMES = 64
+    MAX_ROLE_SETS = 16
+    #: a role set with more holders than this is read when asked for, not ahead
+    MAX_HOLDERS = 50
+
+    def new_unit(self) -> None:
+        self.previous = _Asked(self.names, self.role_sets)
+        self.names, self.role_sets = {}, {}
+
+    def ask(self, names: Sequence[str] = (), role_set: tuple[str, ...] | None = None) -> None:
+        for name in names:
+            if len(self.names) < self.MAX_NAMES:
+                self.names[name] = None
+        if role_set is not None and len(self.role_sets) < self.MAX_ROLE_SETS:
+            self.role_sets[role_set] = None
+
+
+_ASKED = _Asked()
+
+
 def _lookups(session: AsyncSession) -> _Lookups:
     lookups: _Lookups | None = session.info.get(_LOOKUPS_KEY)
     if lookups is None:
         lookups = session.info[_LOOKUPS_KEY] = _Lookups()
+        _ASKED.new_unit()
     return lookups
+
+
+async def _read(
+    session: AsyncSession,
+    lookups: _Lookups,
+    names: Sequence[str] = (),
+    role_set: tuple[str, ...] | None = None,
+) -> None:
+    """Read `names` and the holders of `role_set` into `lookups`, with what the previous unit
+    of work asked for and this one has not read yet."""
+    wanted = dict.fromkeys(names)
+    role_sets = {role_set: None} if role_set is not None else {}
+    previous = _ASKED.previous
+    if previous is not None:
+        wanted.update((n, None) for n in previous.names if n not in lookups.people)
+        role_sets.update((r, None) for r in previous.role_sets if r not in lookups.role_holders)
+    roles = sorted({role for key in role_sets for role in key})
+    rows = await (await driver_connection(session)).fetch(_LOOKUP, list(wanted), roles)
+    holders: list[tuple[str, list[str]]] = []
+    for row in rows:
+        person = Person(*row[1:15])
+        lookups.people.setdefault(person.username, person)
+        if row[0] == 1:
+            holders.append((person.username, row[15]))
+    for key in role_sets:
+        asked = set(key)
+        lookups.role_holders[key] = [name for name, held in holders if asked.intersection(held)]
 
 
 async def people(session: AsyncSession, usernames: Sequence[str]) -> list[Person]:
     """Each of `usernames` (in that order) with their organisation data and preferences."""
-    known = _lookups(session).people
-    missing = [name for name in dict.fromkeys(usernames) if name not in known]
+    lookups = _lookups(session)
+    _ASKED.ask(usernames)
+    missing = [name for name in dict.fromkeys(usernames) if name not in lookups.people]
     if missing:
-        for row in await (await driver_connection(session)).fetch(_PEOPLE, missing):
-            known[row[0]] = Person(*row)
-    return [known[name] for name in usernames]
+        await _read(session, lookups, names=missing)
+    return [lookups.people[name] for name in usernames]
 
 
 async def active_usernames_with_roles(session: AsyncSession, roles: Sequence[str]) -> list[str]:
-    """Usernames of active, not deleted people holding at least one of `roles`."""
+    """Usernames of active, not deleted people holding at least one of `roles` (in order)."""
     if not roles:
         return []
-    holders = _lookups(session).role_holders
+    lookups = _lookups(session)
     key = tuple(roles)
-    if key not in holders:
-        rows = await (await driver_connection(session)).fetch(_ACTIVE_WITH_ROLES, list(roles))
-        holders[key] = [row[0] for row in rows]
-    return list(holders[key])
+    if key not in lookups.role_holders:
+        await _read(session, lookups, role_set=key)
+    holders = lookups.role_holders[key]
+    if len(holders) <= _Asked.MAX_HOLDERS:
+        _ASKED.ask(role_set=key)
+    return list(holders)
 
 
 async def manager_of(session: AsyncSession, username: str, *, max_levels: int = 10) -> str | None:
