@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from bpm_stack.embedded import free_port
+from services.notifier.notifications.writes import PendingWrites
 from tests.notifier.support import Instance, user_upserted
 from tests.notifier.test_email import smtp_url
 
@@ -138,3 +139,27 @@ async def test_an_open_task_read_later_in_its_batch_is_the_recorded_one(notifier
     assert await _titles(notifier, "dave") == ["Reminder: Finance review", "New task: Finance review"]
     assert [item["actionable"] for item in (await notifier.inbox("carol"))["items"]] == [False]
     assert await _open_tasks(notifier) == [task_id]
+
+
+async def test_a_batch_whose_write_fails_is_handled_again_event_by_event(notifier, monkeypatch):
+    """The writes of a batch go to the database as its unit of work commits: a failure there
+    rolls the batch back and its events are handled one by one, as for a failing handler."""
+    await notifier.deliver(user_upserted("alice"), user_upserted("carol"))
+    flush, failures = PendingWrites.flush, []
+
+    async def failing_once(self, connection=None):
+        if not failures:
+            failures.append(True)
+            raise ConnectionResetError("connection lost")
+        await flush(self, connection)
+
+    monkeypatch.setattr(PendingWrites, "flush", failing_once)
+    run = Instance(initiator="alice")
+    created = run.task_created("Finance review", assignee="carol")
+    outcomes = await notifier.deliver_batch(
+        created, run.task_completed(created.data["task_id"], actor="carol", outcome="reject")
+    )
+    assert failures and outcomes == ["handled", "handled"]
+    assert await _titles(notifier, "carol") == ["New task: Finance review"]
+    assert [i["actionable"] for i in (await notifier.inbox("carol"))["items"]] == [False]
+    assert await _titles(notifier, "alice") == ["Rejected: expense-reimbursement"]

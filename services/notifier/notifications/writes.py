@@ -355,7 +355,8 @@ class PendingWrites:
     # -- sending ---------------------------------------------------------------------------
 
     async def flush(self, connection: asyncpg.Connection | None = None) -> None:
-        """Send what waits, as one statement (nothing when nothing waits)."""
+        """Send what waits, as one statement (after one that reads the business keys when
+        notifications wait for them; nothing when nothing waits)."""
         if self.empty:
             return
         notices, closes, closures = self.notices, self.closes, self.closures
