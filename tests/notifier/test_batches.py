@@ -147,11 +147,11 @@ async def test_a_batch_whose_write_fails_is_handled_again_event_by_event(notifie
     await notifier.deliver(user_upserted("alice"), user_upserted("carol"))
     flush, failures = PendingWrites.flush, []
 
-    async def failing_once(self, connection=None):
+    async def failing_once(self):
         if not failures:
             failures.append(True)
             raise ConnectionResetError("connection lost")
-        await flush(self, connection)
+        await flush(self)
 
     monkeypatch.setattr(PendingWrites, "flush", failing_once)
     run = Instance(initiator="alice")

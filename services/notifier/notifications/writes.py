@@ -43,14 +43,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 from prometheus_client import Counter
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from bpm_common import jsonutil
-from bpm_common.db import driver_connection
+from bpm_common.db import before_commit, driver_connection
 from bpm_common.logging import get_logger
 from services.notifier.deliveries.models import DeliveryStatus
 from services.notifier.deliveries.repository import PENDING_FLAG, UNSENT
@@ -354,7 +351,7 @@ class PendingWrites:
 
     # -- sending ---------------------------------------------------------------------------
 
-    async def flush(self, connection: asyncpg.Connection | None = None) -> None:
+    async def flush(self) -> None:
         """Send what waits, as one statement (after one that reads the business keys when
         notifications wait for them; nothing when nothing waits)."""
         if self.empty:
@@ -366,7 +363,7 @@ class PendingWrites:
         self.opens, self.assumed_open, self.ended_instances = {}, {}, set()
         self._by_task.clear()
         self._by_instance.clear()
-        connection = connection or await driver_connection(self.session)
+        connection = await driver_connection(self.session)
         checked: list[str] = list(assumed_open)
         if any(n.unkeyed is not None for n in notices):
             keys: dict[str, str | None] = {}
@@ -404,14 +401,6 @@ class PendingWrites:
             NOTIFICATIONS_CREATED.labels(kind).inc(count)
         if to_send:
             self.session.info[PENDING_FLAG] = True  # wakes the delivery worker after the commit
-
-    def _before_commit(self, session: Session) -> None:
-        """Session event: send what waits inside the transaction, before it commits."""
-        if self.empty:
-            return
-        adapted: Any = session.connection().connection.dbapi_connection
-        adapted.run_async(self.flush)
-
 
 def _log_closed(task_ids: Iterable[str]) -> None:
     for task_id in task_ids:
@@ -559,11 +548,12 @@ _KEY = "notifier_pending_writes"
 
 
 def pending_writes(session: AsyncSession) -> PendingWrites:
-    """The unit of work's pending writes (sent just before it commits)."""
+    """The unit of work's pending writes, sent just before it commits (`Database.transaction`
+    awaits them: `bpm_common.db.before_commit`)."""
     pending: PendingWrites | None = session.info.get(_KEY)
     if pending is None:
         pending = session.info[_KEY] = PendingWrites(session)
-        event.listen(session.sync_session, "before_commit", pending._before_commit)
+        before_commit(session, pending.flush)
     return pending
 
 
