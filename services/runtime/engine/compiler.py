@@ -66,6 +66,7 @@ from services.runtime.engine.graph import (
     Node,
     ProcessGraph,
 )
+from services.runtime.engine.quick import quick_test
 from services.runtime.engine.tasks import (
     ACTIVITI_NS,
     CAMUNDA_NS,
@@ -280,7 +281,8 @@ class _Compiler:
                     ok = False
         if not ok:
             return None
-        return Flow(flow.id, flow.name, flow.source, flow.target, condition)
+        return Flow(flow.id, flow.name, flow.source, flow.target, condition,
+                    quick_test(condition) if condition is not None else None)
 
     def node(
         self, scope: str, flow_node: FlowNode, flows: dict[str, Flow],

@@ -43,6 +43,8 @@ from services.runtime.engine.state import (
 
 __all__ = ["MAX_STEPS", "NewId", "Result", "complete_task", "start"]
 
+_new = tuple.__new__
+
 
 def start(
     graph: ProcessGraph,
@@ -122,15 +124,20 @@ def complete_task(
         raise InvalidState(f"the task {task_id!r} waits at {token.node!r}, which is not a "
                            "user task of this process version")
     check_outcome(node, outcome)
-    values = copy_variables(variables)
+    values = copy_variables(variables) if variables is not None else None
 
     run = Run(graph, state, now=now, new_id=new_id)
     scope = token.scope
+    node_id = node.id
     run.tokens.remove(token)
-    run.events.append(TaskCompleted(task_id, node.id, actor, outcome))
+    events = run.events
+    events.append(_new(TaskCompleted, (task_id, node_id, actor, outcome)))
     if values:
         run.set_outputs(node, scope, values)
-    run.mark_completed(node.id)
+    completed = run.completed
+    if node_id in completed:
+        completed.remove(node_id)
+    completed.append(node_id)
     instance = node.loop is not None and run.is_instance(scope, node)
     if (run.signers or token.group is not None) and not continue_signers(
             run, token, node, task_id, outcome):
@@ -143,8 +150,14 @@ def complete_task(
         run.outcomes[scope] = outcome
     if run.jobs or run.subs:
         run.disarm(token.id, scope)
-    run.record_completed(node, scope)
-    if node.approval is not None and not instance and outcome is not None:
+    # The node's activity_completed record; copies are sent once the whole
+    # multi-instance node completes, not for each instance.
+    events.append(node.completed)
+    if node.copies and not instance:
+        events.extend(node.copies)
+    if instance:
+        run.token_ended(scope)  # one instance of a multi-instance activity is done
+    elif node.approval is not None and outcome is not None:
         decided = APPROVED if outcome == APPROVE else REJECTED
         run.decided(node, scope, decided, {
             "nrOfApproved": int(outcome == APPROVE), "nrOfRejected": int(outcome == REJECT),

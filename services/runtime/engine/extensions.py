@@ -102,6 +102,7 @@ from services.runtime.engine.graph import (
     VariableMapping,
     WorkDefinition,
 )
+from services.runtime.engine.quick import variable_name
 from services.runtime.engine.tasks import rule_strings
 from services.runtime.engine.timers import CYCLE, DATE, DURATION, TimerDefinition, parse_timer_value
 
@@ -404,7 +405,8 @@ def read_loop(node: FlowNode, problems: list[ErrorEntry]) -> LoopDefinition | No
     output_element = reader.value(output_element_text, "outputElement") \
         if output_element_text else None
     return LoopDefinition(sequential, cardinality, collection, element_variable, completion,
-                          output_collection, output_element)
+                          output_collection, output_element,
+                          variable_name(collection) if collection is not None else None)
 
 
 # -- copies ------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from services.runtime.engine.events import (
     ActivityStarted,
     CopyRequested,
 )
+from services.runtime.engine.quick import QuickTest
 from services.runtime.engine.tasks import UserTaskDefinition
 from services.runtime.engine.timers import TimerDefinition
 
@@ -98,6 +99,8 @@ class Flow:
     source: str
     target: str
     condition: Expression | None
+    quick: QuickTest | None = None
+    """The condition's quick form when it compares one variable with a literal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +149,8 @@ class LoopDefinition:
     completion: Expression | None
     output_collection: str | None = None
     output_element: Expression | None = None
+    collection_variable: str | None = None
+    """The variable the collection expression reads when it is just ``${name}``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,6 +94,7 @@ from services.runtime.engine.state import (
     Token,
     Work,
     clone_variables,
+    copy_dict,
     encode_value,
 )
 
@@ -125,6 +126,10 @@ REJECT = "reject"
 APPROVED = "approved"
 
 _INSTANCE_COMPLETED = InstanceCompleted()
+_new = tuple.__new__
+"""Builds the named tuples made on every command from all their fields
+(``_new(Token, (...))``): it skips the generated ``__new__``, the slow part of
+constructing a named tuple."""
 _NO_VARIABLES: Mapping[str, Any] = MappingProxyType({})
 _COUNTED = frozenset({SUB_SCOPE, EVENT_SCOPE})
 INNER = "\x00inner"
@@ -178,13 +183,11 @@ class Result(NamedTuple):
 class _Live(dict[str, int]):
     """Live tokens (waiting or on the agenda) per scope. A scope's count is taken from
     the input state's tokens the first time it is needed; every change after that is
-    relative, so counting lazily gives the same numbers as counting up front."""
+    relative, so counting lazily gives the same numbers as counting up front. (Made
+    empty, then ``source`` is set: cheaper than an ``__init__`` of its own.)"""
 
     __slots__ = ("source",)
-
-    def __init__(self, source: tuple[Token, ...]) -> None:
-        super().__init__()
-        self.source = source
+    source: tuple[Token, ...]
 
     def __missing__(self, scope: str) -> int:
         count = 0
@@ -224,6 +227,7 @@ class Run:
         self.outcomes: dict[str, str] = {}
         """Outcomes of multi-instance instances that end in this command."""
         self.variables_changed = False
+        live = self.live = _Live()
         if state is None:
             self.status = ACTIVE
             self.tokens: list[Token] = []
@@ -237,21 +241,19 @@ class Run:
             self.signers: list[Signer] = []
             self.completed: list[str] = []
             self.result_value: str | None = None
-            self.live: dict[str, int] = _Live(())
+            live.source = ()
             return
-        self.status = state.status
-        self.tokens = list(state.tokens)
-        self.scopes = {scope.id: scope for scope in state.scopes}
-        self.variables = state.variables
+        (_, self.status, self.variables, self.initiator, tokens, scopes, jobs, subs, works,
+         signers, completed, self.result_value) = state
+        self.tokens = list(tokens)
+        self.scopes = {scope.id: scope for scope in scopes} if scopes else {}
         self.own_variables = False
-        self.initiator = state.initiator
-        self.jobs = list(state.jobs)
-        self.subs = list(state.subscriptions)
-        self.works = list(state.works)
-        self.signers = list(state.signers)
-        self.completed = list(state.completed)
-        self.result_value = state.result
-        self.live = _Live(state.tokens)
+        self.jobs = list(jobs) if jobs else []
+        self.subs = list(subs) if subs else []
+        self.works = list(works) if works else []
+        self.signers = list(signers) if signers else []
+        self.completed = list(completed)
+        live.source = tokens
 
     # -- ids, variables and expressions ---------------------------------------------------
 
@@ -266,17 +268,34 @@ class Run:
         context = self._contexts.get(scope)
         if context is None:
             if scope == ROOT_SCOPE:
-                context = {"initiator": self.initiator, **self.variables}
+                variables = self.variables
+                context = {"initiator": self.initiator,
+                           **(variables if type(variables) is dict else copy_dict(variables))}
             else:
                 record = self.scope_record(scope)
                 parent = self.context(record.parent)
-                context = {**parent, **record.variables} if record.variables else dict(parent)
+                local = record.variables
+                context = {**parent, **copy_dict(local)} if local else dict(parent)
             self._contexts[scope] = context
         return context
 
+    def lookup(self, scope: str, name: str) -> Any:
+        """The value of the variable ``name`` as expressions in ``scope`` see it (``None``
+        when there is none): ``context(scope).get(name)`` without building the context."""
+        while scope != ROOT_SCOPE:
+            record = self.scope_record(scope)
+            local = record.variables
+            if name in local:
+                return local[name]
+            scope = record.parent
+        variables = self.variables
+        if name in variables:
+            return variables[name]
+        return self.initiator if name == "initiator" else None
+
     def visible(self, scope: str) -> dict[str, Any]:
         """The variables visible in ``scope`` (a copy without the ``initiator`` extra)."""
-        values = dict(self.context(scope))
+        values = copy_dict(self.context(scope))
         if "initiator" not in self.variables and not any(
             "initiator" in record.variables for record in self.chain(scope)
         ):
@@ -343,13 +362,14 @@ class Run:
         self._contexts.clear()
         if scope == ROOT_SCOPE:
             if not self.own_variables:
-                self.variables = dict(self.variables)
+                self.variables = copy_dict(self.variables)
                 self.own_variables = True
             self.variables[name] = value  # type: ignore[index]
             return
         record = self.scope_record(scope)
-        self.scopes[scope] = record._replace(
-            variables=MappingProxyType({**record.variables, name: value}))
+        local = copy_dict(record.variables)
+        local[name] = value
+        self.scopes[scope] = record._replace(variables=MappingProxyType(local))
 
     def mapped(self, mappings: tuple[VariableMapping, ...], scope: str, element_id: str,
                extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -378,22 +398,23 @@ class Run:
 
     # -- results ---------------------------------------------------------------------------
 
-    def state(self) -> InstanceState:
-        variables = self.variables
-        frozen = MappingProxyType(variables) if self.own_variables else variables
-        scopes: tuple[Scope, ...] = tuple(self.scopes.values()) if self.scopes else ()
-        return InstanceState(
-            self.graph.id, self.status, frozen, self.initiator, tuple(self.tokens), scopes,
-            tuple(self.jobs), tuple(self.subs), tuple(self.works), tuple(self.signers),
-            tuple(self.completed), self.result_value,
-        )
-
     def result(self) -> Result:
+        """The new state and what the command produced."""
+        variables = self.variables
+        scopes = self.scopes
         if self.variables_changed:
-            check_total_size(self.variables, self.scopes.values())
-        state = self.state()
+            check_total_size(variables, scopes.values())
+        state = _new(InstanceState, (
+            self.graph.id, self.status,
+            MappingProxyType(variables) if self.own_variables else variables, self.initiator,
+            tuple(self.tokens), tuple(scopes.values()) if scopes else (),
+            tuple(self.jobs) if self.jobs else (), tuple(self.subs) if self.subs else (),
+            tuple(self.works) if self.works else (),
+            tuple(self.signers) if self.signers else (), tuple(self.completed),
+            self.result_value,
+        ))
         if not (self.new_jobs or self.removed_jobs or self.opened_subs or self.closed_subs):
-            return Result(state, tuple(self.events))
+            return _new(Result, (state, tuple(self.events), (), (), (), ()))  # type: ignore[no-any-return]
         closed_ids = set(self.closed_subs)
         opened = tuple(sub for sub in self.opened_subs if sub.id not in closed_ids)
         opened_ids = {sub.id for sub in self.opened_subs}
@@ -498,7 +519,7 @@ class Run:
                 self.end_event(token_id, scope, node)
             elif behavior == INCLUSIVE_GATEWAY:
                 if node.joins:
-                    self.tokens.append(Token(token_id, node.id, scope, None, via))
+                    self.tokens.append(_new(Token, (token_id, node.id, scope, None, via, None, None)))
                     continue
                 events.append(node.started)
                 self.record_completed(node, scope)
@@ -513,7 +534,7 @@ class Run:
                 self.throw_event(token_id, scope, node)
             elif behavior == EVENT_GATEWAY:
                 events.append(node.started)
-                self.tokens.append(Token(token_id, node.id, scope))
+                self.tokens.append(_new(Token, (token_id, node.id, scope, None, None, None, None)))
                 for target in node.targets:
                     self.arm(nodes[target], token_id, scope)
             elif behavior == CALL_ACTIVITY:
@@ -533,12 +554,19 @@ class Run:
         definition = node.task
         if definition is None:  # pragma: no cover - the compiler always sets it
             raise InvalidState(f"the user task {node.id!r} has no definition")
-        self.events.append(node.started)
-        task_id = self.next_id()
-        context = None
-        if not definition.constant:
+        events = self.events
+        events.append(node.started)
+        task_id = self.new_id()
+        if type(task_id) is not str:
+            task_id = str(task_id)
+        if definition.constant:
+            spec = definition.create(task_id, node.id, node.name, self.now, None)
+        elif definition.assignee_variable is not None and (node.io is None or not node.io.inputs):
+            spec = definition.create_assigned(task_id, node.id, node.name, self.now,
+                                              self.lookup(scope, definition.assignee_variable))
+        else:
             context = self.input_context(node, scope) or self.context(scope)
-        spec = definition.create(task_id, node.id, node.name, self.now, context)
+            spec = definition.create(task_id, node.id, node.name, self.now, context)
         if signer or assignee is not None:
             # a named signer (or the original assignee after a "before" signer) is the
             # assignee: the node's bpm:assignment rules do not apply to their task
@@ -546,8 +574,8 @@ class Run:
                                  candidate_users=() if signer else spec.candidate_users,
                                  candidate_groups=() if signer else spec.candidate_groups,
                                  assignment_rules=())
-        self.tokens.append(Token(token_id, node.id, scope, task_id, None, None, group))
-        self.events.append(TaskCreated(spec))
+        self.tokens.append(_new(Token, (token_id, node.id, scope, task_id, None, None, group)))
+        events.append(_new(TaskCreated, (spec,)))
         if arm and node.armed and via != INNER:
             self.arm_boundaries(token_id, scope, node)
         return task_id
@@ -947,7 +975,11 @@ class Run:
         self.events.append(node.started)
         items: list[Any] | None = None
         if loop.collection is not None:
-            value = self.evaluate(loop.collection, scope, node.id, "collection")
+            value = None
+            if loop.collection_variable is not None:
+                value = self.lookup(scope, loop.collection_variable)
+            if type(value) is not list:  # anything else as the expression language sees it
+                value = self.evaluate(loop.collection, scope, node.id, "collection")
             if value is None:
                 items = []
             elif isinstance(value, (list, tuple)):
@@ -976,7 +1008,7 @@ class Run:
             data["items"] = items
         if loop.output_collection:
             data["results"] = [None] * count
-        self.tokens.append(Token(token_id, node.id, scope))
+        self.tokens.append(_new(Token, (token_id, node.id, scope, None, None, None, None)))
         self.scopes[body] = Scope(body, node.id, scope, token_id, MI_SCOPE,
                                   MappingProxyType(counters), MappingProxyType(data))
         if node.armed:
@@ -984,35 +1016,47 @@ class Run:
         if count == 0:
             self.finish_multi_instance(self.scopes[body], None)
             return
-        arrivals = [self.instance_scope(body, node, index, items) for index in range(first_batch)]
+        self.start_instances(body, node, 0, first_batch, items)
+
+    def start_instances(self, body: str, node: Node, first: int, stop: int,
+                        items: list[Any] | None) -> None:
+        """A scope for each instance from ``first`` to ``stop`` (exclusive) and a token
+        that runs it, on the agenda so that the first instance goes first."""
+        loop = node.loop
+        element = loop.element_variable if loop is not None and items is not None else None
+        new_id = self.new_id
+        scopes = self.scopes
+        live = self.live
+        node_id = node.id
+        arrivals: list[tuple[str, str, Node, str | None]] = []
+        for index in range(first, stop):
+            local: dict[str, Any] = {"loopCounter": index}
+            if element:
+                local[element] = items[index]  # type: ignore[index]
+            instance = new_id()
+            if type(instance) is not str:
+                instance = str(instance)
+            scopes[instance] = _new(Scope, (instance, node_id, body, "", INSTANCE_SCOPE,
+                                            MappingProxyType(local), None))
+            live[instance] = 1
+            token_id = new_id()
+            arrivals.append((token_id if type(token_id) is str else str(token_id), instance,
+                             node, INNER))
         arrivals.reverse()
         self.agenda.extend(arrivals)
 
-    def instance_scope(self, body: str, node: Node, index: int, items: list[Any] | None
-                       ) -> tuple[str, str, Node, str | None]:
-        """A scope for the ``index``-th instance and the token that runs it."""
-        local: dict[str, Any] = {"loopCounter": index}
-        loop = node.loop
-        if loop is not None and loop.element_variable and items is not None:
-            local[loop.element_variable] = items[index]
-        instance = self.next_id()
-        self.scopes[instance] = Scope(instance, node.id, body, "", INSTANCE_SCOPE,
-                                      MappingProxyType(local))
-        self.live[instance] = 1
-        return (self.next_id(), instance, node, INNER)
-
-    def next_instance(self, body: str, index: int) -> tuple[str, str, Node, str | None]:
+    def next_instance(self, body: str, index: int) -> None:
         """Start the next instance of a sequential body."""
         record = self.scopes[body]
         node = self.nodes[record.node]
-        data = dict(record.data or {})
+        data = copy_dict(record.data or {})
         data["next"] = index + 1
-        counters = dict(record.variables)
+        counters = copy_dict(record.variables)
         counters["nrOfActiveInstances"] = counters.get("nrOfActiveInstances", 0) + 1
         self.scopes[body] = Scope(record.id, record.node, record.parent, record.token,
                                   MI_SCOPE, MappingProxyType(counters), MappingProxyType(data))
         self._contexts.pop(body, None)
-        return self.instance_scope(body, node, index, data.get("items"))
+        self.start_instances(body, node, index, index + 1, data.get("items"))
 
     def instance_completed(self, record: Scope) -> None:
         """One instance ended (its scope is still there): count it, then complete the
@@ -1020,7 +1064,7 @@ class Run:
         node = self.nodes[record.node]
         loop = node.loop
         body = self.scope_record(record.parent)
-        counters = dict(body.variables)
+        counters = copy_dict(body.variables)
         data = body.data or {}
         counters["nrOfCompletedInstances"] = counters.get("nrOfCompletedInstances", 0) + 1
         counters["nrOfActiveInstances"] = max(0, counters.get("nrOfActiveInstances", 1) - 1)
@@ -1036,10 +1080,10 @@ class Run:
             if isinstance(index, int) and 0 <= index < len(results):
                 results[index] = plain(self.evaluate(loop.output_element, record.id, node.id,
                                                      "outputElement"))
-                data = {**data, "results": results}
-        self.scopes[body.id] = Scope(
+                data = {**copy_dict(data), "results": results}
+        self.scopes[body.id] = _new(Scope, (
             body.id, body.node, body.parent, body.token, MI_SCOPE, MappingProxyType(counters),
-            data if type(data) is MappingProxyType else MappingProxyType(dict(data)))
+            data if type(data) is MappingProxyType else MappingProxyType(copy_dict(data))))
         if self._contexts:
             self._contexts.clear()
         done, decided = self.multi_instance_decision(node, record, counters)
@@ -1054,7 +1098,7 @@ class Run:
         if loop is not None and loop.sequential:
             following = data.get("next", 0)
             if following < counters["nrOfInstances"]:
-                self.agenda.append(self.next_instance(body.id, following))
+                self.next_instance(body.id, following)
 
     def multi_instance_decision(self, node: Node, instance: Scope,
                                 counters: Mapping[str, Any]) -> tuple[bool, str | None]:
@@ -1072,7 +1116,7 @@ class Run:
                 return True, APPROVED
         loop = node.loop
         if loop is not None and loop.completion is not None:
-            extra = dict(counters)
+            extra = copy_dict(counters)
             if as_bool(self.evaluate(loop.completion, instance.id, node.id,
                                      "completionCondition", extra)):
                 return True, self.final_outcome(node, counters)
@@ -1284,6 +1328,11 @@ class Run:
         condition = flow.condition
         if condition is None:
             return True
+        quick = flow.quick
+        if quick is not None:
+            decided = quick.decide(self.lookup(scope, quick.variable))
+            if decided is not None:
+                return decided
         try:
             return as_bool(condition.evaluate(self.context(scope)))
         except ExpressionError as exc:
@@ -1301,7 +1350,7 @@ class Run:
         arrived.add(via)
         for flow_id in node.incoming:
             if flow_id not in arrived:
-                self.tokens.append(Token(token_id, node.id, scope, None, via))
+                self.tokens.append(_new(Token, (token_id, node.id, scope, None, via, None, None)))
                 return False
         used = {via}
         for token in waiting:

@@ -80,6 +80,7 @@ __all__ = [
     "Token",
     "Work",
     "clone_variables",
+    "copy_dict",
     "copy_variables",
     "decode_value",
     "encode_value",
@@ -250,7 +251,7 @@ class InstanceState(NamedTuple):
             record = records[current]
             chain.append(record.variables)
             current = record.parent
-        values = dict(self.variables)
+        values = copy_dict(self.variables)
         for local in reversed(chain):
             values.update(local)
         return values
@@ -355,8 +356,22 @@ def copy_variables(variables: Mapping[str, Any] | None) -> dict[str, Any]:
     for key, value in variables.items():
         if not isinstance(key, str) or not key:
             raise InvalidCommand(f"variable names must be non-empty strings, not {key!r}")
-        result[key] = _copy_value(value, key, 0)
+        kind = type(value)
+        if value is None or kind is str or kind is bool or kind is int:
+            result[key] = value
+        else:
+            result[key] = _copy_value(value, key, 0)
     return result
+
+
+def copy_dict(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """A new dict with the items of ``mapping``. Dicts and read-only views of dicts are
+    copied by their own ``copy`` (``dict(view)`` reads a view item by item, several
+    times slower)."""
+    kind = type(mapping)
+    if kind is MappingProxyType or kind is dict:
+        return mapping.copy()  # type: ignore[attr-defined, no-any-return]
+    return dict(mapping)
 
 
 def clone_variables(variables: Mapping[str, Any]) -> dict[str, Any]:
@@ -392,11 +407,21 @@ def _copy_value(value: Any, path: str, depth: int) -> Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidCommand(f"variable {path!r}: map keys must be strings")
-            copied[key] = _copy_value(item, f"{path}.{key}", depth + 1)
+            kind = type(item)
+            if item is None or kind is str or kind is bool or kind is int:
+                copied[key] = item
+            else:
+                copied[key] = _copy_value(item, f"{path}.{key}", depth + 1)
         return copied
     if isinstance(value, (list, tuple)):
-        return [_copy_value(item, f"{path}[{index}]", depth + 1)
-                for index, item in enumerate(value)]
+        items: list[Any] = []
+        for index, item in enumerate(value):
+            kind = type(item)
+            if item is None or kind is str or kind is bool or kind is int:
+                items.append(item)
+            else:
+                items.append(_copy_value(item, f"{path}[{index}]", depth + 1))
+        return items
     if isinstance(value, datetime):
         return value
     if isinstance(value, date):

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from lxml import etree
@@ -57,6 +58,7 @@ from bpm_process.timelimits import (
 )
 from services.runtime.engine.errors import ExpressionFailed
 from services.runtime.engine.events import TaskSpec
+from services.runtime.engine.quick import variable_name
 
 __all__ = [
     "ACTIVITI_NS",
@@ -78,6 +80,10 @@ DEFAULT_PRIORITY = 50
 """Priority of a task whose model sets none (Camunda's default)."""
 
 _RESOURCE_ITEM = re.compile(r"^(user|group)\s*\((.*)\)$", re.DOTALL)
+_NO_CONTEXT: Mapping[str, Any] = MappingProxyType({})
+_DEFAULT_EXTRAS = ((), None, None, None, ())
+"""The platform fields of a :class:`TaskSpec` when the model sets none."""
+_new = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +95,21 @@ class DueDate:
     fixed: datetime | None = None
     duration: IsoDuration | None = None
     expression: Expression | None = None
+    offset: timedelta | None = None
+    """The duration as one exact span, when it has no calendar units (years, months):
+    the due moment is then ``now + offset``."""
 
     def resolve(
         self, now: datetime, context: Mapping[str, Any], element_id: str
     ) -> datetime | None:
         """The due moment (aware, UTC) for a task created at ``now``."""
+        offset = self.offset
+        if offset is not None:
+            try:
+                return (now + offset).astimezone(UTC)
+            except (OverflowError, ValueError):
+                raise ExpressionFailed(f"the due date of {element_id!r} is out of range",
+                                       element_id=element_id) from None
         if self.duration is not None:
             return _after(now, self.duration, element_id)
         if self.expression is not None:
@@ -173,9 +189,13 @@ class UserTaskDefinition:
     assignment_rules: tuple[str, ...] = ()
     """``bpm:assignment`` rules in canonical text."""
     deadline: Deadline = Deadline()
-    extras: tuple[Any, ...] = ()
+    extras: tuple[Any, ...] = _DEFAULT_EXTRAS
     """The platform fields of every :class:`TaskSpec` when the time limit is fixed
-    (empty: all defaults)."""
+    (empty when it is an expression, evaluated for every task)."""
+    assignee_variable: str | None = None
+    """The variable named by an assignee ``${name}`` when nothing else needs
+    evaluating: a task is then made from that variable's value alone
+    (:meth:`create_assigned`)."""
 
     def platform(self, context: Mapping[str, Any], element_id: str) -> tuple[Any, ...]:
         """The platform fields of a new task (rules, time limit and what follows it)."""
@@ -183,6 +203,25 @@ class UserTaskDefinition:
         if limit is None or limit.expression is None:
             return self.extras
         return self.deadline.extras(self.assignment_rules, limit.resolve(context, element_id))
+
+    def create_assigned(self, task_id: str, node_id: str, name: str | None, now: datetime,
+                        value: Any) -> TaskSpec:
+        """A new task of a definition with an :attr:`assignee_variable` whose value (the
+        value visible where the task is created, ``None`` when there is none) is
+        ``value``."""
+        if type(value) is str:
+            assignee = value.strip() or None
+        else:
+            variable = self.assignee_variable or ""
+            assignee = _single_name(self.assignee, {variable: value} if value is not None
+                                    else _NO_CONTEXT, node_id)
+        due_date = self.due_date
+        return _new(TaskSpec, (  # type: ignore[no-any-return]
+            task_id, node_id, name, assignee, self.fixed_candidate_users,
+            self.fixed_candidate_groups,
+            due_date.resolve(now, _NO_CONTEXT, node_id) if due_date is not None else None,
+            self.fixed_priority, self.fixed_form_key, self.documentation, *self.extras,
+        ))
 
     def create(
         self,
@@ -197,12 +236,12 @@ class UserTaskDefinition:
         due_at = None
         if self.constant:
             if self.due_date is not None:
-                due_at = self.due_date.resolve(now, {}, node_id)
-            return TaskSpec(
+                due_at = self.due_date.resolve(now, _NO_CONTEXT, node_id)
+            return _new(TaskSpec, (  # type: ignore[no-any-return]
                 task_id, node_id, name, self.fixed_assignee, self.fixed_candidate_users,
                 self.fixed_candidate_groups, due_at, self.fixed_priority,
                 self.fixed_form_key, self.documentation, *self.extras,
-            )
+            ))
         values: Mapping[str, Any] = context if context is not None else {}
         if self.due_date is not None:
             due_at = self.due_date.resolve(now, values, node_id)
@@ -295,27 +334,35 @@ def read_user_task(node: FlowNode, problems: list[ErrorEntry]) -> UserTaskDefini
     deadline = _read_deadline(element)
     limit = deadline.time_limit
 
-    constant = (
-        all(item is None or item.is_constant for item in (assignee, priority, form_key))
+    others_constant = (
+        all(item is None or item.is_constant for item in (priority, form_key))
         and all(item.is_constant for item in (*candidate_users, *candidate_groups))
         and (due_date is None or due_date.expression is None)
         and (limit is None or limit.expression is None)
     )
+    constant = others_constant and (assignee is None or assignee.is_constant)
     fixed: dict[str, Any] = {}
     if constant:
         # Nothing depends on variables: evaluate once now, and report bad literals
         # (a priority that is not a number) at deployment instead of at run time.
         try:
-            fixed = {
-                "fixed_assignee": _single_name(assignee, {}, node.id),
-                "fixed_candidate_users": _names(candidate_users, {}, node.id),
-                "fixed_candidate_groups": _names(candidate_groups, {}, node.id),
-                "fixed_priority": _priority(priority, {}, node.id),
-                "fixed_form_key": _single_name(form_key, {}, node.id, what="form key"),
-            }
+            fixed = _fixed_parts(assignee, candidate_users, candidate_groups, priority,
+                                 form_key, node.id)
         except ExpressionFailed as exc:
             problems.append(error_entry(node.id, exc.message, node.line))
             constant = False
+    elif others_constant and assignee is not None:
+        variable = variable_name(assignee)
+        if variable is not None:
+            # Only the assignee depends on variables, and it is one of them. A bad
+            # literal elsewhere is reported when a task is created, as for any
+            # definition that is not constant.
+            try:
+                fixed = _fixed_parts(None, candidate_users, candidate_groups, priority,
+                                     form_key, node.id)
+                fixed["assignee_variable"] = variable
+            except ExpressionFailed:
+                fixed = {}
     return UserTaskDefinition(
         assignee=assignee,
         candidate_users=candidate_users,
@@ -330,6 +377,19 @@ def read_user_task(node: FlowNode, problems: list[ErrorEntry]) -> UserTaskDefini
         extras=_fixed_extras(rules, deadline),
         **fixed,
     )
+
+
+def _fixed_parts(assignee: Expression | None, candidate_users: tuple[ListExpression, ...],
+                 candidate_groups: tuple[ListExpression, ...], priority: Expression | None,
+                 form_key: Expression | None, element_id: str) -> dict[str, Any]:
+    """The ``fixed_*`` fields of a definition whose parts are constant."""
+    return {
+        "fixed_assignee": _single_name(assignee, {}, element_id),
+        "fixed_candidate_users": _names(candidate_users, {}, element_id),
+        "fixed_candidate_groups": _names(candidate_groups, {}, element_id),
+        "fixed_priority": _priority(priority, {}, element_id),
+        "fixed_form_key": _single_name(form_key, {}, element_id, what="form key"),
+    }
 
 
 def rule_strings(text: str | None) -> tuple[str, ...]:
@@ -371,8 +431,7 @@ def _fixed_extras(rules: tuple[str, ...], deadline: Deadline) -> tuple[Any, ...]
     limit = deadline.time_limit
     if limit is not None and limit.expression is not None:
         return ()  # evaluated for every task
-    extras = deadline.extras(rules, limit.fixed if limit is not None else None)
-    return () if extras == ((), None, None, None, ()) else extras
+    return deadline.extras(rules, limit.fixed if limit is not None else None)
 
 
 def _dialect_attribute(element: etree._Element, attribute: str) -> str | None:
@@ -434,13 +493,24 @@ def _read_due_date(node: FlowNode, text: str | None, problems: list[ErrorEntry])
             return None
     try:
         if looks_like_duration(text):
-            return DueDate(source=text, duration=parse_duration(text))
+            duration = parse_duration(text)
+            return DueDate(source=text, duration=duration, offset=_exact_offset(duration))
         return DueDate(source=text, fixed=parse_datetime(text).astimezone(UTC))
     except ValueError as exc:
         problems.append(
             error_entry(node.id, f"dueDate must be an ISO 8601 date-time or duration: {exc}",
                         node.line)
         )
+        return None
+
+
+def _exact_offset(duration: IsoDuration) -> timedelta | None:
+    """The duration as a signed span, when it has no calendar units."""
+    if duration.years or duration.months:
+        return None
+    try:
+        return -duration.span if duration.negative else duration.span
+    except OverflowError:
         return None
 
 
