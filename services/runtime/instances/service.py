@@ -81,17 +81,18 @@ _ROW_COLUMNS = (
 # Every command runs these: plain SQL on the unit of work's connection
 # (see `bpm_common.db.driver_connection`), prepared once per connection by asyncpg.
 _LOCK = f"SELECT {', '.join(c.name for c in _ROW_COLUMNS)} FROM instances WHERE id = $1 FOR UPDATE"  # noqa: S608
-#: the instance of task $1, locked (a task never moves to another instance)
-_LOCK_BY_TASK = (
-    f"SELECT {', '.join(c.name for c in _ROW_COLUMNS)} FROM instances"  # noqa: S608
-    " WHERE id = (SELECT instance_id FROM tasks WHERE id = $1) FOR UPDATE"
-)
 _TASK_STATE = "SELECT state FROM tasks WHERE id = $1"
-#: the task to complete, and the roles the organisation copy gives the caller ($2)
-_TASK_AND_CALLER_ROLES = (
-    f"SELECT {', '.join(c.name for c in tasks.c)},"  # noqa: S608 - column names of our table
-    " (SELECT roles FROM org_users WHERE username = $2 AND active AND NOT deleted) AS caller_org_roles"
-    " FROM tasks WHERE id = $1"
+#: task $1 and its instance, both locked (the instance first, as every command that changes
+#: a task locks them), with the roles the organisation copy gives the caller ($2). Rows locked
+#: by a statement come back as they are once the locks are held, so a concurrent completion
+#: of the same task that committed meanwhile is seen.
+_LOCK_TASK = (
+    "SELECT "  # noqa: S608 - column names of our tables
+    + ", ".join(f"i.{c.name} AS i__{c.name}" for c in _ROW_COLUMNS)
+    + ", "
+    + ", ".join(f"t.{c.name}" for c in tasks.c)
+    + ", (SELECT roles FROM org_users WHERE username = $2 AND active AND NOT deleted) AS caller_org_roles"
+    " FROM instances i JOIN tasks t ON t.instance_id = i.id WHERE t.id = $1 FOR UPDATE OF i, t"
 )
 _INSERT_INSTANCE = (
     "INSERT INTO instances (id, definition_id, definition_key, definition_version, business_key, initiator,"
@@ -233,16 +234,13 @@ class InstanceCommands:
         comment: str | None,
         outcome: str | None = None,
     ) -> dict[str, Any]:
-        # Lock the instance first, then read the task: what is read after the lock is what
-        # the command works on (a concurrent completion of the same task has committed or
-        # not started), so no second look at the task is needed.
-        connection = await driver_connection(self.session)
-        locked = await connection.fetchrow(_LOCK_BY_TASK, task_id)
-        found = await connection.fetchrow(_TASK_AND_CALLER_ROLES, task_id, principal.username) if locked else None
+        # one statement locks the instance and the task and reads both as they are then: no
+        # second look at the task is needed once the lock is held
+        found = await (await driver_connection(self.session)).fetchrow(_LOCK_TASK, task_id, principal.username)
         if found is None:
             raise NotFound(f"task {task_id} not found")
         task = dict(found)
-        row = InstanceRow(**locked)
+        row = InstanceRow(**{c.name: task.pop(f"i__{c.name}") for c in _ROW_COLUMNS})
         roles = principal.roles.union(task.pop("caller_org_roles") or ())
         if task["state"] != "open":
             raise Conflict(f"task {task_id} is already {task['state']}")
