@@ -77,7 +77,7 @@ def fire_timer(graph: ProcessGraph, state: InstanceState, job_id: str, *, now: d
     job = next((j for j in state.jobs if j.id == job_id), None)
     if job is None:
         raise JobNotFound(f"the instance has no timer job {job_id!r}")
-    run = Run(graph, state, now=now, new_id=new_id)
+    run = Run(graph, state, now, new_id)
     run.jobs.remove(job)
     event = graph.nodes[job.node]
     repeats = event.trigger is not None and event.trigger.timer is not None and (
@@ -103,7 +103,7 @@ def _rearm(run: Run, job: Job) -> None:
     following = Job(run.next_id(), job.kind, job.node, job.token, job.scope, due, job.cycle,
                     job.count + 1)
     run.jobs.append(following)
-    run.new_jobs.append(following)
+    run.changed().new_jobs.append(following)
 
 
 # -- messages and signals ------------------------------------------------------------------
@@ -138,7 +138,7 @@ def correlate_message(
                      None)
     if found is None:
         raise SubscriptionNotFound(f"the instance does not wait for the message {subscription!r}")
-    run = Run(graph, state, now=now, new_id=new_id)
+    run = Run(graph, state, now, new_id)
     run.fire(graph.nodes[found.node], found.token, found.scope, MESSAGE, found.name, payload)
     run.work()
     return run.result()
@@ -164,7 +164,7 @@ def receive_signal(
     waiting = [s for s in state.subscriptions if s.kind == SIGNAL and s.name == name]
     if not waiting:
         raise SubscriptionNotFound(f"the instance does not wait for the signal {name!r}")
-    run = Run(graph, state, now=now, new_id=new_id)
+    run = Run(graph, state, now, new_id)
     for sub in waiting:
         if run.status != "active" or sub not in run.subs:
             continue  # an earlier catch interrupted its owner
@@ -209,7 +209,7 @@ def complete_work(
     check_now(now)
     check_state(graph, state, active=False)
     values = copy_variables(variables)
-    run = Run(graph, state, now=now, new_id=new_id)
+    run = Run(graph, state, now, new_id)
     work, token = _work(run, work_id, call=False)
     if work.incident is not None:
         raise NotAllowed(f"the work item {work_id!r} has an open incident; retry it first",
@@ -270,7 +270,7 @@ def fail_work(
     check_state(graph, state, active=False)
     if type(retries_left) is not int or retries_left < 0:
         raise InvalidCommand("retries_left must be a whole number of at least 0")
-    run = Run(graph, state, now=now, new_id=new_id)
+    run = Run(graph, state, now, new_id)
     work, _ = _work(run, work_id, call=False)
     if work.incident is not None:
         raise NotAllowed(f"the work item {work_id!r} already has an open incident",
@@ -305,7 +305,7 @@ def retry_work(
     check_state(graph, state, active=False)
     if type(retries) is not int or retries < 1:
         raise InvalidCommand("retries must be a whole number of at least 1")
-    run = Run(graph, state, now=now, new_id=new_id)
+    run = Run(graph, state, now, new_id)
     work, token = _work(run, work_id, call=False)
     if work.incident is None:
         raise NotAllowed(f"the work item {work_id!r} has no open incident", element_id=work.node)
@@ -335,7 +335,7 @@ def throw_work_error(
     if not isinstance(error_code, str) or not error_code:
         raise InvalidCommand("error_code must be a non-empty string")
     values = copy_variables(variables)
-    run = Run(graph, state, now=now, new_id=new_id)
+    run = Run(graph, state, now, new_id)
     work, token = _work(run, work_id, call=False)
     _raise_at(run, work, token, error_code, message, values)
     run.work()
@@ -371,7 +371,7 @@ def complete_call_activity(
     check_now(now)
     check_state(graph, state, active=False)
     values = copy_variables(output_variables)
-    run = Run(graph, state, now=now, new_id=new_id)
+    run = Run(graph, state, now, new_id)
     work, token = _work(run, call_id, call=True)
     node = graph.nodes[work.node]
     call = node.call
@@ -408,7 +408,7 @@ def fail_call_activity(
     if not isinstance(error_code, str) or not error_code:
         raise InvalidCommand("error_code must be a non-empty string")
     values = copy_variables(variables)
-    run = Run(graph, state, now=now, new_id=new_id)
+    run = Run(graph, state, now, new_id)
     work, token = _work(run, call_id, call=True)
     _raise_at(run, work, token, error_code, message, values)
     run.work()

@@ -82,7 +82,7 @@ def start(
     values = copy_variables(variables)
     if node.initiator_variable is not None and initiator is not None:
         values[node.initiator_variable] = initiator
-    run = Run(graph, None, variables=values, initiator=initiator, now=now, new_id=new_id)
+    run = Run(graph, None, now, new_id, values, initiator)
     run.variables_changed = bool(values)
     run.live[ROOT_SCOPE] = 1
     run.arm_scope(ROOT_SCOPE, graph.id)
@@ -126,7 +126,7 @@ def complete_task(
     check_outcome(node, outcome)
     values = copy_variables(variables) if variables is not None else None
 
-    run = Run(graph, state, now=now, new_id=new_id)
+    run = Run(graph, state, now, new_id)
     scope = token.scope
     node_id = node.id
     run.tokens.remove(token)
@@ -166,7 +166,8 @@ def complete_task(
         run.after_decision(token, node, decided)
     else:
         run.leave(token.id, scope, node)
-    run.work()
+    if run.agenda or graph.inclusive_upstream:  # else there is nothing to move
+        run.work()
     return run.result()
 
 

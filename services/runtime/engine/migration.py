@@ -142,7 +142,7 @@ def migrate(
     moved = state._replace(process_id=new_graph.id, tokens=tuple(tokens), scopes=tuple(scopes),
                            works=tuple(works), signers=tuple(signers), completed=completed,
                            jobs=(), subscriptions=())
-    run = Run(new_graph, moved, now=now, new_id=new_id)
+    run = Run(new_graph, moved, now, new_id)
     _rearm(run, new_graph, jobs, subs)
     run.events.append(InstanceMigrated(old_graph.id, new_graph.id,
                                        {old: new for old, new in used.items()}))
@@ -158,13 +158,13 @@ def _rearm(run: Run, graph: ProcessGraph, jobs: list[Any], subs: list[Any]) -> N
         if _still_armed(run, graph, job.node, job.token, job.scope):
             kept_jobs.append(job)
         else:
-            run.removed_jobs.append(job.id)
+            run.changed().removed_jobs.append(job.id)
     kept_subs = []
     for sub in subs:
         if _still_armed(run, graph, sub.node, sub.token, sub.scope):
             kept_subs.append(sub)
         else:
-            run.closed_subs.append(sub.id)
+            run.changed().closed_subs.append(sub.id)
     run.jobs = kept_jobs
     run.subs = kept_subs
     armed = {(item.node, item.token, item.scope) for item in [*kept_jobs, *kept_subs]}

@@ -133,7 +133,7 @@ def move_token(
         and target.kind == "startEvent"
     ):
         raise NotAllowed(f"a token cannot be put at {to_node!r}", element_id=to_node)
-    run = Run(graph, state, now=now, new_id=new_id)
+    run = Run(graph, state, now, new_id)
     token = _find_token(run, token_id, from_node)
     if run.container(token.scope) == target.scope and not run.is_instance(
             token.scope, run.nodes[token.node]):
@@ -162,7 +162,7 @@ def cancel_token(
     completes; an instance left without tokens is terminated."""
     check_now(now)
     check_state(graph, state)
-    run = Run(graph, state, now=now, new_id=new_id)
+    run = Run(graph, state, now, new_id)
     token = _find_token(run, token_id, from_node)
     removed = run.cancel_token(token, "cancelled")
     run.drop_agenda(removed)
@@ -195,7 +195,7 @@ def skip_node(
     check_now(now)
     check_state(graph, state)
     values = copy_variables(variables)
-    run = Run(graph, state, now=now, new_id=new_id)
+    run = Run(graph, state, now, new_id)
     token = _find_token(run, token_id, None, task_id)
     node = run.nodes[token.node]
     hosts_body = node.loop is not None and not run.is_instance(token.scope, node)
@@ -220,7 +220,7 @@ def earlier_nodes(graph: ProcessGraph, state: InstanceState, task_id: str) -> tu
     it), most recent last."""
     check_state(graph, state)
     token = _task_token(state, task_id)
-    run = Run(graph, state, now=_EPOCH, new_id=_no_id)
+    run = Run(graph, state, _EPOCH, _no_id)
     return _earlier(run, token)
 
 
@@ -263,7 +263,7 @@ def return_to(
     check_state(graph, state)
     _node(graph, target_node)
     token = _task_token(state, task_id)
-    run = Run(graph, state, now=now, new_id=new_id)
+    run = Run(graph, state, now, new_id)
     if target_node not in _earlier(run, token):
         raise NotAllowed(f"{target_node!r} is not an earlier node the task {task_id!r} can "
                          "return to", element_id=target_node)
@@ -301,7 +301,7 @@ def add_signer(
     user = user.strip()
     token = _task_token(state, task_id)
     node = graph.nodes[token.node]
-    run = Run(graph, state, now=now, new_id=new_id)
+    run = Run(graph, state, now, new_id)
     if mode == "parallel":
         signer_token = run.next_id()
         group = token.group or token.id
@@ -338,7 +338,7 @@ def remove_signer(
     The last open task of a node cannot be removed."""
     check_now(now)
     check_state(graph, state)
-    run = Run(graph, state, now=now, new_id=new_id)
+    run = Run(graph, state, now, new_id)
     signer = next((s for s in run.signers if s.id == signer_id or s.task == signer_id), None)
     if signer is None:
         raise NotAllowed(f"the instance has no added signer {signer_id!r}")
@@ -382,7 +382,7 @@ def withdraw(
     record."""
     check_now(now)
     check_state(graph, state)
-    run = Run(graph, state, now=now, new_id=new_id)
+    run = Run(graph, state, now, new_id)
     run.end_instance(TERMINATED, "withdrawn")
     run.events.append(InstanceWithdrawn(reason))
     run.events.append(InstanceTerminated(None, "withdrawn"))
@@ -401,7 +401,7 @@ def terminate(
     ``terminated``), status ``terminated``."""
     check_now(now)
     check_state(graph, state)
-    run = Run(graph, state, now=now, new_id=new_id)
+    run = Run(graph, state, now, new_id)
     run.end_instance(TERMINATED, "terminated")
     run.events.append(InstanceTerminated(None, reason or "terminated"))
     return run.result()
@@ -423,7 +423,7 @@ def set_variables(
     values = copy_variables(variables)
     if not values:
         raise InvalidCommand("no variables to set")
-    run = Run(graph, state, now=now, new_id=new_id)
+    run = Run(graph, state, now, new_id)
     scope = ROOT_SCOPE
     if task_id is not None:
         scope = _task_token(state, task_id).scope

@@ -198,20 +198,35 @@ class _Live(dict[str, int]):
         return count
 
 
+class Changes:
+    """The jobs and subscriptions a command scheduled and dropped; most commands have
+    none, so a run makes this only when the first one comes."""
+
+    __slots__ = ("closed_subs", "new_jobs", "opened_subs", "removed_jobs")
+
+    def __init__(self) -> None:
+        self.new_jobs: list[Job] = []
+        self.removed_jobs: list[str] = []
+        self.opened_subs: list[Subscription] = []
+        self.closed_subs: list[str] = []
+
+
 class Run:
     """The mutable working copy of one command."""
 
     __slots__ = (
-        "_contexts", "agenda", "closed_subs", "completed", "events", "graph", "initiator",
-        "jobs", "live", "new_id", "new_jobs", "nodes", "now", "opened_subs", "outcomes",
-        "own_variables",
-        "removed_jobs", "result_value", "scopes", "signers", "status", "steps", "subs",
+        "_contexts", "agenda", "changes", "completed", "events", "graph", "initiator",
+        "jobs", "live", "new_id", "nodes", "now", "outcomes", "own_variables",
+        "result_value", "scopes", "signers", "status", "steps", "subs",
         "tokens", "variables", "variables_changed", "works",
     )
 
-    def __init__(self, graph: ProcessGraph, state: InstanceState | None, *,
-                 variables: Mapping[str, Any] | None = None, initiator: str | None = None,
-                 now: datetime, new_id: NewId) -> None:
+    def __init__(self, graph: ProcessGraph, state: InstanceState | None, now: datetime,
+                 new_id: NewId, variables: Mapping[str, Any] | None = None,
+                 initiator: str | None = None) -> None:
+        """A working copy of ``state`` (``None`` for a new instance with ``variables``
+        and ``initiator``). Commands pass the arguments by position: a class called
+        with keywords is noticeably slower to make."""
         self.graph = graph
         self.nodes = graph.nodes
         self.now = now
@@ -220,10 +235,7 @@ class Run:
         self.agenda: list[tuple[str, str, Node, str | None]] = []
         self.steps = 0
         self._contexts: dict[str, dict[str, Any]] = {}
-        self.new_jobs: list[Job] = []
-        self.removed_jobs: list[str] = []
-        self.opened_subs: list[Subscription] = []
-        self.closed_subs: list[str] = []
+        self.changes: Changes | None = None
         self.outcomes: dict[str, str] = {}
         """Outcomes of multi-instance instances that end in this command."""
         self.variables_changed = False
@@ -413,17 +425,25 @@ class Run:
             tuple(self.signers) if self.signers else (), tuple(self.completed),
             self.result_value,
         ))
-        if not (self.new_jobs or self.removed_jobs or self.opened_subs or self.closed_subs):
+        changes = self.changes
+        if changes is None:
             return _new(Result, (state, tuple(self.events), (), (), (), ()))  # type: ignore[no-any-return]
-        closed_ids = set(self.closed_subs)
-        opened = tuple(sub for sub in self.opened_subs if sub.id not in closed_ids)
-        opened_ids = {sub.id for sub in self.opened_subs}
-        closed = tuple(sub_id for sub_id in self.closed_subs if sub_id not in opened_ids)
-        new_job_ids = {job.id for job in self.new_jobs}
-        removed_ids = set(self.removed_jobs)
-        jobs = tuple(job for job in self.new_jobs if job.id not in removed_ids)
-        cancelled = tuple(job_id for job_id in self.removed_jobs if job_id not in new_job_ids)
+        closed_ids = set(changes.closed_subs)
+        opened = tuple(sub for sub in changes.opened_subs if sub.id not in closed_ids)
+        opened_ids = {sub.id for sub in changes.opened_subs}
+        closed = tuple(sub_id for sub_id in changes.closed_subs if sub_id not in opened_ids)
+        new_job_ids = {job.id for job in changes.new_jobs}
+        removed_ids = set(changes.removed_jobs)
+        jobs = tuple(job for job in changes.new_jobs if job.id not in removed_ids)
+        cancelled = tuple(job_id for job_id in changes.removed_jobs if job_id not in new_job_ids)
         return Result(state, tuple(self.events), jobs, cancelled, opened, closed)
+
+    def changed(self) -> Changes:
+        """The jobs and subscriptions scheduled and dropped so far (made on first use)."""
+        changes = self.changes
+        if changes is None:
+            changes = self.changes = Changes()
+        return changes
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -489,11 +509,7 @@ class Run:
             token_id, scope, node, via = agenda.pop()
             self.steps += 1
             if self.steps > MAX_STEPS:
-                raise StepLimitExceeded(
-                    f"more than {MAX_STEPS} steps without reaching a wait state; the model "
-                    f"loops through {node.id!r} without a wait state",
-                    element_id=node.id,
-                )
+                raise too_many_steps(node)
             behavior = node.behavior
             if node.loop is not None and via != INNER:
                 self.enter_multi_instance(token_id, scope, node)
@@ -709,7 +725,7 @@ class Run:
             cycle = definition.text if definition.cycle is not None else None
             job = Job(self.next_id(), TIMER, event.id, token_id, scope, due, cycle, 0)
             self.jobs.append(job)
-            self.new_jobs.append(job)
+            self.changed().new_jobs.append(job)
             return
         name = self.text(trigger.name, scope, event.id, f"{trigger.kind} name") \
             if trigger.name is not None else None
@@ -721,7 +737,7 @@ class Run:
             key = self.text(trigger.correlation_key, scope, event.id, "correlation key")
         sub = Subscription(self.next_id(), trigger.kind, name, event.id, token_id, scope, key)
         self.subs.append(sub)
-        self.opened_subs.append(sub)
+        self.changed().opened_subs.append(sub)
 
     def disarm(self, token_id: str, scope: str) -> None:
         """Remove the jobs and subscriptions owned by a token (or, with an empty
@@ -730,7 +746,7 @@ class Run:
             kept = []
             for job in self.jobs:
                 if job.token == token_id and job.scope == scope:
-                    self.removed_jobs.append(job.id)
+                    self.changed().removed_jobs.append(job.id)
                 else:
                     kept.append(job)
             self.jobs = kept
@@ -738,7 +754,7 @@ class Run:
             kept_subs = []
             for sub in self.subs:
                 if sub.token == token_id and sub.scope == scope:
-                    self.closed_subs.append(sub.id)
+                    self.changed().closed_subs.append(sub.id)
                 else:
                     kept_subs.append(sub)
             self.subs = kept_subs
@@ -1016,12 +1032,16 @@ class Run:
         if count == 0:
             self.finish_multi_instance(self.scopes[body], None)
             return
-        self.start_instances(body, node, 0, first_batch, items)
+        self.start_instances(body, node, 0, first_batch, items, at_once=True)
 
     def start_instances(self, body: str, node: Node, first: int, stop: int,
-                        items: list[Any] | None) -> None:
+                        items: list[Any] | None, *, at_once: bool = False) -> None:
         """A scope for each instance from ``first`` to ``stop`` (exclusive) and a token
-        that runs it, on the agenda so that the first instance goes first."""
+        that runs it, on the agenda so that the first instance goes first.
+
+        With ``at_once`` (the body was just entered from the agenda, so these tokens
+        would be the next ones taken from it) the tasks of a user task are created
+        right away, each counted as a step as the agenda counts it."""
         loop = node.loop
         element = loop.element_variable if loop is not None and items is not None else None
         new_id = self.new_id
@@ -1042,6 +1062,13 @@ class Run:
             token_id = new_id()
             arrivals.append((token_id if type(token_id) is str else str(token_id), instance,
                              node, INNER))
+        if at_once and node.behavior == USER_TASK:
+            for token_id, instance, _, _ in arrivals:
+                self.steps += 1
+                if self.steps > MAX_STEPS:
+                    raise too_many_steps(node)
+                self.create_task(token_id, instance, node, INNER)
+            return
         arrivals.reverse()
         self.agenda.extend(arrivals)
 
@@ -1067,7 +1094,8 @@ class Run:
         counters = copy_dict(body.variables)
         data = body.data or {}
         counters["nrOfCompletedInstances"] = counters.get("nrOfCompletedInstances", 0) + 1
-        counters["nrOfActiveInstances"] = max(0, counters.get("nrOfActiveInstances", 1) - 1)
+        active = counters.get("nrOfActiveInstances", 1) - 1
+        counters["nrOfActiveInstances"] = active if active > 0 else 0
         outcome = self.outcomes.get(record.id) or record.variables.get(OUTCOME_VARIABLE)
         if node.approval is not None:
             if outcome == APPROVE:
@@ -1108,11 +1136,11 @@ class Run:
         finished = counters["nrOfCompletedInstances"]
         if approval is not None:
             approved = counters.get("nrOfApproved", 0)
-            rejected = counters.get("nrOfRejected", 0)
-            if rejected and approval.reject_ends:
+            if counters.get("nrOfRejected", 0) and approval.reject_ends:
                 return True, REJECTED
-            if _passes(approval.sign_mode, approval.pass_ratio, approval.pass_votes,
-                       approved, total):
+            if approved >= total if approval.sign_mode == "all" else _passes(
+                    approval.sign_mode, approval.pass_ratio, approval.pass_votes, approved,
+                    total):
                 return True, APPROVED
         loop = node.loop
         if loop is not None and loop.completion is not None:
@@ -1430,9 +1458,9 @@ class Run:
             self.cancel_scope_contents(ROOT_SCOPE, reason)
         self.disarm("", ROOT_SCOPE)
         for job in self.jobs:
-            self.removed_jobs.append(job.id)
+            self.changed().removed_jobs.append(job.id)
         for sub in self.subs:
-            self.closed_subs.append(sub.id)
+            self.changed().closed_subs.append(sub.id)
         self.jobs = []
         self.subs = []
         self.works = []
@@ -1527,6 +1555,14 @@ class Run:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def too_many_steps(node: Node) -> StepLimitExceeded:
+    return StepLimitExceeded(
+        f"more than {MAX_STEPS} steps without reaching a wait state; the model loops "
+        f"through {node.id!r} without a wait state",
+        element_id=node.id,
+    )
 
 
 def _passes(mode: str, ratio: float | None, votes: int | None, approved: int,

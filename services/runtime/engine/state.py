@@ -350,7 +350,7 @@ def copy_variables(variables: Mapping[str, Any] | None) -> dict[str, Any]:
     """
     if variables is None:
         return {}
-    if not isinstance(variables, Mapping):
+    if type(variables) is not dict and not isinstance(variables, Mapping):
         raise InvalidCommand("variables must be a mapping of names to values")
     result: dict[str, Any] = {}
     for key, value in variables.items():
@@ -402,7 +402,7 @@ def _copy_value(value: Any, path: str, depth: int) -> Any:
         return value
     if depth >= _MAX_VARIABLE_DEPTH:
         raise InvalidCommand(f"variable {path!r} is nested too deeply")
-    if isinstance(value, Mapping):
+    if kind is not list and isinstance(value, Mapping):
         copied: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
@@ -413,7 +413,7 @@ def _copy_value(value: Any, path: str, depth: int) -> Any:
             else:
                 copied[key] = _copy_value(item, f"{path}.{key}", depth + 1)
         return copied
-    if isinstance(value, (list, tuple)):
+    if kind is list or isinstance(value, (list, tuple)):
         items: list[Any] = []
         for index, item in enumerate(value):
             kind = type(item)
