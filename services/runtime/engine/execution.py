@@ -31,6 +31,7 @@ from services.runtime.engine.run import (
     NewId,
     Result,
     Run,
+    count_instance,
 )
 from services.runtime.engine.state import (
     ACTIVE,
@@ -110,8 +111,7 @@ def complete_task(
     finished instance and :class:`TaskNotActive` for a task that is not open in this
     instance.
     """
-    check_now(now)
-    check_state(graph, state)
+    check_command(graph, state, now)
     token = None
     for candidate in state.tokens:
         if candidate.task == task_id:
@@ -125,6 +125,11 @@ def complete_task(
                            "user task of this process version")
     check_outcome(node, outcome)
     values = copy_variables(variables) if variables is not None else None
+    if node.loop is not None and not values and token.group is None and not state.signers \
+            and not state.jobs and not state.subscriptions and not graph.inclusive_upstream:
+        counted = count_instance(graph, state, token, node, task_id, actor, outcome)
+        if counted is not None:
+            return counted
 
     run = Run(graph, state, now, new_id)
     scope = token.scope
@@ -225,6 +230,16 @@ def check_now(now: datetime) -> None:
     if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
         raise InvalidCommand("now must be a timezone-aware datetime")
     _checked_now[:] = [now]
+
+
+def check_command(graph: ProcessGraph, state: InstanceState, now: datetime) -> None:
+    """:func:`check_now` and :func:`check_state` of a command on a running instance,
+    with the checks that pass almost always made first."""
+    if not (_checked_now and _checked_now[0] is now):
+        check_now(now)
+    if type(state) is not InstanceState or state.process_id != graph.id \
+            or state.status != ACTIVE:
+        check_state(graph, state)
 
 
 def check_state(graph: ProcessGraph, state: InstanceState, *, active: bool = True) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -48,7 +48,11 @@ def variable_name(expression: Expression) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class QuickTest:
-    """A condition ``${variable <operator> literal}``."""
+    """A condition ``${variable <operator> literal}``.
+
+    :attr:`decide` gives the condition's result when the variable's value is the
+    argument (``None`` when the variable is missing), or ``None`` when only the full
+    evaluation can tell."""
 
     variable: str
     operator: str
@@ -56,33 +60,64 @@ class QuickTest:
     constant: Any
     """The literal: a ``Decimal`` or a string (and, for ``==``/``!=``, a boolean or
     null)."""
+    decide: Callable[[Any], bool | None] = field(init=False, repr=False, compare=False)
 
-    def decide(self, value: Any) -> bool | None:
-        """The condition's result when the variable's value is ``value`` (``None`` when
-        the variable is missing), or ``None`` when only the full evaluation can tell."""
-        kind = type(value)
-        if value is not None and kind is not str and kind is not int and kind is not bool:
-            return None
-        constant = self.constant
-        if self.operator in _EQUALITY:
-            if value is None or constant is None:
-                equal = value is None and constant is None
-            elif kind is bool or type(constant) is bool:
-                equal = value is constant
-            elif kind is str and type(constant) is str:
-                equal = value == constant
-            elif kind is int and type(constant) is Decimal:
-                equal = Decimal(value) == constant
-            else:
-                return None  # a number and a string: numeric strings are coerced
-            return equal if self.operator == "==" else not equal
-        if value is None:
-            return False
-        if kind is int and type(constant) is Decimal:
-            return _ORDERINGS[self.operator](Decimal(value), constant)
-        if kind is str and type(constant) is str:
-            return _ORDERINGS[self.operator](value, constant)
-        return None
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "decide", _decider(self.operator, self.constant))
+
+
+def _decider(operator_: str, constant: Any) -> Callable[[Any], bool | None]:
+    """The decision function for one operator and literal (see :class:`QuickTest`).
+    Only values the expression language takes as they are (null, strings, booleans)
+    or turns into numbers (integers) are decided."""
+    kind = type(constant)
+    if operator_ in _EQUALITY:
+        negate = operator_ == "!="
+        if constant is None:
+            def decide_null(value: Any) -> bool | None:
+                if value is None:
+                    return not negate
+                kind = type(value)
+                return negate if kind is str or kind is int or kind is bool else None
+            return decide_null
+        if kind is bool:
+            def decide_boolean(value: Any) -> bool | None:
+                kind = type(value)
+                if value is None or kind is str or kind is int or kind is bool:
+                    return (value is constant) is not negate
+                return None
+            return decide_boolean
+        if kind is str:
+            def decide_text(value: Any) -> bool | None:
+                kind = type(value)
+                if kind is str:
+                    return (value == constant) is not negate
+                if value is None or kind is bool:
+                    return negate
+                return None  # a number is compared with a numeric string as a number
+            return decide_text
+
+        def decide_number(value: Any) -> bool | None:
+            kind = type(value)
+            if kind is int:
+                return (Decimal(value) == constant) is not negate
+            if value is None or kind is bool:
+                return negate
+            return None  # a numeric string is compared as a number
+        return decide_number
+    compare = _ORDERINGS[operator_]
+    if kind is str:
+        def order_text(value: Any) -> bool | None:
+            if type(value) is str:
+                return compare(value, constant)
+            return False if value is None else None
+        return order_text
+
+    def order_number(value: Any) -> bool | None:
+        if type(value) is int:
+            return compare(Decimal(value), constant)
+        return False if value is None else None
+    return order_number
 
 
 _PROBES: tuple[Any, ...] = (None, "", "x", "0", "1", True, False, 0, 1, -1, 5000, 10**30, [], {})

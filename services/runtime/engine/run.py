@@ -43,6 +43,7 @@ from services.runtime.engine.events import (
     MessageThrown,
     SignalThrown,
     TaskCancelled,
+    TaskCompleted,
     TaskCreated,
     TokenMoved,
     WorkCancelled,
@@ -258,7 +259,7 @@ class Run:
         (_, self.status, self.variables, self.initiator, tokens, scopes, jobs, subs, works,
          signers, completed, self.result_value) = state
         self.tokens = list(tokens)
-        self.scopes = {scope.id: scope for scope in scopes} if scopes else {}
+        self.scopes = {scope[0]: scope for scope in scopes} if scopes else {}  # by Scope.id
         self.own_variables = False
         self.jobs = list(jobs) if jobs else []
         self.subs = list(subs) if subs else []
@@ -1091,17 +1092,9 @@ class Run:
         node = self.nodes[record.node]
         loop = node.loop
         body = self.scope_record(record.parent)
-        counters = copy_dict(body.variables)
+        counters = counted(body, node,
+                           self.outcomes.get(record.id) or record.variables.get(OUTCOME_VARIABLE))
         data = body.data or {}
-        counters["nrOfCompletedInstances"] = counters.get("nrOfCompletedInstances", 0) + 1
-        active = counters.get("nrOfActiveInstances", 1) - 1
-        counters["nrOfActiveInstances"] = active if active > 0 else 0
-        outcome = self.outcomes.get(record.id) or record.variables.get(OUTCOME_VARIABLE)
-        if node.approval is not None:
-            if outcome == APPROVE:
-                counters["nrOfApproved"] = counters.get("nrOfApproved", 0) + 1
-            elif outcome == REJECT:
-                counters["nrOfRejected"] = counters.get("nrOfRejected", 0) + 1
         if loop is not None and loop.output_collection and loop.output_element is not None:
             results = list(data.get("results") or [])
             index = record.variables.get("loopCounter", 0)
@@ -1131,17 +1124,11 @@ class Run:
     def multi_instance_decision(self, node: Node, instance: Scope,
                                 counters: Mapping[str, Any]) -> tuple[bool, str | None]:
         """Whether the body completes now, and with which approval outcome."""
-        approval = node.approval
         total = counters["nrOfInstances"]
         finished = counters["nrOfCompletedInstances"]
-        if approval is not None:
-            approved = counters.get("nrOfApproved", 0)
-            if counters.get("nrOfRejected", 0) and approval.reject_ends:
-                return True, REJECTED
-            if approved >= total if approval.sign_mode == "all" else _passes(
-                    approval.sign_mode, approval.pass_ratio, approval.pass_votes, approved,
-                    total):
-                return True, APPROVED
+        decided = approval_decision(node, counters)
+        if decided is not None:
+            return True, decided
         loop = node.loop
         if loop is not None and loop.completion is not None:
             extra = copy_dict(counters)
@@ -1456,15 +1443,18 @@ class Run:
         """The instance is over: cancel what still waits, drop jobs and subscriptions."""
         if self.tokens or self.scopes:
             self.cancel_scope_contents(ROOT_SCOPE, reason)
-        self.disarm("", ROOT_SCOPE)
-        for job in self.jobs:
-            self.changed().removed_jobs.append(job.id)
-        for sub in self.subs:
-            self.changed().closed_subs.append(sub.id)
-        self.jobs = []
-        self.subs = []
-        self.works = []
-        self.signers = []
+        if self.jobs or self.subs:
+            self.disarm("", ROOT_SCOPE)
+            for job in self.jobs:
+                self.changed().removed_jobs.append(job.id)
+            for sub in self.subs:
+                self.changed().closed_subs.append(sub.id)
+            self.jobs = []
+            self.subs = []
+        if self.works:
+            self.works = []
+        if self.signers:
+            self.signers = []
         self.status = status
         self.agenda.clear()
         self.live.clear()
@@ -1555,6 +1545,92 @@ class Run:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def counted(body: Scope, node: Node, outcome: Any) -> dict[str, Any]:
+    """The counters of the multi-instance ``body`` of ``node`` once one more instance
+    has ended (an approval instance with ``outcome``)."""
+    counters = copy_dict(body.variables)
+    counters["nrOfCompletedInstances"] = counters.get("nrOfCompletedInstances", 0) + 1
+    active = counters.get("nrOfActiveInstances", 1) - 1
+    counters["nrOfActiveInstances"] = active if active > 0 else 0
+    if node.approval is not None:
+        if outcome == APPROVE:
+            counters["nrOfApproved"] = counters.get("nrOfApproved", 0) + 1
+        elif outcome == REJECT:
+            counters["nrOfRejected"] = counters.get("nrOfRejected", 0) + 1
+    return counters
+
+
+def approval_decision(node: Node, counters: Mapping[str, Any]) -> str | None:
+    """``rejected`` or ``approved`` when the votes counted so far decide the approval
+    ``node`` (a rejection that ends it, or enough approvals), else ``None``."""
+    approval = node.approval
+    if approval is None:
+        return None
+    total = counters["nrOfInstances"]
+    approved = counters.get("nrOfApproved", 0)
+    if counters.get("nrOfRejected", 0) and approval.reject_ends:
+        return REJECTED
+    if approved >= total if approval.sign_mode == "all" else _passes(
+            approval.sign_mode, approval.pass_ratio, approval.pass_votes, approved, total):
+        return APPROVED
+    return None
+
+
+def count_instance(graph: ProcessGraph, state: InstanceState, token: Token, node: Node,
+                   task_id: str, actor: str | None, outcome: str | None) -> Result | None:
+    """``complete_task`` for the task of one instance of a parallel multi-instance user
+    task when the end of the instance is only counted: the body goes on waiting for
+    the others. The new state is made directly, as a run would leave it.
+
+    The caller has checked the command and that the instance has no signers, jobs or
+    subscriptions, the graph no inclusive joins and the command no variables. ``None``
+    when a full run is needed: the body completes now, the loop is sequential, has a
+    completion condition or collects output, or the task's scope is not an instance
+    of ``node`` with this one token."""
+    loop = node.loop
+    if loop is None or loop.sequential or loop.completion is not None \
+            or (loop.output_collection and loop.output_element is not None):
+        return None
+    scope = token.scope
+    records = {record[0]: record for record in state.scopes}  # by Scope.id, as in a run
+    record = records.get(scope)
+    if record is None or record.kind != INSTANCE_SCOPE or record.node != node.id:
+        return None
+    body = records.get(record.parent)
+    if body is None:
+        return None
+    live = 0
+    for other in state.tokens:
+        if other.scope == scope:
+            live += 1
+    if live != 1:
+        return None
+    counters = counted(body, node, outcome or record.variables.get(OUTCOME_VARIABLE))
+    if approval_decision(node, counters) is not None \
+            or counters["nrOfCompletedInstances"] >= counters["nrOfInstances"]:
+        return None
+    data = body.data or {}
+    records[body.id] = _new(Scope, (
+        body.id, body.node, body.parent, body.token, MI_SCOPE, MappingProxyType(counters),
+        data if type(data) is MappingProxyType else MappingProxyType(copy_dict(data))))
+    del records[scope]
+    tokens = list(state.tokens)
+    tokens.remove(token)
+    completed = list(state.completed)
+    node_id = node.id
+    if node_id in completed:
+        completed.remove(node_id)
+    completed.append(node_id)
+    works = state.works
+    new_state = _new(InstanceState, (
+        graph.id, state.status, state.variables, state.initiator, tuple(tokens),
+        tuple(records.values()), (), (), tuple(works) if works else (), (), tuple(completed),
+        state.result,
+    ))
+    events = (_new(TaskCompleted, (task_id, node_id, actor, outcome)), node.completed)
+    return _new(Result, (new_state, events, (), (), (), ()))  # type: ignore[no-any-return]
 
 
 def too_many_steps(node: Node) -> StepLimitExceeded:
