@@ -32,6 +32,7 @@ from services.runtime.engine.run import (
     Result,
     Run,
     count_instance,
+    scope_index,
 )
 from services.runtime.engine.state import (
     ACTIVE,
@@ -125,13 +126,15 @@ def complete_task(
                            "user task of this process version")
     check_outcome(node, outcome)
     values = copy_variables(variables) if variables is not None else None
+    scopes = None
     if node.loop is not None and not values and token.group is None and not state.signers \
             and not state.jobs and not state.subscriptions and not graph.inclusive_upstream:
-        counted = count_instance(graph, state, token, node, task_id, actor, outcome)
+        scopes = scope_index(state.scopes)
+        counted = count_instance(graph, state, scopes, token, node, task_id, actor, outcome)
         if counted is not None:
             return counted
 
-    run = Run(graph, state, now, new_id)
+    run = Run(graph, state, now, new_id, None, None, scopes)
     scope = token.scope
     node_id = node.id
     run.tokens.remove(token)

@@ -224,10 +224,12 @@ class Run:
 
     def __init__(self, graph: ProcessGraph, state: InstanceState | None, now: datetime,
                  new_id: NewId, variables: Mapping[str, Any] | None = None,
-                 initiator: str | None = None) -> None:
+                 initiator: str | None = None, scopes: dict[str, Scope] | None = None) -> None:
         """A working copy of ``state`` (``None`` for a new instance with ``variables``
-        and ``initiator``). Commands pass the arguments by position: a class called
-        with keywords is noticeably slower to make."""
+        and ``initiator``); ``scopes`` is the state's scopes by id when the caller has
+        already indexed them (:func:`scope_index`), the run then owns that dict.
+        Commands pass the arguments by position: a class called with keywords is
+        noticeably slower to make."""
         self.graph = graph
         self.nodes = graph.nodes
         self.now = now
@@ -256,10 +258,10 @@ class Run:
             self.result_value: str | None = None
             live.source = ()
             return
-        (_, self.status, self.variables, self.initiator, tokens, scopes, jobs, subs, works,
+        (_, self.status, self.variables, self.initiator, tokens, records, jobs, subs, works,
          signers, completed, self.result_value) = state
         self.tokens = list(tokens)
-        self.scopes = {scope[0]: scope for scope in scopes} if scopes else {}  # by Scope.id
+        self.scopes = scopes if scopes is not None else scope_index(records)
         self.own_variables = False
         self.jobs = list(jobs) if jobs else []
         self.subs = list(subs) if subs else []
@@ -1049,7 +1051,7 @@ class Run:
         scopes = self.scopes
         live = self.live
         node_id = node.id
-        arrivals: list[tuple[str, str, Node, str | None]] = []
+        made: list[tuple[str, str, dict[str, Any]]] = []
         for index in range(first, stop):
             local: dict[str, Any] = {"loopCounter": index}
             if element:
@@ -1061,17 +1063,45 @@ class Run:
                                             MappingProxyType(local), None))
             live[instance] = 1
             token_id = new_id()
-            arrivals.append((token_id if type(token_id) is str else str(token_id), instance,
-                             node, INNER))
-        if at_once and node.behavior == USER_TASK:
-            for token_id, instance, _, _ in arrivals:
+            made.append((token_id if type(token_id) is str else str(token_id), instance, local))
+        if not (at_once and node.behavior == USER_TASK):
+            self.agenda.extend([(token_id, instance, node, INNER)
+                                for token_id, instance, _ in reversed(made)])
+            return
+        definition = node.task
+        variable = definition.assignee_variable if definition is not None else None
+        if definition is None or not (definition.constant or (
+                variable is not None and (node.io is None or not node.io.inputs))):
+            for token_id, instance, _ in made:
                 self.steps += 1
                 if self.steps > MAX_STEPS:
                     raise too_many_steps(node)
                 self.create_task(token_id, instance, node, INNER)
             return
-        arrivals.reverse()
-        self.agenda.extend(arrivals)
+        # What create_task does for these tasks (an instance's token never arms the
+        # node's boundary events), with the assignee read from the instance's own
+        # variables when it is one of them.
+        events = self.events
+        tokens = self.tokens
+        started = node.started
+        name = node.name
+        now = self.now
+        for token_id, instance, local in made:
+            self.steps += 1
+            if self.steps > MAX_STEPS:
+                raise too_many_steps(node)
+            events.append(started)
+            task_id = new_id()
+            if type(task_id) is not str:
+                task_id = str(task_id)
+            if definition.constant:
+                spec = definition.create(task_id, node_id, name, now, None)
+            else:
+                spec = definition.create_assigned(
+                    task_id, node_id, name, now,
+                    local[variable] if variable in local else self.lookup(body, variable or ""))
+            tokens.append(_new(Token, (token_id, node_id, instance, task_id, None, None, None)))
+            events.append(_new(TaskCreated, (spec,)))
 
     def next_instance(self, body: str, index: int) -> None:
         """Start the next instance of a sequential body."""
@@ -1578,8 +1608,14 @@ def approval_decision(node: Node, counters: Mapping[str, Any]) -> str | None:
     return None
 
 
-def count_instance(graph: ProcessGraph, state: InstanceState, token: Token, node: Node,
-                   task_id: str, actor: str | None, outcome: str | None) -> Result | None:
+def scope_index(scopes: tuple[Scope, ...]) -> dict[str, Scope]:
+    """Scopes by id, in their order (a later one of the same id replaces the first)."""
+    return {scope[0]: scope for scope in scopes} if scopes else {}  # by Scope.id
+
+
+def count_instance(graph: ProcessGraph, state: InstanceState, records: dict[str, Scope],
+                   token: Token, node: Node, task_id: str, actor: str | None,
+                   outcome: str | None) -> Result | None:
     """``complete_task`` for the task of one instance of a parallel multi-instance user
     task when the end of the instance is only counted: the body goes on waiting for
     the others. The new state is made directly, as a run would leave it.
@@ -1588,13 +1624,13 @@ def count_instance(graph: ProcessGraph, state: InstanceState, token: Token, node
     subscriptions, the graph no inclusive joins and the command no variables. ``None``
     when a full run is needed: the body completes now, the loop is sequential, has a
     completion condition or collects output, or the task's scope is not an instance
-    of ``node`` with this one token."""
+    of ``node`` with this one token; ``records`` (:func:`scope_index` of the state's
+    scopes) is then left as it was."""
     loop = node.loop
     if loop is None or loop.sequential or loop.completion is not None \
             or (loop.output_collection and loop.output_element is not None):
         return None
     scope = token.scope
-    records = {record[0]: record for record in state.scopes}  # by Scope.id, as in a run
     record = records.get(scope)
     if record is None or record.kind != INSTANCE_SCOPE or record.node != node.id:
         return None
