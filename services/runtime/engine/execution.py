@@ -155,7 +155,7 @@ def complete_task(
         return run.result()
     if outcome is not None and instance:
         # The instance ends now: its outcome is counted without storing it first.
-        run.outcomes[scope] = outcome
+        run.outcomes = {scope: outcome}
     if run.jobs or run.subs:
         run.disarm(token.id, scope)
     # The node's activity_completed record; copies are sent once the whole

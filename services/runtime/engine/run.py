@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -133,6 +134,7 @@ _new = tuple.__new__
 constructing a named tuple."""
 _NO_VARIABLES: Mapping[str, Any] = MappingProxyType({})
 _COUNTED = frozenset({SUB_SCOPE, EVENT_SCOPE})
+_NO_OUTCOMES: Mapping[str, str] = MappingProxyType({})
 INNER = "\x00inner"
 """Marker (``via``) of a token that runs one instance of a multi-instance activity."""
 TRIGGERED = "\x00triggered"
@@ -165,10 +167,10 @@ class Result(NamedTuple):
         """All instance (root scope) variables after the command (a fresh copy)."""
         return clone_variables(self.state.variables)
 
-    @property
-    def status(self) -> str:
-        """``active``, ``completed`` or ``terminated``."""
-        return self.state.status
+    status = property(attrgetter("state.status"),
+                      doc="""``active``, ``completed`` or ``terminated``.""")
+    """``active``, ``completed`` or ``terminated``. (Read by the runtime after every
+    command: a property whose getter is ``attrgetter``, so no Python frame.)"""
 
     @property
     def active_nodes(self) -> tuple[str, ...]:
@@ -237,9 +239,10 @@ class Run:
         self.events: list[Event] = []
         self.agenda: list[tuple[str, str, Node, str | None]] = []
         self.steps = 0
-        self._contexts: dict[str, dict[str, Any]] = {}
+        self._contexts: dict[str, dict[str, Any]] | None = None
+        """Contexts of the scopes expressions were evaluated in (made on first use)."""
         self.changes: Changes | None = None
-        self.outcomes: dict[str, str] = {}
+        self.outcomes: dict[str, str] | None = None
         """Outcomes of multi-instance instances that end in this command."""
         self.variables_changed = False
         live = self.live = _Live()
@@ -261,7 +264,7 @@ class Run:
         (_, self.status, self.variables, self.initiator, tokens, records, jobs, subs, works,
          signers, completed, self.result_value) = state
         self.tokens = list(tokens)
-        self.scopes = scopes if scopes is not None else scope_index(records)
+        self.scopes = scopes if scopes is not None else scope_index(records) if records else {}
         self.own_variables = False
         self.jobs = list(jobs) if jobs else []
         self.subs = list(subs) if subs else []
@@ -280,7 +283,10 @@ class Run:
         """Variables as expressions in ``scope`` see them: the instance variables plus
         ``initiator`` (unless a variable of that name exists), overlaid by the local
         variables of the enclosing scopes."""
-        context = self._contexts.get(scope)
+        contexts = self._contexts
+        if contexts is None:
+            contexts = self._contexts = {}
+        context = contexts.get(scope)
         if context is None:
             if scope == ROOT_SCOPE:
                 variables = self.variables
@@ -291,7 +297,7 @@ class Run:
                 parent = self.context(record.parent)
                 local = record.variables
                 context = {**parent, **copy_dict(local)} if local else dict(parent)
-            self._contexts[scope] = context
+            contexts[scope] = context
         return context
 
     def lookup(self, scope: str, name: str) -> Any:
@@ -374,7 +380,8 @@ class Run:
     def put(self, scope: str, name: str, value: Any, *, checked: bool = True) -> None:
         if checked:
             self.variables_changed = True
-        self._contexts.clear()
+        if self._contexts:
+            self._contexts.clear()
         if scope == ROOT_SCOPE:
             if not self.own_variables:
                 self.variables = copy_dict(self.variables)
@@ -1113,7 +1120,8 @@ class Run:
         counters["nrOfActiveInstances"] = counters.get("nrOfActiveInstances", 0) + 1
         self.scopes[body] = Scope(record.id, record.node, record.parent, record.token,
                                   MI_SCOPE, MappingProxyType(counters), MappingProxyType(data))
-        self._contexts.pop(body, None)
+        if self._contexts:
+            self._contexts.pop(body, None)
         self.start_instances(body, node, index, index + 1, data.get("items"))
 
     def instance_completed(self, record: Scope) -> None:
@@ -1123,7 +1131,8 @@ class Run:
         loop = node.loop
         body = self.scope_record(record.parent)
         counters = counted(body, node,
-                           self.outcomes.get(record.id) or record.variables.get(OUTCOME_VARIABLE))
+                           (self.outcomes or _NO_OUTCOMES).get(record.id)
+                           or record.variables.get(OUTCOME_VARIABLE))
         data = body.data or {}
         if loop is not None and loop.output_collection and loop.output_element is not None:
             results = list(data.get("results") or [])
@@ -1461,7 +1470,8 @@ class Run:
         del self.live[scope]
         if self.jobs or self.subs:
             self.disarm("", scope)
-        self._contexts.clear()
+        if self._contexts:
+            self._contexts.clear()
         parent_token = self.token(record.token, record.parent)
         self.release(parent_token)
         if outputs:
@@ -1531,7 +1541,8 @@ class Run:
         self.live.pop(scope, None)
         if self.jobs or self.subs:
             self.disarm("", scope)
-        self._contexts.clear()
+        if self._contexts:
+            self._contexts.clear()
         return removed
 
     def cancel_token(self, token: Token, reason: str, *, node_record: bool = True) -> set[str]:
@@ -1747,16 +1758,17 @@ def check_total_size(variables: Mapping[str, Any], scopes: Iterable[Scope]) -> N
     """Refuse a state whose variables are too large. Counted: the instance's variables
     and the local variables of sub-processes (multi-instance instances hold an element
     of a collection that is counted where it lives, and the engine's counters)."""
-    scopes = [scope for scope in scopes if scope.variables and scope.kind in _COUNTED]
     estimate = _estimate(variables)
+    counted: list[Scope] = []
     for scope in scopes:
-        estimate += _estimate(scope.variables)
+        if scope.kind in _COUNTED and scope.variables:
+            counted.append(scope)
+            estimate += _estimate(scope.variables)
     if estimate <= MAX_VARIABLES_BYTES:
         return
     total = _size(variables)
-    for scope in scopes:
-        if scope.variables:
-            total += _size(scope.variables)
+    for scope in counted:
+        total += _size(scope.variables)
     if total > MAX_VARIABLES_BYTES:
         raise InvalidCommand(
             f"the instance's variables would take {total} bytes; at most "
@@ -1771,14 +1783,17 @@ def _estimate(value: Any) -> int:
     if kind is int or kind is bool or value is None or kind is float:
         return 32
     if kind is list or kind is tuple:
-        total = 2
+        # 3 per item (the separator and quotes of a string) and 6 per character, or
+        # the item's own estimate and a separator
+        total = 2 + 3 * len(value)
         for item in value:
-            total += (6 * len(item) + 3) if type(item) is str else _estimate(item) + 1
+            total += 6 * len(item) if type(item) is str else _estimate(item) - 2
         return total
     if kind is dict or kind is MappingProxyType or isinstance(value, Mapping):
         total = 2
         for key, item in value.items():
-            total += 6 * len(key) + 4 + _estimate(item)
+            total += 6 * (len(key) + len(item)) + 6 if type(item) is str \
+                else 6 * len(key) + 4 + _estimate(item)
         return total
     if kind is Decimal:
         return 64 + len(str(value))
