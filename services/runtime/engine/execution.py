@@ -32,7 +32,6 @@ from services.runtime.engine.run import (
     Result,
     Run,
     count_instance,
-    scope_index,
 )
 from services.runtime.engine.state import (
     ACTIVE,
@@ -46,6 +45,7 @@ from services.runtime.engine.state import (
 __all__ = ["MAX_STEPS", "NewId", "Result", "complete_task", "start"]
 
 _new = tuple.__new__
+_OUTCOMES = (APPROVE, REJECT)
 
 
 def start(
@@ -124,12 +124,13 @@ def complete_task(
     if node is None or node.behavior != USER_TASK:
         raise InvalidState(f"the task {task_id!r} waits at {token.node!r}, which is not a "
                            "user task of this process version")
-    check_outcome(node, outcome)
+    if (outcome is not None) if node.approval is None else (outcome not in _OUTCOMES):
+        check_outcome(node, outcome)  # raises the error
     values = copy_variables(variables) if variables is not None else None
     scopes = None
     if node.loop is not None and not values and token.group is None and not state.signers \
             and not state.jobs and not state.subscriptions and not graph.inclusive_upstream:
-        scopes = scope_index(state.scopes)
+        scopes = {record[0]: record for record in state.scopes}  # scope_index(state.scopes)
         counted = count_instance(graph, state, scopes, token, node, task_id, actor, outcome)
         if counted is not None:
             return counted
@@ -219,7 +220,7 @@ def check_outcome(node: Node, outcome: str | None) -> None:
             raise InvalidCommand(f"{node.id!r} is not an approval task; complete it without "
                                  "an outcome", element_id=node.id)
         return
-    if outcome not in (APPROVE, REJECT):
+    if outcome not in _OUTCOMES:
         raise InvalidCommand(f"the approval task {node.id!r} needs the outcome 'approve' or "
                              "'reject'", element_id=node.id)
 

@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from operator import attrgetter
+from operator import attrgetter, countOf, itemgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -128,6 +128,8 @@ REJECT = "reject"
 APPROVED = "approved"
 
 _INSTANCE_COMPLETED = InstanceCompleted()
+_token_scope = itemgetter(2)
+"""``Token.scope``, as a function."""
 _new = tuple.__new__
 """Builds the named tuples made on every command from all their fields
 (``_new(Token, (...))``): it skips the generated ``__new__``, the slow part of
@@ -213,6 +215,20 @@ class Changes:
         self.opened_subs: list[Subscription] = []
         self.closed_subs: list[str] = []
 
+    def net(self) -> tuple[tuple[Job, ...], tuple[str, ...], tuple[Subscription, ...],
+                           tuple[str, ...]]:
+        """Jobs to schedule, jobs to drop, subscriptions opened and closed: what was
+        both made and dropped in the same command is left out of both."""
+        closed_ids = set(self.closed_subs)
+        opened = tuple(sub for sub in self.opened_subs if sub.id not in closed_ids)
+        opened_ids = {sub.id for sub in self.opened_subs}
+        closed = tuple(sub_id for sub_id in self.closed_subs if sub_id not in opened_ids)
+        new_job_ids = {job.id for job in self.new_jobs}
+        removed_ids = set(self.removed_jobs)
+        jobs = tuple(job for job in self.new_jobs if job.id not in removed_ids)
+        cancelled = tuple(job_id for job_id in self.removed_jobs if job_id not in new_job_ids)
+        return jobs, cancelled, opened, closed
+
 
 class Run:
     """The mutable working copy of one command."""
@@ -276,8 +292,9 @@ class Run:
     # -- ids, variables and expressions ---------------------------------------------------
 
     def next_id(self) -> str:
-        value = self.new_id()
-        return value if type(value) is str else str(value)
+        """A new id: ``str()`` of what ``new_id`` gives (a string stays the same
+        object)."""
+        return str(self.new_id())
 
     def context(self, scope: str = ROOT_SCOPE) -> Mapping[str, Any]:
         """Variables as expressions in ``scope`` see them: the instance variables plus
@@ -438,15 +455,7 @@ class Run:
         changes = self.changes
         if changes is None:
             return _new(Result, (state, tuple(self.events), (), (), (), ()))  # type: ignore[no-any-return]
-        closed_ids = set(changes.closed_subs)
-        opened = tuple(sub for sub in changes.opened_subs if sub.id not in closed_ids)
-        opened_ids = {sub.id for sub in changes.opened_subs}
-        closed = tuple(sub_id for sub_id in changes.closed_subs if sub_id not in opened_ids)
-        new_job_ids = {job.id for job in changes.new_jobs}
-        removed_ids = set(changes.removed_jobs)
-        jobs = tuple(job for job in changes.new_jobs if job.id not in removed_ids)
-        cancelled = tuple(job_id for job_id in changes.removed_jobs if job_id not in new_job_ids)
-        return Result(state, tuple(self.events), jobs, cancelled, opened, closed)
+        return Result(state, tuple(self.events), *changes.net())
 
     def changed(self) -> Changes:
         """The jobs and subscriptions scheduled and dropped so far (made on first use)."""
@@ -582,9 +591,7 @@ class Run:
             raise InvalidState(f"the user task {node.id!r} has no definition")
         events = self.events
         events.append(node.started)
-        task_id = self.new_id()
-        if type(task_id) is not str:
-            task_id = str(task_id)
+        task_id = str(self.new_id())
         if definition.constant:
             spec = definition.create(task_id, node.id, node.name, self.now, None)
         elif definition.assignee_variable is not None and (node.io is None or not node.io.inputs):
@@ -1063,17 +1070,15 @@ class Run:
             local: dict[str, Any] = {"loopCounter": index}
             if element:
                 local[element] = items[index]  # type: ignore[index]
-            instance = new_id()
-            if type(instance) is not str:
-                instance = str(instance)
+            instance = str(new_id())
             scopes[instance] = _new(Scope, (instance, node_id, body, "", INSTANCE_SCOPE,
                                             MappingProxyType(local), None))
             live[instance] = 1
-            token_id = new_id()
-            made.append((token_id if type(token_id) is str else str(token_id), instance, local))
+            made.append((str(new_id()), instance, local))
         if not (at_once and node.behavior == USER_TASK):
-            self.agenda.extend([(token_id, instance, node, INNER)
-                                for token_id, instance, _ in reversed(made)])
+            agenda = self.agenda
+            for token_id, instance, _ in reversed(made):
+                agenda.append((token_id, instance, node, INNER))
             return
         definition = node.task
         variable = definition.assignee_variable if definition is not None else None
@@ -1098,9 +1103,7 @@ class Run:
             if self.steps > MAX_STEPS:
                 raise too_many_steps(node)
             events.append(started)
-            task_id = new_id()
-            if type(task_id) is not str:
-                task_id = str(task_id)
+            task_id = str(new_id())
             if definition.constant:
                 spec = definition.create(task_id, node_id, name, now, None)
             else:
@@ -1193,8 +1196,13 @@ class Run:
         node = self.nodes[body.node]
         reason = "rejected" if outcome == REJECTED else "completed"
         removed: set[str] = set()
-        for child in [s for s in self.scopes.values() if s.parent == body.id]:
-            removed |= self.cancel_scope_tree(child.id, reason)
+        body_id = body.id
+        children: list[str] = []
+        for child in self.scopes.values():
+            if child.parent == body_id:
+                children.append(child.id)
+        for child_id in children:
+            removed |= self.cancel_scope_tree(child_id, reason)
         self.drop_agenda(removed)
         del self.scopes[body.id]
         self.live.pop(body.id, None)
@@ -1334,10 +1342,10 @@ class Run:
             self.split(token_id, scope, outgoing)
             return
         default = node.default
-        taken = [
-            flow for flow in outgoing
-            if flow is not default and (flow.condition is None or self.test(flow, scope))
-        ]
+        taken: list[Flow] = []
+        for flow in outgoing:
+            if flow is not default and (flow.condition is None or self.test(flow, scope)):
+                taken.append(flow)
         if not taken:
             if default is None:
                 raise NoPathFound(
@@ -1399,9 +1407,13 @@ class Run:
         """A token arrives at a synchronising parallel gateway. Returns True when the
         gateway fires (one token has arrived on every incoming flow); the other
         arrived tokens are consumed and the arriving token goes on."""
-        waiting = [t for t in self.tokens if t.node == node.id and t.scope == scope]
-        arrived = {t.via for t in waiting}
-        arrived.add(via)
+        node_id = node.id
+        waiting: list[Token] = []
+        arrived = {via}
+        for token in self.tokens:
+            if token.node == node_id and token.scope == scope:
+                waiting.append(token)
+                arrived.add(token.via)
         for flow_id in node.incoming:
             if flow_id not in arrived:
                 self.tokens.append(_new(Token, (token_id, node.id, scope, None, via, None, None)))
@@ -1648,11 +1660,7 @@ def count_instance(graph: ProcessGraph, state: InstanceState, records: dict[str,
     body = records.get(record.parent)
     if body is None:
         return None
-    live = 0
-    for other in state.tokens:
-        if other.scope == scope:
-            live += 1
-    if live != 1:
+    if countOf(map(_token_scope, state.tokens), scope) != 1:
         return None
     counters = counted(body, node, outcome or record.variables.get(OUTCOME_VARIABLE))
     if approval_decision(node, counters) is not None \

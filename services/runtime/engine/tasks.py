@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from types import MappingProxyType
@@ -196,6 +196,12 @@ class UserTaskDefinition:
     """The variable named by an assignee ``${name}`` when nothing else needs
     evaluating: a task is then made from that variable's value alone
     (:meth:`create_assigned`)."""
+    fixed_tail: tuple[Any, ...] = field(init=False, repr=False, compare=False)
+    """The :class:`TaskSpec` fields from ``priority`` on, when they are fixed."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fixed_tail", (self.fixed_priority, self.fixed_form_key,
+                                                self.documentation, *self.extras))
 
     def platform(self, context: Mapping[str, Any], element_id: str) -> tuple[Any, ...]:
         """The platform fields of a new task (rules, time limit and what follows it)."""
@@ -220,7 +226,7 @@ class UserTaskDefinition:
             task_id, node_id, name, assignee, self.fixed_candidate_users,
             self.fixed_candidate_groups,
             due_date.resolve(now, _NO_CONTEXT, node_id) if due_date is not None else None,
-            self.fixed_priority, self.fixed_form_key, self.documentation, *self.extras,
+            *self.fixed_tail,
         ))
 
     def create(
@@ -239,8 +245,7 @@ class UserTaskDefinition:
                 due_at = self.due_date.resolve(now, _NO_CONTEXT, node_id)
             return _new(TaskSpec, (  # type: ignore[no-any-return]
                 task_id, node_id, name, self.fixed_assignee, self.fixed_candidate_users,
-                self.fixed_candidate_groups, due_at, self.fixed_priority,
-                self.fixed_form_key, self.documentation, *self.extras,
+                self.fixed_candidate_groups, due_at, *self.fixed_tail,
             ))
         values: Mapping[str, Any] = context if context is not None else {}
         if self.due_date is not None:
