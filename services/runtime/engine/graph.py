@@ -151,6 +151,13 @@ class LoopDefinition:
     output_element: Expression | None = None
     collection_variable: str | None = None
     """The variable the collection expression reads when it is just ``${name}``."""
+    counts_only: bool = field(init=False, repr=False, compare=False)
+    """Parallel, without a completion condition or output collection: the end of an
+    instance that does not complete the body only counts it."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "counts_only", not self.sequential and self.completion is None
+                           and not (self.output_collection and self.output_element is not None))
 
 
 @dataclass(frozen=True, slots=True)

@@ -500,7 +500,13 @@ class Run:
         copies the node sends (``bpm:copyTo``, RACI informed). A multi-instance node
         sends them once, when the whole node completes, not for each instance."""
         self.events.append(node.completed)
-        if node.copies and not (node.loop is not None and self.is_instance(scope, node)):
+        if node.copies:
+            self.send_copies(node, scope)
+
+    def send_copies(self, node: Node, scope: str) -> None:
+        """The copy records of ``node`` after its ``activity_completed`` (not for one
+        instance of a multi-instance node)."""
+        if not (node.loop is not None and self.is_instance(scope, node)):
             self.events.extend(node.copies)
 
     def mark_completed(self, node_id: str) -> None:
@@ -537,13 +543,21 @@ class Run:
             elif behavior == EXCLUSIVE_GATEWAY:
                 events.append(node.started)
                 flow = self.choose(node, scope)
-                self.record_completed(node, scope)
+                events.append(node.completed)  # record_completed, inlined
+                if node.copies:
+                    self.send_copies(node, scope)
                 agenda.append((token_id, scope, nodes[flow.target], flow.id))
             elif behavior == FLOW_THROUGH or behavior == START_EVENT \
                     or behavior == BOUNDARY_EVENT:
                 events.append(node.started)
-                self.record_completed(node, scope)
-                self.leave(token_id, scope, node)
+                events.append(node.completed)  # record_completed, inlined
+                if node.copies:
+                    self.send_copies(node, scope)
+                flow = node.exit
+                if flow is not None and node.loop is None:  # leave, inlined
+                    agenda.append((token_id, scope, nodes[flow.target], flow.id))
+                else:
+                    self.leave(token_id, scope, node)
             elif behavior == PARALLEL_GATEWAY:
                 if node.joins and not self.join(token_id, scope, node, via):
                     continue
@@ -551,7 +565,14 @@ class Run:
                 self.record_completed(node, scope)
                 self.leave(token_id, scope, node)
             elif behavior == END_EVENT:
-                self.end_event(token_id, scope, node)
+                if node.trigger is None:  # end_event, inlined
+                    events.append(node.started)
+                    events.append(node.completed)
+                    if node.copies:
+                        self.send_copies(node, scope)
+                    self.token_ended(scope)
+                else:
+                    self.end_event(token_id, scope, node)
             elif behavior == INCLUSIVE_GATEWAY:
                 if node.joins:
                     self.tokens.append(_new(Token, (token_id, node.id, scope, None, via, None, None)))
@@ -1133,7 +1154,7 @@ class Run:
         node = self.nodes[record.node]
         loop = node.loop
         body = self.scope_record(record.parent)
-        counters = counted(body, node,
+        counters = counted(body.variables, node,
                            (self.outcomes or _NO_OUTCOMES).get(record.id)
                            or record.variables.get(OUTCOME_VARIABLE))
         data = body.data or {}
@@ -1600,10 +1621,11 @@ class Run:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def counted(body: Scope, node: Node, outcome: Any) -> dict[str, Any]:
-    """The counters of the multi-instance ``body`` of ``node`` once one more instance
-    has ended (an approval instance with ``outcome``)."""
-    counters = copy_dict(body.variables)
+def counted(body_counters: Mapping[str, Any], node: Node, outcome: Any) -> dict[str, Any]:
+    """The counters of a multi-instance body of ``node`` (``body_counters``, its
+    variables) once one more instance has ended (an approval instance with
+    ``outcome``)."""
+    counters = copy_dict(body_counters)
     counters["nrOfCompletedInstances"] = counters.get("nrOfCompletedInstances", 0) + 1
     active = counters.get("nrOfActiveInstances", 1) - 1
     counters["nrOfActiveInstances"] = active if active > 0 else 0
@@ -1650,39 +1672,42 @@ def count_instance(graph: ProcessGraph, state: InstanceState, records: dict[str,
     of ``node`` with this one token; ``records`` (:func:`scope_index` of the state's
     scopes) is then left as it was."""
     loop = node.loop
-    if loop is None or loop.sequential or loop.completion is not None \
-            or (loop.output_collection and loop.output_element is not None):
+    if loop is None or not loop.counts_only:
         return None
+    node_id = node.id
     scope = token.scope
     record = records.get(scope)
-    if record is None or record.kind != INSTANCE_SCOPE or record.node != node.id:
+    if record is None:
         return None
-    body = records.get(record.parent)
+    _, instance_node, parent, _, kind, local, _ = record
+    if kind != INSTANCE_SCOPE or instance_node != node_id:
+        return None
+    body = records.get(parent)
     if body is None:
         return None
-    if countOf(map(_token_scope, state.tokens), scope) != 1:
+    (_, status, variables, initiator, tokens, _, _, _, works, _, completed,
+     result) = state
+    if countOf(map(_token_scope, tokens), scope) != 1:
         return None
-    counters = counted(body, node, outcome or record.variables.get(OUTCOME_VARIABLE))
+    body_id, body_node, body_parent, body_token, _, body_counters, data = body
+    counters = counted(body_counters, node, outcome or local.get(OUTCOME_VARIABLE))
     if approval_decision(node, counters) is not None \
             or counters["nrOfCompletedInstances"] >= counters["nrOfInstances"]:
         return None
-    data = body.data or {}
-    records[body.id] = _new(Scope, (
-        body.id, body.node, body.parent, body.token, MI_SCOPE, MappingProxyType(counters),
+    data = data or {}
+    records[body_id] = _new(Scope, (
+        body_id, body_node, body_parent, body_token, MI_SCOPE, MappingProxyType(counters),
         data if type(data) is MappingProxyType else MappingProxyType(copy_dict(data))))
     del records[scope]
-    tokens = list(state.tokens)
-    tokens.remove(token)
-    completed = list(state.completed)
-    node_id = node.id
-    if node_id in completed:
-        completed.remove(node_id)
-    completed.append(node_id)
-    works = state.works
+    remaining = list(tokens)
+    remaining.remove(token)
+    done = list(completed)
+    if node_id in done:
+        done.remove(node_id)
+    done.append(node_id)
     new_state = _new(InstanceState, (
-        graph.id, state.status, state.variables, state.initiator, tuple(tokens),
-        tuple(records.values()), (), (), tuple(works) if works else (), (), tuple(completed),
-        state.result,
+        graph.id, status, variables, initiator, tuple(remaining), tuple(records.values()),
+        (), (), tuple(works) if works else (), (), tuple(done), result,
     ))
     events = (_new(TaskCompleted, (task_id, node_id, actor, outcome)), node.completed)
     return _new(Result, (new_state, events, (), (), (), ()))  # type: ignore[no-any-return]
@@ -1793,6 +1818,13 @@ def _estimate(value: Any) -> int:
     if kind is list or kind is tuple:
         # 3 per item (the separator and quotes of a string) and 6 per character, or
         # the item's own estimate and a separator
+        if value and type(value[0]) is str:
+            try:
+                characters = len("".join(value))  # a list of strings (else TypeError)
+            except TypeError:
+                pass
+            else:
+                return 2 + 3 * len(value) + 6 * characters
         total = 2 + 3 * len(value)
         for item in value:
             total += 6 * len(item) if type(item) is str else _estimate(item) - 2
