@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from operator import attrgetter, countOf, itemgetter
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -128,8 +128,6 @@ REJECT = "reject"
 APPROVED = "approved"
 
 _INSTANCE_COMPLETED = InstanceCompleted()
-_token_scope = itemgetter(2)
-"""``Token.scope``, as a function."""
 _new = tuple.__new__
 """Builds the named tuples made on every command from all their fields
 (``_new(Token, (...))``): it skips the generated ``__new__``, the slow part of
@@ -1104,7 +1102,8 @@ class Run:
         definition = node.task
         variable = definition.assignee_variable if definition is not None else None
         if definition is None or not (definition.constant or (
-                variable is not None and (node.io is None or not node.io.inputs))):
+                variable is not None and (node.io is None or not node.io.inputs))) \
+                or self.steps + len(made) > MAX_STEPS:
             for token_id, instance, _ in made:
                 self.steps += 1
                 if self.steps > MAX_STEPS:
@@ -1113,16 +1112,14 @@ class Run:
             return
         # What create_task does for these tasks (an instance's token never arms the
         # node's boundary events), with the assignee read from the instance's own
-        # variables when it is one of them.
+        # variables when it is one of them. Every task is a step, all within the limit.
+        self.steps += len(made)
         events = self.events
         tokens = self.tokens
         started = node.started
         name = node.name
         now = self.now
         for token_id, instance, local in made:
-            self.steps += 1
-            if self.steps > MAX_STEPS:
-                raise too_many_steps(node)
             events.append(started)
             task_id = str(new_id())
             if definition.constant:
@@ -1687,7 +1684,11 @@ def count_instance(graph: ProcessGraph, state: InstanceState, records: dict[str,
         return None
     (_, status, variables, initiator, tokens, _, _, _, works, _, completed,
      result) = state
-    if countOf(map(_token_scope, tokens), scope) != 1:
+    live = 0
+    for other in tokens:
+        if other.scope == scope:
+            live += 1
+    if live != 1:
         return None
     body_id, body_node, body_parent, body_token, _, body_counters, data = body
     counters = counted(body_counters, node, outcome or local.get(OUTCOME_VARIABLE))
