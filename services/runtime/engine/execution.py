@@ -112,7 +112,12 @@ def complete_task(
     finished instance and :class:`TaskNotActive` for a task that is not open in this
     instance.
     """
-    check_command(graph, state, now)
+    # check_now and check_state, with the checks that pass almost always made first
+    if not (_checked_now and _checked_now[0] is now):
+        check_now(now)
+    if type(state) is not InstanceState or state.process_id != graph.id \
+            or state.status != ACTIVE:
+        check_state(graph, state)
     token = None
     for candidate in state.tokens:
         if candidate.task == task_id:
@@ -130,7 +135,9 @@ def complete_task(
     scopes = None
     if node.loop is not None and not values and token.group is None and not state.signers \
             and not state.jobs and not state.subscriptions and not graph.inclusive_upstream:
-        scopes = {record[0]: record for record in state.scopes}  # scope_index(state.scopes)
+        scopes = {}  # scope_index(state.scopes), without a comprehension's call
+        for record in state.scopes:
+            scopes[record[0]] = record
         counted = count_instance(graph, state, scopes, token, node, task_id, actor, outcome)
         if counted is not None:
             return counted
@@ -234,16 +241,6 @@ def check_now(now: datetime) -> None:
     if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
         raise InvalidCommand("now must be a timezone-aware datetime")
     _checked_now[:] = [now]
-
-
-def check_command(graph: ProcessGraph, state: InstanceState, now: datetime) -> None:
-    """:func:`check_now` and :func:`check_state` of a command on a running instance,
-    with the checks that pass almost always made first."""
-    if not (_checked_now and _checked_now[0] is now):
-        check_now(now)
-    if type(state) is not InstanceState or state.process_id != graph.id \
-            or state.status != ACTIVE:
-        check_state(graph, state)
 
 
 def check_state(graph: ProcessGraph, state: InstanceState, *, active: bool = True) -> None:

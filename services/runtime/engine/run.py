@@ -1237,7 +1237,8 @@ class Run:
 
     def decided(self, node: Node, scope: str, outcome: str,
                 counters: Mapping[str, Any]) -> None:
-        self.assign(scope, {f"{node.id}_outcome": outcome}, checked=False)
+        name = f"{node.id}_outcome"
+        self.put(self.owner_scope(scope, name), name, outcome, checked=False)  # assign
         self.events.append(ApprovalDecided(
             node.id, outcome, counters.get("nrOfApproved", 0), counters.get("nrOfRejected", 0),
             counters.get("nrOfInstances", 1)))
@@ -1622,7 +1623,8 @@ def counted(body_counters: Mapping[str, Any], node: Node, outcome: Any) -> dict[
     """The counters of a multi-instance body of ``node`` (``body_counters``, its
     variables) once one more instance has ended (an approval instance with
     ``outcome``)."""
-    counters = copy_dict(body_counters)
+    counters = body_counters.copy() if type(body_counters) is MappingProxyType \
+        else copy_dict(body_counters)
     counters["nrOfCompletedInstances"] = counters.get("nrOfCompletedInstances", 0) + 1
     active = counters.get("nrOfActiveInstances", 1) - 1
     counters["nrOfActiveInstances"] = active if active > 0 else 0
