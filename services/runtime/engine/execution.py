@@ -32,6 +32,7 @@ from services.runtime.engine.run import (
     Result,
     Run,
     count_instance,
+    scope_index,
 )
 from services.runtime.engine.state import (
     ACTIVE,
@@ -135,9 +136,7 @@ def complete_task(
     scopes = None
     if node.loop is not None and not values and token.group is None and not state.signers \
             and not state.jobs and not state.subscriptions and not graph.inclusive_upstream:
-        scopes = {}  # scope_index(state.scopes), without a comprehension's call
-        for record in state.scopes:
-            scopes[record[0]] = record
+        scopes = scope_index(state.scopes)
         counted = count_instance(graph, state, scopes, token, node, task_id, actor, outcome)
         if counted is not None:
             return counted

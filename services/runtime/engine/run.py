@@ -1653,8 +1653,12 @@ def approval_decision(node: Node, counters: Mapping[str, Any]) -> str | None:
 
 
 def scope_index(scopes: tuple[Scope, ...]) -> dict[str, Scope]:
-    """Scopes by id, in their order (a later one of the same id replaces the first)."""
-    return {scope[0]: scope for scope in scopes} if scopes else {}  # by Scope.id
+    """Scopes by id, in their order (a later one of the same id replaces the first).
+    (A loop: a comprehension would make and call a function each time.)"""
+    index: dict[str, Scope] = {}
+    for scope in scopes:
+        index[scope[0]] = scope  # Scope.id
+    return index
 
 
 def count_instance(graph: ProcessGraph, state: InstanceState, records: dict[str, Scope],
