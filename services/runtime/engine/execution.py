@@ -134,12 +134,14 @@ def complete_task(
         check_outcome(node, outcome)  # raises the error
     values = copy_variables(variables) if variables is not None else None
     scopes = None
+    completes = None
     if node.loop is not None and not values and token.group is None and not state.signers \
             and not state.jobs and not state.subscriptions and not graph.inclusive_upstream:
         scopes = scope_index(state.scopes)
         counted = count_instance(graph, state, scopes, token, node, task_id, actor, outcome)
-        if counted is not None:
+        if type(counted) is Result:
             return counted
+        completes = counted  # BodyCompletes: the run finishes the body it counted
 
     run = Run(graph, state, now, new_id, None, None, scopes)
     scope = token.scope
@@ -153,7 +155,7 @@ def complete_task(
     if node_id in completed:
         completed.remove(node_id)
     completed.append(node_id)
-    instance = node.loop is not None and run.is_instance(scope, node)
+    instance = completes is not None or (node.loop is not None and run.is_instance(scope, node))
     if (run.signers or token.group is not None) and not continue_signers(
             run, token, node, task_id, outcome):
         if outcome is not None and instance:
@@ -170,7 +172,9 @@ def complete_task(
     events.append(node.completed)
     if node.copies and not instance:
         events.extend(node.copies)
-    if instance:
+    if completes is not None:
+        run.finish_multi_instance(*completes)  # the instance was counted, the body completes
+    elif instance:
         run.token_ended(scope)  # one instance of a multi-instance activity is done
     elif node.approval is not None and outcome is not None:
         decided = APPROVED if outcome == APPROVE else REJECTED

@@ -1661,19 +1661,31 @@ def scope_index(scopes: tuple[Scope, ...]) -> dict[str, Scope]:
     return index
 
 
+class BodyCompletes(NamedTuple):
+    """:func:`count_instance` counted the last instance a body waited for: the body
+    (with its new counters) completes with ``outcome``."""
+
+    body: Scope
+    outcome: str | None
+
+
 def count_instance(graph: ProcessGraph, state: InstanceState, records: dict[str, Scope],
                    token: Token, node: Node, task_id: str, actor: str | None,
-                   outcome: str | None) -> Result | None:
+                   outcome: str | None) -> Result | BodyCompletes | None:
     """``complete_task`` for the task of one instance of a parallel multi-instance user
-    task when the end of the instance is only counted: the body goes on waiting for
-    the others. The new state is made directly, as a run would leave it.
+    task: the instance ends and is counted, as a run counts it.
 
     The caller has checked the command and that the instance has no signers, jobs or
-    subscriptions, the graph no inclusive joins and the command no variables. ``None``
-    when a full run is needed: the body completes now, the loop is sequential, has a
-    completion condition or collects output, or the task's scope is not an instance
-    of ``node`` with this one token; ``records`` (:func:`scope_index` of the state's
-    scopes) is then left as it was."""
+    subscriptions, the graph no inclusive joins and the command no variables.
+
+    * When the body goes on waiting for the other instances, the result: the new
+      state is made directly, as a run would leave it.
+    * When the body completes now, :class:`BodyCompletes`; ``records`` (the caller's
+      :func:`scope_index` of the state's scopes, for the run that goes on) then has
+      the new body and no longer the instance.
+    * ``None`` (``records`` left as it was) when the loop is sequential, has a
+      completion condition or collects output, or the task's scope is not an
+      instance of ``node`` with this one token: the run does it all."""
     loop = node.loop
     if loop is None or not loop.counts_only:
         return None
@@ -1698,14 +1710,16 @@ def count_instance(graph: ProcessGraph, state: InstanceState, records: dict[str,
         return None
     body_id, body_node, body_parent, body_token, _, body_counters, data = body
     counters = counted(body_counters, node, outcome or local.get(OUTCOME_VARIABLE))
-    if approval_decision(node, counters) is not None \
-            or counters["nrOfCompletedInstances"] >= counters["nrOfInstances"]:
-        return None
     data = data or {}
-    records[body_id] = _new(Scope, (
+    body = records[body_id] = _new(Scope, (
         body_id, body_node, body_parent, body_token, MI_SCOPE, MappingProxyType(counters),
         data if type(data) is MappingProxyType else MappingProxyType(copy_dict(data))))
     del records[scope]
+    decided = approval_decision(node, counters)  # as multi_instance_decision decides
+    if decided is not None:
+        return _new(BodyCompletes, (body, decided))  # type: ignore[no-any-return]
+    if counters["nrOfCompletedInstances"] >= counters["nrOfInstances"]:
+        return _new(BodyCompletes, (body, Run.final_outcome(node, counters)))  # type: ignore[no-any-return]
     remaining = list(tokens)
     remaining.remove(token)
     done = list(completed)
