@@ -88,8 +88,9 @@ def start(
     run = Run(graph, None, now, new_id, values, initiator)
     run.variables_changed = bool(values)
     run.live[ROOT_SCOPE] = 1
-    run.arm_scope(ROOT_SCOPE, graph.id)
-    run.agenda.append((run.next_id(), ROOT_SCOPE, node, None))
+    if graph.armed_event_subprocesses:
+        run.arm_scope(ROOT_SCOPE, graph.id)
+    run.agenda.append((str(new_id()), ROOT_SCOPE, node, None))  # run.next_id()
     run.work()
     return run.result()
 

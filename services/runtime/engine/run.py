@@ -46,6 +46,7 @@ from services.runtime.engine.events import (
     TaskCancelled,
     TaskCompleted,
     TaskCreated,
+    TaskSpec,
     TokenMoved,
     WorkCancelled,
     WorkCreated,
@@ -1061,8 +1062,8 @@ class Run:
         if loop.output_collection:
             data["results"] = [None] * count
         self.tokens.append(_new(Token, (token_id, node.id, scope, None, None, None, None)))
-        self.scopes[body] = Scope(body, node.id, scope, token_id, MI_SCOPE,
-                                  MappingProxyType(counters), MappingProxyType(data))
+        self.scopes[body] = _new(Scope, (body, node.id, scope, token_id, MI_SCOPE,
+                                         MappingProxyType(counters), MappingProxyType(data)))
         if node.armed:
             self.arm_boundaries(token_id, scope, node)
         if count == 0:
@@ -1119,15 +1120,23 @@ class Run:
         started = node.started
         name = node.name
         now = self.now
+        # create_assigned of a string assignee without a due date, written out
+        plain = not definition.constant and definition.due_date is None
+        users = definition.fixed_candidate_users
+        groups = definition.fixed_candidate_groups
+        tail = definition.fixed_tail
         for token_id, instance, local in made:
             events.append(started)
             task_id = str(new_id())
             if definition.constant:
                 spec = definition.create(task_id, node_id, name, now, None)
             else:
-                spec = definition.create_assigned(
-                    task_id, node_id, name, now,
-                    local[variable] if variable in local else self.lookup(body, variable or ""))
+                value = local[variable] if variable in local else self.lookup(body, variable or "")
+                if plain and type(value) is str:
+                    spec = _new(TaskSpec, (task_id, node_id, name, value.strip() or None, users,
+                                           groups, None, *tail))
+                else:
+                    spec = definition.create_assigned(task_id, node_id, name, now, value)
             tokens.append(_new(Token, (token_id, node_id, instance, task_id, None, None, None)))
             events.append(_new(TaskCreated, (spec,)))
 
