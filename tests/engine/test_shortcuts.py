@@ -3,7 +3,8 @@
 Every model here is compiled twice: as usual, and without the quick forms of simple
 expressions (``${name}`` assignees and collections, one-variable conditions); and
 every command runs twice: as usual, and with the counting of a multi-instance
-instance left to a full run. Results and errors must be the same."""
+instance and the passing on of a token to the next task or end event left to a full
+run. Results and errors must be the same."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def _plain(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         patch.setattr(engine_extensions, "variable_name", lambda expression: None)
         patch.setattr(engine_compiler, "quick_test", lambda expression: None)
         patch.setattr(execution, "count_instance", lambda *arguments: None)
+        patch.setattr(execution, "pass_on", lambda *arguments: None)
         yield
 
 
@@ -183,3 +185,17 @@ def test_simple_conditions(monkeypatch: pytest.MonkeyPatch, condition: str, valu
         '<sequenceFlow id="other" sourceRef="g" targetRef="else"/>'
         + flows("then>e", "else>e"))
     _same(monkeypatch, bpmn, {"x": value, "who": value} if value is not None else {})
+
+
+@pytest.mark.parametrize("assignee", ["${who}", "${initiator}", "fixed", "${missing}"])
+@pytest.mark.parametrize("who", ["ann", " ", 7, None, ["x"]])
+def test_tasks_in_a_row_and_parallel_ends(monkeypatch: pytest.MonkeyPatch, assignee: str,
+                                          who: Any) -> None:
+    bpmn = _process(
+        '<startEvent id="s" camunda:initiator="starter"/><parallelGateway id="fork"/>'
+        f'<userTask id="a" camunda:assignee="{assignee}" camunda:dueDate="PT2H"/>'
+        '<userTask id="b" camunda:candidateGroups="g"><extensionElements><bpm:raci>'
+        "<bpm:informed>user:cc</bpm:informed></bpm:raci></extensionElements></userTask>"
+        '<userTask id="c" camunda:assignee="${who}"/><endEvent id="e1"/><endEvent id="e2"/>'
+        + flows("s>fork", "fork>a", "a>b", "b>e1", "fork>c", "c>e2"))
+    _same(monkeypatch, bpmn, {"who": who} if who is not None else {})

@@ -32,6 +32,7 @@ from services.runtime.engine.run import (
     Result,
     Run,
     count_instance,
+    pass_on,
     scope_index,
 )
 from services.runtime.engine.state import (
@@ -136,7 +137,13 @@ def complete_task(
     values = copy_variables(variables) if variables is not None else None
     scopes = None
     completes = None
-    if node.loop is not None and not values and token.group is None and not state.signers \
+    if node.loop is None and node.approval is None and not values and token.group is None \
+            and not state.signers and not state.jobs and not state.subscriptions \
+            and not state.scopes and not graph.inclusive_upstream:
+        passed = pass_on(graph, state, token, node, task_id, actor, outcome, now, new_id)
+        if passed is not None:
+            return passed
+    elif node.loop is not None and not values and token.group is None and not state.signers \
             and not state.jobs and not state.subscriptions and not graph.inclusive_upstream:
         scopes = scope_index(state.scopes)
         counted = count_instance(graph, state, scopes, token, node, task_id, actor, outcome)

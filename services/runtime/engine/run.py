@@ -1743,6 +1743,78 @@ def count_instance(graph: ProcessGraph, state: InstanceState, records: dict[str,
     return _new(Result, (new_state, events, (), (), (), ()))  # type: ignore[no-any-return]
 
 
+def pass_on(graph: ProcessGraph, state: InstanceState, token: Token, node: Node,
+            task_id: str, actor: str | None, outcome: str | None, now: datetime,
+            new_id: NewId) -> Result | None:
+    """``complete_task`` for a task whose token goes along the task's single exit into
+    a user task or a plain end event: the new state is made directly, as a run would
+    leave it (the same records, ids and checks).
+
+    The caller has checked the command and that the task is not an approval or
+    multi-instance task, that the instance has no scopes, jobs, subscriptions or
+    signers, the graph no inclusive joins and the command no variables. ``None``
+    (before anything is made) when the next node is anything else: a multi-instance
+    task, one with boundary events to arm or an assignment that needs the full
+    context, an end event that throws."""
+    flow = node.exit
+    scope = token.scope
+    if flow is None or scope != ROOT_SCOPE:
+        return None
+    target = graph.nodes[flow.target]
+    behavior = target.behavior
+    definition = target.task
+    if behavior == USER_TASK:
+        if target.loop is not None or target.armed or definition is None or not (
+                definition.constant or (definition.assignee_variable is not None
+                                        and (target.io is None or not target.io.inputs))):
+            return None
+    elif behavior != END_EVENT or target.trigger is not None:
+        return None
+    (_, status, variables, initiator, tokens, _, _, _, works, _, completed, result) = state
+    node_id = node.id
+    events = [_new(TaskCompleted, (task_id, node_id, actor, outcome)), node.completed]
+    if node.copies:
+        events.extend(node.copies)
+    remaining = list(tokens)
+    remaining.remove(token)
+    done = list(completed)
+    if node_id in done:
+        done.remove(node_id)
+    done.append(node_id)
+    events.append(target.started)
+    if definition is not None:  # create_task
+        new_task = str(new_id())
+        if definition.constant:
+            spec = definition.create(new_task, target.id, target.name, now, None)
+        else:
+            name = definition.assignee_variable or ""
+            spec = definition.create_assigned(
+                new_task, target.id, target.name, now,
+                variables[name] if name in variables
+                else initiator if name == "initiator" else None)  # lookup in the root scope
+        remaining.append(_new(Token, (token.id, target.id, scope, new_task, None, None, None)))
+        events.append(_new(TaskCreated, (spec,)))
+    else:  # a plain end event: the token ends; the instance with its last token
+        live = 0
+        for other in tokens:
+            if other.scope == scope:
+                live += 1
+        if live == 1:
+            if remaining:
+                return None  # tokens outside any scope: the run cancels what it can
+            status = COMPLETED
+        events.append(target.completed)
+        if target.copies:
+            events.extend(target.copies)
+        if status == COMPLETED:
+            events.append(_INSTANCE_COMPLETED)
+    new_state = _new(InstanceState, (
+        graph.id, status, variables, initiator, tuple(remaining), (), (), (),
+        tuple(works) if works else (), (), tuple(done), result,
+    ))
+    return _new(Result, (new_state, tuple(events), (), (), (), ()))  # type: ignore[no-any-return]
+
+
 def too_many_steps(node: Node) -> StepLimitExceeded:
     return StepLimitExceeded(
         f"more than {MAX_STEPS} steps without reaching a wait state; the model loops "
