@@ -401,6 +401,25 @@ class ApprovalDecided(_Record):
     instances: int
 
 
+_SET_APPROVAL_FIELDS = tuple(ApprovalDecided.__dict__[field.name].__set__
+                             for field in fields(ApprovalDecided))
+
+
+def approval_decided(node_id: str, outcome: str, approved: int, rejected: int,
+                     instances: int) -> ApprovalDecided:
+    """``ApprovalDecided(...)``, made by setting its slots directly: the frozen
+    dataclass's ``__init__`` sets every field through ``object.__setattr__``, which
+    takes about twice as long (one is made whenever an approval decides)."""
+    record = object.__new__(ApprovalDecided)
+    set_node_id, set_outcome, set_approved, set_rejected, set_instances = _SET_APPROVAL_FIELDS
+    set_node_id(record, node_id)
+    set_outcome(record, outcome)
+    set_approved(record, approved)
+    set_rejected(record, rejected)
+    set_instances(record, instances)
+    return record
+
+
 @dataclass(frozen=True, slots=True)
 class TokenMoved(_Record):
     """A token was taken from ``from_node`` and put at ``to_node`` (an administrator's

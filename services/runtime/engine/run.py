@@ -32,7 +32,6 @@ from services.runtime.engine.errors import (
     StepLimitExceeded,
 )
 from services.runtime.engine.events import (
-    ApprovalDecided,
     CallActivityCancelled,
     CallActivityStarted,
     ErrorUnhandled,
@@ -50,6 +49,7 @@ from services.runtime.engine.events import (
     TokenMoved,
     WorkCancelled,
     WorkCreated,
+    approval_decided,
 )
 from services.runtime.engine.graph import (
     BOUNDARY_EVENT,
@@ -1248,7 +1248,7 @@ class Run:
                 counters: Mapping[str, Any]) -> None:
         name = f"{node.id}_outcome"
         self.put(self.owner_scope(scope, name), name, outcome, checked=False)  # assign
-        self.events.append(ApprovalDecided(
+        self.events.append(approval_decided(
             node.id, outcome, counters.get("nrOfApproved", 0), counters.get("nrOfRejected", 0),
             counters.get("nrOfInstances", 1)))
 
