@@ -1893,12 +1893,12 @@ def check_total_size(variables: Mapping[str, Any], scopes: Iterable[Scope]) -> N
     """Refuse a state whose variables are too large. Counted: the instance's variables
     and the local variables of sub-processes (multi-instance instances hold an element
     of a collection that is counted where it lives, and the engine's counters)."""
-    estimate = _estimate(variables)
+    estimate = _estimate_map(variables)
     counted: list[Scope] = []
     for scope in scopes:
         if scope.kind in _COUNTED and scope.variables:
             counted.append(scope)
-            estimate += _estimate(scope.variables)
+            estimate += _estimate_map(scope.variables)
     if estimate <= MAX_VARIABLES_BYTES:
         return
     total = _size(variables)
@@ -1908,6 +1908,15 @@ def check_total_size(variables: Mapping[str, Any], scopes: Iterable[Scope]) -> N
         raise InvalidCommand(
             f"the instance's variables would take {total} bytes; at most "
             f"{MAX_VARIABLES_BYTES} are allowed")
+
+
+def _estimate_map(value: Mapping[str, Any]) -> int:
+    """:func:`_estimate` of a map."""
+    total = 2
+    for key, item in value.items():
+        total += 6 * (len(key) + len(item)) + 6 if type(item) is str \
+            else 6 * len(key) + 4 + _estimate(item)
+    return total
 
 
 def _estimate(value: Any) -> int:
@@ -1932,11 +1941,7 @@ def _estimate(value: Any) -> int:
             total += 6 * len(item) if type(item) is str else _estimate(item) - 2
         return total
     if kind is dict or kind is MappingProxyType or isinstance(value, Mapping):
-        total = 2
-        for key, item in value.items():
-            total += 6 * (len(key) + len(item)) + 6 if type(item) is str \
-                else 6 * len(key) + 4 + _estimate(item)
-        return total
+        return _estimate_map(value)
     if kind is Decimal:
         return 64 + len(str(value))
     return 64
