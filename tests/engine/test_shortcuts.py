@@ -3,8 +3,8 @@
 Every model here is compiled twice: as usual, and without the quick forms of simple
 expressions (``${name}`` assignees and collections, one-variable conditions); and
 every command runs twice: as usual, and with the counting of a multi-instance
-instance and the passing on of a token to the next task or end event left to a full
-run. Results and errors must be the same."""
+instance, the completion of its body and the passing on of a token to the next task
+or end event left to a full run. Results and errors must be the same."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ def _plain(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         patch.setattr(engine_compiler, "quick_test", lambda expression: None)
         patch.setattr(execution, "count_instance", lambda *arguments: None)
         patch.setattr(execution, "pass_on", lambda *arguments: None)
+        patch.setattr(execution, "finish_body", lambda *arguments: None)
         yield
 
 
@@ -199,3 +200,25 @@ def test_tasks_in_a_row_and_parallel_ends(monkeypatch: pytest.MonkeyPatch, assig
         '<userTask id="c" camunda:assignee="${who}"/><endEvent id="e1"/><endEvent id="e2"/>'
         + flows("s>fork", "fork>a", "a>b", "b>e1", "fork>c", "c>e2"))
     _same(monkeypatch, bpmn, {"who": who} if who is not None else {})
+
+
+@pytest.mark.parametrize("reject", ["", 'bpm:rejectAction="end"', 'bpm:rejectAction="initiator"',
+                                    'bpm:rejectAction="previous"', 'bpm:rejectAction="node:draft"'])
+@pytest.mark.parametrize("after", ["end", "gateway"])
+@pytest.mark.parametrize("votes", ["a", "r", "ar"])
+def test_approvals_that_end_with_their_body(monkeypatch: pytest.MonkeyPatch, reject: str,
+                                            after: str, votes: str) -> None:
+    tail = ('<endEvent id="e"/>' + flows("draft>sign", "sign>e")) if after == "end" else (
+        '<exclusiveGateway id="route" default="ok"/><userTask id="next"/><endEvent id="e"/>'
+        '<sequenceFlow id="in" sourceRef="draft" targetRef="sign"/>'
+        '<sequenceFlow id="out" sourceRef="sign" targetRef="route"/>'
+        '<sequenceFlow id="ok" sourceRef="route" targetRef="next"/>'
+        '<sequenceFlow id="no" sourceRef="route" targetRef="draft"><conditionExpression>'
+        "${sign_outcome == 'rejected'}</conditionExpression></sequenceFlow>"
+        '<sequenceFlow id="done" sourceRef="next" targetRef="e"/>')
+    bpmn = _process(
+        '<startEvent id="s"/><userTask id="draft" camunda:assignee="${initiator}"/>'
+        f'<userTask id="sign" bpm:approval="true" bpm:signMode="all" {reject} '
+        'camunda:assignee="${signer}">' + _COLLECTION.format(sequential="", inner="")
+        + '</userTask><sequenceFlow id="f0" sourceRef="s" targetRef="draft"/>' + tail)
+    _same(monkeypatch, bpmn, {"signers": ["ann", "ben"]}, votes)

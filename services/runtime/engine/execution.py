@@ -32,6 +32,7 @@ from services.runtime.engine.run import (
     Result,
     Run,
     count_instance,
+    finish_body,
     pass_on,
     scope_index,
 )
@@ -149,7 +150,12 @@ def complete_task(
         counted = count_instance(graph, state, scopes, token, node, task_id, actor, outcome)
         if type(counted) is Result:
             return counted
-        completes = counted  # BodyCompletes: the run finishes the body it counted
+        completes = counted  # BodyCompletes: the body completes
+        if completes is not None:
+            finished = finish_body(graph, state, scopes, completes, token, node, task_id,
+                                   actor, outcome, now, new_id)
+            if finished is not None:
+                return finished
 
     run = Run(graph, state, now, new_id, None, None, scopes)
     scope = token.scope

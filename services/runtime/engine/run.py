@@ -1743,74 +1743,198 @@ def count_instance(graph: ProcessGraph, state: InstanceState, records: dict[str,
     return _new(Result, (new_state, events, (), (), (), ()))  # type: ignore[no-any-return]
 
 
-def pass_on(graph: ProcessGraph, state: InstanceState, token: Token, node: Node,
-            task_id: str, actor: str | None, outcome: str | None, now: datetime,
-            new_id: NewId) -> Result | None:
-    """``complete_task`` for a task whose token goes along the task's single exit into
-    a user task or a plain end event: the new state is made directly, as a run would
-    leave it (the same records, ids and checks).
+_MAX_HOPS = 8
+"""Most exclusive gateways a token is followed through without a run."""
 
-    The caller has checked the command and that the task is not an approval or
-    multi-instance task, that the instance has no scopes, jobs, subscriptions or
-    signers, the graph no inclusive joins and the command no variables. ``None``
-    (before anything is made) when the next node is anything else: a multi-instance
-    task, one with boundary events to arm or an assignment that needs the full
-    context, an end event that throws."""
+
+def next_stop(graph: ProcessGraph, node: Node, variables: Mapping[str, Any],
+              initiator: str | None) -> tuple[list[Node], Node] | None:
+    """Where a token leaving ``node`` in the root scope (of an instance without
+    scopes) comes to rest, when finding that needs no run: along the node's single
+    exit and through exclusive gateways whose conditions their quick forms decide
+    (with ``variables``), to a user task made without a context or a plain end event.
+    The gateways passed and that node, or ``None``. Nothing is changed."""
     flow = node.exit
-    scope = token.scope
-    if flow is None or scope != ROOT_SCOPE:
+    if flow is None:
         return None
+    gateways: list[Node] = []
     target = graph.nodes[flow.target]
-    behavior = target.behavior
-    definition = target.task
-    if behavior == USER_TASK:
+    while target.behavior == EXCLUSIVE_GATEWAY:
+        if len(gateways) == _MAX_HOPS:
+            return None
+        gateways.append(target)
+        default = target.default
+        chosen = None
+        for flow in target.outgoing:  # Run.choose, with quick tests only
+            if flow is default:
+                continue
+            if flow.condition is None:
+                chosen = flow
+                break
+            quick = flow.quick
+            if quick is None:
+                return None
+            name = quick.variable
+            decided = quick.decide(variables[name] if name in variables
+                                   else initiator if name == "initiator" else None)
+            if decided is None:
+                return None
+            if decided:
+                chosen = flow
+                break
+        if chosen is None:
+            if default is None:
+                return None  # the run raises NoPathFound
+            chosen = default
+        target = graph.nodes[chosen.target]
+    if target.behavior == USER_TASK:
+        definition = target.task
         if target.loop is not None or target.armed or definition is None or not (
                 definition.constant or (definition.assignee_variable is not None
                                         and (target.io is None or not target.io.inputs))):
             return None
-    elif behavior != END_EVENT or target.trigger is not None:
+    elif target.behavior != END_EVENT or target.trigger is not None:
+        return None
+    return gateways, target
+
+
+def arrive(gateways: list[Node], target: Node, token_id: str, tokens: tuple[Token, ...],
+           remaining: list[Token], events: list[Any], variables: Mapping[str, Any],
+           initiator: str | None, now: datetime, new_id: NewId) -> bool | None:
+    """The token ``token_id`` passes ``gateways`` and comes to rest at ``target`` (found
+    by :func:`next_stop`), as a run's agenda moves it: their records go to
+    ``events`` and a new task's token to ``remaining`` (the instance's tokens
+    without the ones that left; ``tokens`` are the state's). True when the instance
+    completes; ``None``, before anything is made, when the run must decide."""
+    for gateway in gateways:
+        events.append(gateway.started)
+        events.append(gateway.completed)
+        if gateway.copies:
+            events.extend(gateway.copies)
+    definition = target.task
+    if definition is None:  # a plain end event: the token ends, the instance with its last
+        live = 0
+        for other in tokens:
+            if other.scope == ROOT_SCOPE:
+                live += 1
+        if live == 1 and remaining:
+            return None  # tokens outside any scope: the run cancels what it can
+        events.append(target.started)
+        events.append(target.completed)
+        if target.copies:
+            events.extend(target.copies)
+        if live == 1:
+            events.append(_INSTANCE_COMPLETED)
+            return True
+        return False
+    events.append(target.started)  # create_task
+    new_task = str(new_id())
+    if definition.constant:
+        spec = definition.create(new_task, target.id, target.name, now, None)
+    else:
+        name = definition.assignee_variable or ""
+        spec = definition.create_assigned(
+            new_task, target.id, target.name, now,
+            variables[name] if name in variables
+            else initiator if name == "initiator" else None)  # lookup in the root scope
+    remaining.append(_new(Token, (token_id, target.id, ROOT_SCOPE, new_task, None, None, None)))
+    events.append(_new(TaskCreated, (spec,)))
+    return False
+
+
+def pass_on(graph: ProcessGraph, state: InstanceState, token: Token, node: Node,
+            task_id: str, actor: str | None, outcome: str | None, now: datetime,
+            new_id: NewId) -> Result | None:
+    """``complete_task`` for a task whose token goes on without needing a run (see
+    :func:`next_stop`): the new state is made directly, as a run would leave it (the
+    same records, ids and checks).
+
+    The caller has checked the command and that the task is not an approval or
+    multi-instance task, that the instance has no scopes, jobs, subscriptions or
+    signers, the graph no inclusive joins and the command no variables. ``None``
+    (before anything is made) when the token goes anywhere else."""
+    if token.scope != ROOT_SCOPE:
         return None
     (_, status, variables, initiator, tokens, _, _, _, works, _, completed, result) = state
+    route = next_stop(graph, node, variables, initiator)
+    if route is None:
+        return None
     node_id = node.id
-    events = [_new(TaskCompleted, (task_id, node_id, actor, outcome)), node.completed]
+    events: list[Any] = [_new(TaskCompleted, (task_id, node_id, actor, outcome)), node.completed]
     if node.copies:
         events.extend(node.copies)
     remaining = list(tokens)
     remaining.remove(token)
+    ended = arrive(*route, token.id, tokens, remaining, events, variables, initiator, now, new_id)
+    if ended is None:
+        return None
     done = list(completed)
     if node_id in done:
         done.remove(node_id)
     done.append(node_id)
-    events.append(target.started)
-    if definition is not None:  # create_task
-        new_task = str(new_id())
-        if definition.constant:
-            spec = definition.create(new_task, target.id, target.name, now, None)
-        else:
-            name = definition.assignee_variable or ""
-            spec = definition.create_assigned(
-                new_task, target.id, target.name, now,
-                variables[name] if name in variables
-                else initiator if name == "initiator" else None)  # lookup in the root scope
-        remaining.append(_new(Token, (token.id, target.id, scope, new_task, None, None, None)))
-        events.append(_new(TaskCreated, (spec,)))
-    else:  # a plain end event: the token ends; the instance with its last token
-        live = 0
-        for other in tokens:
-            if other.scope == scope:
-                live += 1
-        if live == 1:
-            if remaining:
-                return None  # tokens outside any scope: the run cancels what it can
-            status = COMPLETED
-        events.append(target.completed)
-        if target.copies:
-            events.extend(target.copies)
-        if status == COMPLETED:
-            events.append(_INSTANCE_COMPLETED)
     new_state = _new(InstanceState, (
-        graph.id, status, variables, initiator, tuple(remaining), (), (), (),
-        tuple(works) if works else (), (), tuple(done), result,
+        graph.id, COMPLETED if ended else status, variables, initiator, tuple(remaining), (),
+        (), (), tuple(works) if works else (), (), tuple(done), result,
+    ))
+    return _new(Result, (new_state, tuple(events), (), (), (), ()))  # type: ignore[no-any-return]
+
+
+def finish_body(graph: ProcessGraph, state: InstanceState, records: dict[str, Scope],
+                completes: BodyCompletes, token: Token, node: Node, task_id: str,
+                actor: str | None, outcome: str | None, now: datetime,
+                new_id: NewId) -> Result | None:
+    """``complete_task`` for the task of the instance whose end completes its
+    multi-instance body (``completes``, from :func:`count_instance`, which left
+    ``records`` with only the body) when the rest needs no run either: the body is in
+    the root scope and the only scope, it collects no output, a rejection has no
+    reject action, and the token then goes on as :func:`pass_on` lets it. The new
+    state is made as a run would leave it; ``None`` before anything is made
+    otherwise."""
+    body, decided = completes
+    approval = node.approval
+    loop = node.loop
+    if body.parent != ROOT_SCOPE or len(records) != 1 or loop is None \
+            or loop.output_collection or (decided == REJECTED and approval is not None
+                                          and approval.reject_action is not None):
+        return None
+    (_, status, variables, initiator, tokens, _, _, _, works, _, completed, result) = state
+    host = None
+    for other in tokens:  # Run.token
+        if other.id == body.token and other.scope == ROOT_SCOPE:
+            host = other
+            break
+    if host is None:
+        return None
+    if decided is not None:  # Run.decided: the outcome in the root scope
+        variables = copy_dict(variables)
+        variables[f"{node.id}_outcome"] = decided
+    route = next_stop(graph, node, variables, initiator)
+    if route is None:
+        return None
+    node_id = node.id
+    events: list[Any] = [_new(TaskCompleted, (task_id, node_id, actor, outcome)), node.completed]
+    if decided is not None:
+        counters = body.variables
+        events.append(approval_decided(
+            node_id, decided, counters.get("nrOfApproved", 0), counters.get("nrOfRejected", 0),
+            counters.get("nrOfInstances", 1)))
+    events.append(node.completed)
+    if node.copies:
+        events.extend(node.copies)
+    remaining = list(tokens)
+    remaining.remove(token)
+    remaining.remove(host)
+    ended = arrive(*route, host.id, tokens, remaining, events, variables, initiator, now, new_id)
+    if ended is None:
+        return None
+    done = list(completed)
+    if node_id in done:
+        done.remove(node_id)
+    done.append(node_id)
+    new_state = _new(InstanceState, (
+        graph.id, COMPLETED if ended else status,
+        MappingProxyType(variables) if decided is not None else variables, initiator,
+        tuple(remaining), (), (), (), tuple(works) if works else (), (), tuple(done), result,
     ))
     return _new(Result, (new_state, tuple(events), (), (), (), ()))  # type: ignore[no-any-return]
 
