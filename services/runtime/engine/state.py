@@ -105,6 +105,7 @@ _SCOPE_KINDS = frozenset({SUB_SCOPE, EVENT_SCOPE, MI_SCOPE, INSTANCE_SCOPE})
 _NO_VARIABLES: Mapping[str, Any] = MappingProxyType({})
 
 _MAX_VARIABLE_DEPTH = 32
+_PLAIN = frozenset({str, int, bool, type(None)})
 _TAGS = frozenset({"$decimal", "$datetime", "$date", "$map"})
 
 
@@ -413,6 +414,12 @@ def _copy_value(value: Any, path: str, depth: int) -> Any:
             else:
                 copied[key] = _copy_value(item, f"{path}.{key}", depth + 1)
         return copied
+    if kind is list or kind is tuple:
+        for item in value:
+            if type(item) not in _PLAIN:
+                break
+        else:
+            return list(value)  # strings, whole numbers, booleans and nulls, as they are
     if kind is list or isinstance(value, (list, tuple)):
         items: list[Any] = []
         for index, item in enumerate(value):
