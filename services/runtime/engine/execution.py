@@ -119,11 +119,14 @@ def complete_task(
     # check_now and check_state, with the checks that pass almost always made first
     if not (_checked_now and _checked_now[0] is now):
         check_now(now)
-    if type(state) is not InstanceState or state.process_id != graph.id \
-            or state.status != ACTIVE:
+    if type(state) is not InstanceState:
+        check_state(graph, state)
+    (process_id, status, _, _, tokens, records, jobs, subscriptions, _, signers, _,
+     _) = state
+    if process_id != graph.id or status != ACTIVE:
         check_state(graph, state)
     token = None
-    for candidate in state.tokens:
+    for candidate in tokens:
         if candidate.task == task_id:
             token = candidate
             break
@@ -138,24 +141,27 @@ def complete_task(
     values = copy_variables(variables) if variables is not None else None
     scopes = None
     completes = None
-    if node.loop is None and node.approval is None and not values and token.group is None \
-            and not state.signers and not state.jobs and not state.subscriptions \
-            and not state.scopes and not graph.inclusive_upstream:
-        passed = pass_on(graph, state, token, node, task_id, actor, outcome, now, new_id)
-        if passed is not None:
-            return passed
-    elif node.loop is not None and not values and token.group is None and not state.signers \
-            and not state.jobs and not state.subscriptions and not graph.inclusive_upstream:
-        scopes = scope_index(state.scopes)
-        counted = count_instance(graph, state, scopes, token, node, task_id, actor, outcome)
-        if type(counted) is Result:
-            return counted
-        completes = counted  # BodyCompletes: the body completes
-        if completes is not None:
-            finished = finish_body(graph, state, scopes, completes, token, node, task_id,
-                                   actor, outcome, now, new_id)
-            if finished is not None:
-                return finished
+    if not (values or token.group is not None or signers or jobs or subscriptions
+            or graph.inclusive_upstream):
+        # Nothing else to keep track of: a shortcut may make the state a run would.
+        if node.loop is None:
+            if node.approval is None and not records:
+                passed = pass_on(graph, state, token, node, task_id, actor, outcome, now,
+                                 new_id)
+                if passed is not None:
+                    return passed
+        else:
+            scopes = scope_index(records)
+            counted = count_instance(graph, state, scopes, token, node, task_id, actor,
+                                     outcome)
+            if type(counted) is Result:
+                return counted
+            completes = counted  # BodyCompletes: the body completes
+            if completes is not None:
+                finished = finish_body(graph, state, scopes, completes, token, node,
+                                       task_id, actor, outcome, now, new_id)
+                if finished is not None:
+                    return finished
 
     run = Run(graph, state, now, new_id, None, None, scopes)
     scope = token.scope
