@@ -92,7 +92,7 @@ def start(
     run.live[ROOT_SCOPE] = 1
     if graph.armed_event_subprocesses:
         run.arm_scope(ROOT_SCOPE, graph.id)
-    run.agenda.append((str(new_id()), ROOT_SCOPE, node, None))  # run.next_id()
+    run.agenda.append((run.next_id(), ROOT_SCOPE, node, None))
     run.work()
     return run.result()
 

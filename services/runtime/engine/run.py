@@ -168,10 +168,9 @@ class Result(NamedTuple):
         """All instance (root scope) variables after the command (a fresh copy)."""
         return clone_variables(self.state.variables)
 
+    # Read after every command: a getter in C runs without a Python frame.
     status = property(attrgetter("state.status"),
-                      doc="""``active``, ``completed`` or ``terminated``.""")
-    """``active``, ``completed`` or ``terminated``. (Read by the runtime after every
-    command: a property whose getter is ``attrgetter``, so no Python frame.)"""
+                      doc="``active``, ``completed`` or ``terminated``.")
 
     @property
     def active_nodes(self) -> tuple[str, ...]:
@@ -1101,9 +1100,7 @@ class Run:
                 agenda.append((token_id, instance, node, INNER))
             return
         definition = node.task
-        variable = definition.assignee_variable if definition is not None else None
-        if definition is None or not (definition.constant or (
-                variable is not None and (node.io is None or not node.io.inputs))) \
+        if definition is None or not task_without_context(node) \
                 or self.steps + len(made) > MAX_STEPS:
             for token_id, instance, _ in made:
                 self.steps += 1
@@ -1121,6 +1118,7 @@ class Run:
         name = node.name
         now = self.now
         # create_assigned of a string assignee without a due date, written out
+        variable = definition.assignee_variable
         plain = not definition.constant and definition.due_date is None
         users = definition.fixed_candidate_users
         groups = definition.fixed_candidate_groups
@@ -1661,6 +1659,15 @@ def approval_decision(node: Node, counters: Mapping[str, Any]) -> str | None:
     return None
 
 
+def task_without_context(node: Node) -> bool:
+    """The user task ``node``'s task is made without the variables' context: its
+    definition is constant, or only its assignee is read, from one variable (and it
+    has no input mappings). The cases ``Run.create_task`` makes directly."""
+    definition = node.task
+    return definition is not None and (definition.constant or (
+        definition.assignee_variable is not None and (node.io is None or not node.io.inputs)))
+
+
 def scope_index(scopes: tuple[Scope, ...]) -> dict[str, Scope]:
     """Scopes by id, in their order (a later one of the same id replaces the first).
     (A loop: a comprehension would make and call a function each time.)"""
@@ -1788,10 +1795,7 @@ def next_stop(graph: ProcessGraph, node: Node, variables: Mapping[str, Any],
             chosen = default
         target = graph.nodes[chosen.target]
     if target.behavior == USER_TASK:
-        definition = target.task
-        if target.loop is not None or target.armed or definition is None or not (
-                definition.constant or (definition.assignee_variable is not None
-                                        and (target.io is None or not target.io.inputs))):
+        if target.loop is not None or target.armed or not task_without_context(target):
             return None
     elif target.behavior != END_EVENT or target.trigger is not None:
         return None
