@@ -49,6 +49,7 @@ __all__ = [
     "WorkCompleted",
     "WorkCreated",
     "WorkFailed",
+    "approval_decided",
 ]
 
 

@@ -11,6 +11,13 @@ a user task, a join, a sub-process, a catch event, work ...) or has ended. Token
 moving through pass-through nodes keep their id; splits make new ids. A per-scope count
 of live tokens (waiting or on the agenda) tells when a scope is done. Once the agenda
 is empty the inclusive joins that no token can reach any more fire.
+
+Shortcuts: ``complete_task`` hands the most common completions to functions that make
+the new state directly, exactly as a run would leave it, and fall back to a run
+(returning ``None`` before anything is made) in every other case: counting one
+instance of a parallel multi-instance task (:func:`count_instance`), completing its
+body (:func:`finish_body`) and passing a token on to the next task or end event
+(:func:`pass_on`). ``tests/engine/test_shortcuts.py`` compares them with the run.
 """
 
 from __future__ import annotations
