@@ -1817,19 +1817,20 @@ def arrive(gateways: list[Node], target: Node, token_id: str, tokens: tuple[Toke
     ``events`` and a new task's token to ``remaining`` (the instance's tokens
     without the ones that left; ``tokens`` are the state's). True when the instance
     completes; ``None``, before anything is made, when the run must decide."""
-    for gateway in gateways:
-        events.append(gateway.started)
-        events.append(gateway.completed)
-        if gateway.copies:
-            events.extend(gateway.copies)
     definition = target.task
+    live = 0
     if definition is None:  # a plain end event: the token ends, the instance with its last
-        live = 0
         for other in tokens:
             if other.scope == ROOT_SCOPE:
                 live += 1
         if live == 1 and remaining:
             return None  # tokens outside any scope: the run cancels what it can
+    for gateway in gateways:
+        events.append(gateway.started)
+        events.append(gateway.completed)
+        if gateway.copies:
+            events.extend(gateway.copies)
+    if definition is None:
         events.append(target.started)
         events.append(target.completed)
         if target.copies:
