@@ -241,7 +241,7 @@ class Run:
     __slots__ = (
         "_contexts", "agenda", "changes", "completed", "events", "graph", "initiator",
         "jobs", "live", "new_id", "nodes", "now", "outcomes", "own_variables",
-        "result_value", "scopes", "signers", "status", "steps", "subs",
+        "result_value", "scopes", "signers", "status", "steps", "sub_scopes", "subs",
         "tokens", "variables", "variables_changed", "works",
     )
 
@@ -280,12 +280,16 @@ class Run:
             self.signers: list[Signer] = []
             self.completed: list[str] = []
             self.result_value: str | None = None
+            self.sub_scopes = False
+            """Sub-process (or event sub-process) scopes may exist: their variables
+            count against the size limit."""
             live.source = ()
             return
         (_, self.status, self.variables, self.initiator, tokens, records, jobs, subs, works,
          signers, completed, self.result_value) = state
         self.tokens = list(tokens)
         self.scopes = scopes if scopes is not None else scope_index(records) if records else {}
+        self.sub_scopes = bool(records)
         self.own_variables = False
         self.jobs = list(jobs) if jobs else []
         self.subs = list(subs) if subs else []
@@ -447,7 +451,7 @@ class Run:
         variables = self.variables
         scopes = self.scopes
         if self.variables_changed:
-            check_total_size(variables, scopes.values())
+            check_total_size(variables, scopes.values() if self.sub_scopes else ())
         state = _new(InstanceState, (
             self.graph.id, self.status,
             MappingProxyType(variables) if self.own_variables else variables, self.initiator,
@@ -646,6 +650,7 @@ class Run:
         local: dict[str, Any] = {}
         if io is not None and io.inputs:
             local = self.mapped(io.inputs, scope, node.id)
+        self.sub_scopes = True
         self.scopes[child] = Scope(child, node.id, scope, token_id, SUB_SCOPE,
                                    MappingProxyType(local) if local else _NO_VARIABLES)
         self.tokens.append(Token(token_id, node.id, scope))
@@ -864,6 +869,7 @@ class Run:
         self.live[scope] += 1
         self.events.append(esp.started)
         child = self.next_id()
+        self.sub_scopes = True
         self.scopes[child] = Scope(child, esp.id, scope, host_id, EVENT_SCOPE)
         self.live[child] = 1
         self.arm_scope(child, esp.id)
