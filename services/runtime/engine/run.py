@@ -1145,7 +1145,7 @@ class Run:
                 value = local[variable] if variable in local else self.lookup(body, variable or "")
                 if plain and type(value) is str:
                     spec = _new(TaskSpec, (task_id, node_id, name, value.strip() or None, users,
-                                           groups, None, *tail))
+                                           groups, None) + tail)
                 else:
                     spec = definition.create_assigned(task_id, node_id, name, now, value)
             tokens.append(_new(Token, (token_id, node_id, instance, task_id, None, None, None)))

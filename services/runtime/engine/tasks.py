@@ -226,8 +226,7 @@ class UserTaskDefinition:
             task_id, node_id, name, assignee, self.fixed_candidate_users,
             self.fixed_candidate_groups,
             due_date.resolve(now, _NO_CONTEXT, node_id) if due_date is not None else None,
-            *self.fixed_tail,
-        ))
+        ) + self.fixed_tail)
 
     def create(
         self,
@@ -245,8 +244,8 @@ class UserTaskDefinition:
                 due_at = self.due_date.resolve(now, _NO_CONTEXT, node_id)
             return _new(TaskSpec, (  # type: ignore[no-any-return]
                 task_id, node_id, name, self.fixed_assignee, self.fixed_candidate_users,
-                self.fixed_candidate_groups, due_at, *self.fixed_tail,
-            ))
+                self.fixed_candidate_groups, due_at,
+            ) + self.fixed_tail)
         values: Mapping[str, Any] = context if context is not None else {}
         if self.due_date is not None:
             due_at = self.due_date.resolve(now, values, node_id)
