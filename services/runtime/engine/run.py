@@ -1886,15 +1886,8 @@ def pass_on(graph: ProcessGraph, state: InstanceState, token: Token, node: Node,
     ended = arrive(*route, token.id, tokens, remaining, events, variables, initiator, now, new_id)
     if ended is None:
         return None
-    done = list(completed)
-    if node_id in done:
-        done.remove(node_id)
-    done.append(node_id)
-    new_state = _new(InstanceState, (
-        graph.id, COMPLETED if ended else status, variables, initiator, tuple(remaining), (),
-        (), (), tuple(works) if works else (), (), tuple(done), result,
-    ))
-    return _new(Result, (new_state, tuple(events), (), (), (), ()))  # type: ignore[no-any-return]
+    return _passed_on(graph, status, ended, variables, initiator, remaining, works, completed,
+                      node_id, result, events)
 
 
 def finish_body(graph: ProcessGraph, state: InstanceState, records: dict[str, Scope],
@@ -1945,14 +1938,23 @@ def finish_body(graph: ProcessGraph, state: InstanceState, records: dict[str, Sc
     ended = arrive(*route, host.id, tokens, remaining, events, variables, initiator, now, new_id)
     if ended is None:
         return None
+    return _passed_on(graph, status, ended,
+                      MappingProxyType(variables) if decided is not None else variables,
+                      initiator, remaining, works, completed, node_id, result, events)
+
+
+def _passed_on(graph: ProcessGraph, status: str, ended: bool, variables: Mapping[str, Any],
+               initiator: str | None, remaining: list[Token], works: Any, completed: Any,
+               node_id: str, result: Any, events: list[Any]) -> Result:
+    """The result a run would leave after a shortcut passed a token on from `node_id`:
+    the node counted as completed (last), no timers, subscriptions or scopes left over."""
     done = list(completed)
     if node_id in done:
         done.remove(node_id)
     done.append(node_id)
     new_state = _new(InstanceState, (
-        graph.id, COMPLETED if ended else status,
-        MappingProxyType(variables) if decided is not None else variables, initiator,
-        tuple(remaining), (), (), (), tuple(works) if works else (), (), tuple(done), result,
+        graph.id, COMPLETED if ended else status, variables, initiator, tuple(remaining), (),
+        (), (), tuple(works) if works else (), (), tuple(done), result,
     ))
     return _new(Result, (new_state, tuple(events), (), (), (), ()))  # type: ignore[no-any-return]
 
@@ -2061,6 +2063,14 @@ def _estimate_map(value: Mapping[str, Any]) -> int:
     return total
 
 
+def _joined_length(values: Any) -> int | None:
+    """The characters of a list of strings together; None when an item is no string."""
+    try:
+        return len("".join(values))
+    except TypeError:
+        return None
+
+
 def _estimate(value: Any) -> int:
     """An upper bound of the serialised size, cheap to compute."""
     kind = type(value)
@@ -2072,11 +2082,8 @@ def _estimate(value: Any) -> int:
         # 3 per item (the separator and quotes of a string) and 6 per character, or
         # the item's own estimate and a separator
         if value and type(value[0]) is str:
-            try:
-                characters = len("".join(value))  # a list of strings (else TypeError)
-            except TypeError:
-                pass
-            else:
+            characters = _joined_length(value)
+            if characters is not None:
                 return 2 + 3 * len(value) + 6 * characters
         total = 2 + 3 * len(value)
         for item in value:
