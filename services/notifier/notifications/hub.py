@@ -14,14 +14,10 @@ import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import Any
 
-import asyncpg
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 
-from bpm_common.logging import get_logger
-
-log = get_logger(__name__)
+from bpm_common.listen import listen_forever
 
 CHANNEL = "bpm_notifier_inbox"
 #: put on a stream's queue when it may have missed notifications
@@ -31,12 +27,10 @@ _QUEUE_SIZE = 1000
 
 class InboxHub:
     def __init__(self, url: URL | str, *, application_name: str = "notifier-stream") -> None:
-        url = make_url(url) if isinstance(url, str) else url
-        self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._url = url
         self._application_name = application_name
         self._streams: dict[str, set[asyncio.Queue[str]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
-        self._lost = asyncio.Event()
         self.listening = asyncio.Event()
 
     async def start(self) -> None:
@@ -65,34 +59,20 @@ class InboxHub:
                     del self._streams[username]
 
     async def _run(self) -> None:
-        delay = 0.5
-        while True:
-            connection: asyncpg.Connection | None = None
-            try:
-                connection = await asyncpg.connect(
-                    self._dsn, server_settings={"application_name": self._application_name}
-                )
-                self._lost.clear()
-                connection.add_termination_listener(lambda _: self._lost.set())
-                await connection.add_listener(CHANNEL, self._on_notify)
-                self.listening.set()
-                self._broadcast(RESYNC)  # whatever came while we were not listening
-                delay = 0.5
-                await self._lost.wait()
-                log.warning("inbox_hub_connection_lost")
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the hub outlives database outages
-                log.warning("inbox_hub_listen_failed", error=type(exc).__name__)
-            finally:
-                self.listening.clear()
-                if connection is not None and not connection.is_closed():
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(connection.close(timeout=2))
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+        await listen_forever(
+            self._url,
+            CHANNEL,
+            self._on_notify,
+            application_name=self._application_name,
+            on_connected=self._connected,
+            on_lost=self.listening.clear,
+        )
 
-    def _on_notify(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+    def _connected(self) -> None:
+        self.listening.set()
+        self._broadcast(RESYNC)  # whatever came while we were not listening
+
+    def _on_notify(self, payload: str) -> None:
         recipient, _, notification_id = payload.rpartition(" ")
         for queue in list(self._streams.get(recipient, ())):
             _offer(queue, notification_id)

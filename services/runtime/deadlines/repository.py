@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 from typing import Any
 
-import asyncpg
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common import jsonutil
 from bpm_common.db import Database, driver_connection
-from bpm_common.logging import get_logger
+from bpm_common.listen import listen_forever
 from services.runtime.deadlines.models import DEFAULT_CALENDAR, calendars
 from services.runtime.deadlines.worktime import (
     BusinessCalendar,
     calendar_from_row,
     default_calendar,
 )
-
-log = get_logger(__name__)
 
 CHANGED_CHANNEL = "bpm_runtime_calendars"
 """`pg_notify` channel: the unit of work that saves a calendar announces its name here."""
@@ -66,30 +61,22 @@ class CalendarCache:
         when cancelled). Units of work bound to one test connection never cache."""
         if db.bound:
             return
-        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        delay = 0.5
-        while True:
-            lost = asyncio.Event()
-            connection: asyncpg.Connection | None = None
-            try:
-                connection = await asyncpg.connect(url, server_settings={"application_name": "runtime-calendars"})
-                connection.add_termination_listener(lambda _, lost=lost: lost.set())
-                await connection.add_listener(CHANGED_CHANNEL, lambda *_: self.clear())
-                self.clear()
-                self.listening = True
-                delay = 0.5
-                await lost.wait()
-                log.warning("calendar_listener_lost")
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("calendar_listener_failed", error=type(exc).__name__)
-            finally:
-                self.listening = False
-                self.clear()
-                if connection is not None and not connection.is_closed():
-                    with contextlib.suppress(OSError, asyncpg.InterfaceError, asyncio.TimeoutError):
-                        await asyncio.shield(connection.close(timeout=2))
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+        await listen_forever(
+            db.engine.url,
+            CHANGED_CHANNEL,
+            lambda _name: self.clear(),
+            application_name="runtime-calendars",
+            on_connected=self._listening,
+            on_lost=self._not_listening,
+        )
+
+    def _listening(self) -> None:
+        self.clear()
+        self.listening = True
+
+    def _not_listening(self) -> None:
+        self.listening = False
+        self.clear()
 
 
 async def get_row(session: AsyncSession, name: str) -> dict[str, Any] | None:
