@@ -94,6 +94,8 @@ _LOCK_TASK = (
     + ", (SELECT roles FROM org_users WHERE username = $2 AND active AND NOT deleted) AS caller_org_roles"
     " FROM instances i JOIN tasks t ON t.instance_id = i.id WHERE t.id = $1 FOR UPDATE OF i, t"
 )
+#: (InstanceRow field, its alias in `_LOCK_TASK`)
+_LOCKED_INSTANCE_COLUMNS = tuple((c.name, f"i__{c.name}") for c in _ROW_COLUMNS)
 _INSERT_INSTANCE = (
     "INSERT INTO instances (id, definition_id, definition_key, definition_version, business_key, initiator,"
     " state, trial, engine_state, started_at, parent_instance_id, parent_call_id)"
@@ -240,7 +242,7 @@ class InstanceCommands:
         if found is None:
             raise NotFound(f"task {task_id} not found")
         task = dict(found)
-        row = InstanceRow(**{c.name: task.pop(f"i__{c.name}") for c in _ROW_COLUMNS})
+        row = InstanceRow(**{name: task.pop(alias) for name, alias in _LOCKED_INSTANCE_COLUMNS})
         roles = principal.roles.union(task.pop("caller_org_roles") or ())
         if task["state"] != "open":
             raise Conflict(f"task {task_id} is already {task['state']}")
