@@ -9,16 +9,21 @@ from sqlalchemy import select
 from bpm_common import jsonutil
 from services.runtime.instances.models import history
 from tests.runtime.conftest import EXPENSE
+from tests.runtime.test_assignment_rules import inactive_user
 
 
-async def _outbox_types(runtime) -> list[str]:
+async def _outbox_events(runtime) -> list[dict]:
     from bpm_common.events.outbox import add_event_tables
     from services.runtime.database import Base
 
     outbox, _ = add_event_tables(Base.metadata)
     async with runtime.db.connection() as conn:
         rows = (await conn.execute(select(outbox.c.payload).order_by(outbox.c.position))).all()
-    return [jsonutil.loads(r.payload)["type"] for r in rows]
+    return [jsonutil.loads(r.payload) for r in rows]
+
+
+async def _outbox_types(runtime) -> list[str]:
+    return [event["type"] for event in await _outbox_events(runtime)]
 
 
 async def _inbox(runtime, user, *roles):
@@ -150,6 +155,36 @@ async def test_idempotent_start(runtime):
     assert first.json()["id"] == second.json()["id"]
     listed = (await c.get("/api/v1/process-instances?started_by_me=true", headers=runtime.auth("alice"))).json()
     assert len(listed["items"]) == 1
+
+
+async def test_start_reads_the_callers_organisation_record(runtime):
+    """A start reads the versions and the caller's organisation copy together: a role the
+    copy gives (not the token) opens the trial version, the copy's department goes into
+    `instance.started`, and an inactive user's copied roles count for nothing."""
+    await runtime.publish(EXPENSE.read_bytes(), "expense-reimbursement", version=1)
+    await runtime.publish(EXPENSE.read_bytes(), "expense-reimbursement", version=2, status="trial", trial_roles=["pilot"])
+    await runtime.user("olga", "pilot", department="ops")
+    await inactive_user(runtime, "ivan", "pilot", department="ops")
+    c = runtime.client
+    body = {"definition_key": "expense-reimbursement", "variables": {"amount": 3}}
+    olga = await c.post("/api/v1/process-instances", json=body, headers=runtime.auth("olga"))
+    ivan = await c.post("/api/v1/process-instances", json=body, headers=runtime.auth("ivan"))
+    stranger = await c.post("/api/v1/process-instances", json=body, headers=runtime.auth("nobody-known"))
+    assert olga.status_code == ivan.status_code == stranger.status_code == 201, (olga.text, ivan.text, stranger.text)
+    assert [r.json()["definition_version"] for r in (olga, ivan, stranger)] == [2, 1, 1]
+    started = {
+        e["data"]["initiator"]: e["data"]["initiator_department"]
+        for e in await _outbox_events(runtime)
+        if e["type"] == "bpm.runtime.instance.started"
+    }
+    assert started == {"olga": "ops", "ivan": "ops", "nobody-known": None}
+
+    missing = await c.post(
+        "/api/v1/process-instances", json={**body, "definition_key": "no-such-process"}, headers=runtime.auth("olga")
+    )
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert "no-such-process" in missing.json()["detail"]
 
 
 async def test_trial_version_only_for_trial_roles(runtime):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -15,6 +16,7 @@ from bpm_common.errors import NotFound, Unprocessable
 from bpm_process.xml import BpmnError
 from services.runtime.definitions.models import definitions
 from services.runtime.engine import ProcessGraph, compile_bpmn
+from services.runtime.org.repository import PERSON_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +98,12 @@ async def definition_to_start(session: AsyncSession, key: str, roles: frozenset[
 
     "Latest" is the most recently published: republishing an older version rolls back to it.
     """
-    rows = await (await driver_connection(session)).fetch(_VERSIONS_TO_START, key)
+    return choose_version(key, await (await driver_connection(session)).fetch(_VERSIONS_TO_START, key), roles)
+
+
+def choose_version(key: str, rows: Sequence[Mapping[str, Any]], roles: frozenset[str]) -> DefinitionRef:
+    """`definition_to_start`'s choice among the live and trial versions of `key` (`rows`,
+    the most recently published first)."""
     live = next((r for r in rows if r["status"] == "published"), None)
     chosen: Any = live
     for row in rows:
@@ -116,4 +123,13 @@ async def definition_to_start(session: AsyncSession, key: str, roles: frozenset[
 _VERSIONS_TO_START = (
     "SELECT id, key, version, status, trial_roles, compile_error, published_at FROM definitions"
     " WHERE key = $1 AND status IN ('published', 'trial') ORDER BY published_at DESC"
+)
+#: the same, with the starting user's organisation record ($2; `PERSON_COLUMNS`) in the
+#: same round trip: one row with NULL definition columns when `key` has no live version
+VERSIONS_TO_START_BY = (
+    "SELECT d.id, d.key, d.version, d.status, d.trial_roles, d.compile_error, d.published_at, "  # noqa: S608
+    + PERSON_COLUMNS
+    + " FROM (VALUES (1)) AS one (x) LEFT JOIN org_users u ON u.username = $2"
+    " LEFT JOIN definitions d ON d.key = $1 AND d.status IN ('published', 'trial')"
+    " ORDER BY d.published_at DESC"
 )

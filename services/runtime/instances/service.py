@@ -23,7 +23,7 @@ from bpm_common.db import driver_connection
 from bpm_common.errors import Conflict, DomainError, Forbidden, NotFound, Unprocessable, field_error
 from bpm_common.ids import new_id
 from services.runtime.definitions.forms import check_submission
-from services.runtime.definitions.service import GraphCache, definition_to_start
+from services.runtime.definitions.service import VERSIONS_TO_START_BY, GraphCache, choose_version
 from services.runtime.definitions.signers import resolve_signers
 from services.runtime.engine import InstanceState, ProcessGraph, complete_task, start
 from services.runtime.engine.errors import EngineError
@@ -31,7 +31,7 @@ from services.runtime.instances import records  # noqa: F401 - registers the cor
 from services.runtime.instances.applier import InstanceRow, Step, apply_result
 from services.runtime.instances.history import HistoryWriter
 from services.runtime.instances.models import instances
-from services.runtime.org.repository import department_of, roles_of
+from services.runtime.org.repository import department_of, person_columns, remember_person, roles_of
 from services.runtime.tasks.models import tasks
 
 MAX_VARIABLES_BYTES = 512 * 1024
@@ -124,8 +124,12 @@ class InstanceCommands:
         business_key: str | None,
     ) -> dict[str, Any]:
         check_variables(variables)
-        roles = await self.caller_roles(principal)
-        ref = await definition_to_start(self.session, definition_key, roles)
+        # the versions to choose from and the caller's organisation record, in one round trip
+        rows = await (await driver_connection(self.session)).fetch(
+            VERSIONS_TO_START_BY, definition_key, principal.username
+        )
+        roles = principal.roles | remember_person(self.session, principal.username, person_columns(rows[0])).roles
+        ref = choose_version(definition_key, [row for row in rows if row["id"] is not None], roles)
         graph = await self.graphs.get(self.session, ref.id)
         forms = await self.graphs.forms(self.session, ref.id)
         start_event = graph.none_start or (graph.start_events[0] if len(graph.start_events) == 1 else None)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,17 +35,36 @@ async def person(session: AsyncSession, username: str) -> Person:
     one query answers both. The org event handlers forget what was read
     (`forget_people`) when they change the copy in the same unit of work.
     """
-    people: dict[str, Person] = session.info.setdefault(_PEOPLE, {})
-    found = people.get(username)
+    found = session.info.get(_PEOPLE, {}).get(username)
     if found is None:
         row = await (await driver_connection(session)).fetchrow(_PERSON, username)
-        found = (
-            _NOBODY
-            if row is None
-            else Person(frozenset(row["roles"]) if row["usable"] else frozenset(), row["department"])
-        )
-        people[username] = found
+        found = remember_person(session, username, row and (row["roles"], row["usable"], row["department"]))
     return found
+
+
+#: `person`'s columns for a statement that reads them beside something else, from
+#: `org_users` aliased `u` (joined LEFT: all NULL for an unknown username)
+PERSON_COLUMNS = (
+    "u.username IS NOT NULL AS person_known, u.roles AS person_roles,"
+    " u.active AND NOT u.deleted AS person_usable, u.department AS person_department"
+)
+
+
+def remember_person(
+    session: AsyncSession, username: str, found: tuple[list[str], bool, str | None] | None
+) -> Person:
+    """Keep what a statement read of `username` (roles, usable, department; None when the
+    copy does not know them) for `person` in this unit of work."""
+    known = _NOBODY if found is None else Person(frozenset(found[0]) if found[1] else frozenset(), found[2])
+    session.info.setdefault(_PEOPLE, {})[username] = known
+    return known
+
+
+def person_columns(row: Mapping[str, Any]) -> tuple[list[str], bool, str | None] | None:
+    """What `PERSON_COLUMNS` read, in `remember_person`'s form."""
+    if not row["person_known"]:
+        return None
+    return row["person_roles"], row["person_usable"], row["person_department"]
 
 
 def forget_people(session: AsyncSession) -> None:
