@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
@@ -182,6 +183,24 @@ async def test_event_stream_passes_each_event_as_it_comes(
         # the backend holds the second event back until we have seen the first one
         assert first == ["event: hello", "data: first"]
         assert not notifier.release.is_set()
+        notifier.release.set()
+        rest = [line async for line in lines if line]
+    assert rest == ["data: second"]
+
+
+async def test_event_stream_outlives_the_read_timeout(start_gateway, standins: dict[str, StandIn], bearer) -> None:
+    """An answer that turns out to be an event stream waits for its events without the
+    calls' read timeout, even when the client did not ask for a stream."""
+    notifier = standins["notifier"]
+    notifier.release.clear()
+    async with (
+        start_gateway(upstream_read_timeout=0.2) as url,
+        httpx.AsyncClient(base_url=url) as http,
+        http.stream("GET", "/api/v1/notifications/stream", headers=bearer("alice", "employee")) as response,
+    ):
+        lines = response.aiter_lines()
+        assert [await anext(lines), await anext(lines)] == ["event: hello", "data: first"]
+        await asyncio.sleep(0.6)  # three read timeouts of quiet
         notifier.release.set()
         rest = [line async for line in lines if line]
     assert rest == ["data: second"]
