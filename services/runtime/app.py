@@ -18,6 +18,7 @@ from services.runtime.deadlines.api import router as deadlines_router
 from services.runtime.deadlines.repository import CalendarCache
 from services.runtime.definitions import handlers as definition_handlers
 from services.runtime.definitions.service import GraphCache
+from services.runtime.instances.api import direct as instances_direct
 from services.runtime.instances.api import router as instances_router
 from services.runtime.jobs import timers  # noqa: F401 - registers the timer job handler
 from services.runtime.jobs.worker import JobRunner
@@ -28,6 +29,7 @@ from services.runtime.migration.api import router as migration_router
 from services.runtime.operations import records as operations_records  # noqa: F401 - registers record handlers
 from services.runtime.operations.api import router as operations_router
 from services.runtime.org import handlers as org_handlers
+from services.runtime.tasks.api import direct as tasks_direct
 from services.runtime.tasks.api import router as tasks_router
 from services.runtime.work import records as work_records  # noqa: F401 - registers record handlers
 from services.runtime.work.api import router as work_router
@@ -69,6 +71,7 @@ def definition() -> ServiceDefinition:
             deadlines_router,
             copies_router,
         ],
+        direct_routes=[instances_direct, tasks_direct],
         subscriptions=[
             Subscription(
                 producer="designer",

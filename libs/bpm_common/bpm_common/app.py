@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 
 from bpm_common.auth import TokenVerifier
 from bpm_common.db import Database, ensure_database
+from bpm_common.direct import DirectRoutes, DirectRoutesMiddleware
 from bpm_common.errors import install_error_handlers
 from bpm_common.events.broker import Broker, ConsumerSpec
 from bpm_common.events.inbox import EventConsumer, Handler
@@ -83,6 +84,8 @@ class ServiceDefinition:
     #: awaited by `/metrics` before rendering (e.g. to read business gauges from the database);
     #: a failing hook is logged and the scrape goes on
     on_scrape: list[Hook] = field(default_factory=list)
+    #: endpoints answered without FastAPI's router and dependency solver (`bpm_common.direct`)
+    direct_routes: list[DirectRoutes] = field(default_factory=list)
     version: str = "0.1.0"
 
 
@@ -193,6 +196,16 @@ def create_app(
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(common)
     install_error_handlers(app)
+    if definition.direct_routes:  # inside the request context: added before it
+        direct = DirectRoutes()
+        for routes in definition.direct_routes:
+            direct.include(routes)
+        app.add_middleware(
+            DirectRoutesMiddleware,
+            routes=direct,
+            service=definition.name,
+            enabled=common.direct_routes,
+        )
     app.add_middleware(RequestContextMiddleware, service=definition.name, access_log=common.access_log)
     for router in definition.routers:
         app.include_router(router)

@@ -44,6 +44,11 @@ class CommonSettings(BaseSettings):
         default=True, description="Run background workers (outbox relay, consumers, jobs)."
     )
     public_url: str = Field(default="http://127.0.0.1:8000", description="Gateway URL users reach.")
+    direct_routes: bool = Field(
+        default=True,
+        description="Answer a service's busiest endpoints without FastAPI's router and dependency "
+        "solver (`bpm_common.direct`); false sends every call the ordinary way.",
+    )
 
 
 class ServiceSettings(BaseSettings):

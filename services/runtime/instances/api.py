@@ -7,9 +7,13 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Header, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
 
-from bpm_common.auth import CurrentPrincipal
+from bpm_common.app import ServiceContext
+from bpm_common.auth import CurrentPrincipal, Principal
 from bpm_common.db import SessionDep
+from bpm_common.direct import DirectCall, DirectRoutes
 from bpm_common.errors import NotFound
 from bpm_common.http import ExactJSONResponse, api_router
 from bpm_common.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
@@ -27,6 +31,8 @@ from services.runtime.instances.schemas import (
 from services.runtime.instances.service import InstanceCommands
 
 router = api_router(prefix="/api/v1/process-instances", tags=["process instances"])
+#: starting an instance, answered without FastAPI's router (see `bpm_common.direct`)
+direct = DirectRoutes()
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
@@ -41,11 +47,26 @@ async def start_instance(
 ) -> Any:
     """Starts the latest live version of `definition_key` (or its trial version for a user in
     its trial roles) with the caller as `initiator`."""
+    return await _start(session, request.app.state.ctx, principal, body, idempotency_key)
+
+
+@direct.post("/api/v1/process-instances")
+async def start_instance_direct(call: DirectCall) -> Response | None:
+    body = call.json(StartInstance)
+    if body is None:
+        return None
+    key = call.header(b"idempotency-key")
+    return await call.run(lambda session, ctx, principal: _start(session, ctx, principal, body, key))
+
+
+async def _start(
+    session: AsyncSession, ctx: ServiceContext, principal: Principal, body: StartInstance, idempotency_key: str | None
+) -> Response:
     endpoint = "POST /api/v1/process-instances"
     stored = await replay(session, idempotency_key, principal.username, endpoint)
     if stored:
         return ExactJSONResponse(stored[1], status_code=stored[0])
-    commands = InstanceCommands(session, request.app.state.ctx)
+    commands = InstanceCommands(session, ctx)
     result = await commands.start(principal, body.definition_key, body.variables, body.business_key)
     await remember(session, idempotency_key, principal.username, endpoint, 201, result)
     return ExactJSONResponse(result, status_code=201)

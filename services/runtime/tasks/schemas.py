@@ -4,8 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from bpm_common.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+
+class TaskQuery(BaseModel):
+    """The inbox's query parameters."""
+
+    state: str = Field(default="open", pattern="^(open|completed|cancelled)$")
+    scope: str = Field(default="mine", pattern="^(mine|all)$", description="`all` for administrators")
+    instance_id: UUID | None = None
+    definition_key: str | None = None
+    node_id: str | None = None
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    cursor: str | None = None
 
 
 class CompleteTask(BaseModel):
