@@ -28,6 +28,8 @@ def definition(settings: MetricsSettings | None = None) -> ServiceDefinition:
     handlers = FactHandlers(settings.timezone)
     return ServiceDefinition(
         name="metrics",
+        # its batch statements join a batch's arrays against tables that keep growing
+        custom_plans=True,
         title="BPM metrics",
         description="Process analytics from the runtime's events; business metrics for Prometheus.",
         metadata=Base.metadata,

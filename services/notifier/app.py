@@ -48,6 +48,8 @@ def definition(settings: NotifierSettings | None = None) -> ServiceDefinition:
 
     return ServiceDefinition(
         name="notifier",
+        # its batch statements join a batch's arrays against tables that keep growing
+        custom_plans=True,
         title="BPM notifier",
         description=(
             "Decides who must hear about tasks and processes, keeps each person's in-app inbox "

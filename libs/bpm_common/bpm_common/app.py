@@ -84,6 +84,8 @@ class ServiceDefinition:
     #: awaited by `/metrics` before rendering (e.g. to read business gauges from the database);
     #: a failing hook is logged and the scrape goes on
     on_scrape: list[Hook] = field(default_factory=list)
+    #: plan each statement for its parameters and the tables' sizes (see `Database`)
+    custom_plans: bool = False
     #: endpoints answered without FastAPI's router and dependency solver (`bpm_common.direct`)
     direct_routes: list[DirectRoutes] = field(default_factory=list)
     version: str = "0.1.0"
@@ -110,6 +112,7 @@ def create_app(
                 application_name=definition.name,
                 pool_size=settings.db_pool_size,
                 max_overflow=settings.db_max_overflow,
+                custom_plans=definition.custom_plans,
             )
             await upgrade_to_head(database.engine, definition.migrations, definition.name)
         the_broker = broker or JetStreamBroker(common.nats_url, name=f"bpm-{definition.name}")

@@ -59,6 +59,14 @@ class Database:
     `bind` lets tests run every unit of work inside an outer transaction that
     they roll back; sessions then use savepoints, so a unit of work's commit is
     real to the code under test and undone afterwards.
+
+    `custom_plans`: PostgreSQL plans every execution of a prepared statement for its
+    parameters and the tables' current sizes (`plan_cache_mode=force_custom_plan`)
+    instead of keeping, after five runs, a generic plan made when the tables may have
+    been nearly empty. For services whose statements join arrays of a batch against
+    tables that grow (the event consumers): a generic plan made on a fresh database
+    keeps scanning those tables whole, at a cost that grows with every row, until
+    asyncpg prepares the statement again (after five minutes).
     """
 
     def __init__(
@@ -69,6 +77,7 @@ class Database:
         pool_size: int = 10,
         max_overflow: int = 10,
         bind: AsyncConnection | None = None,
+        custom_plans: bool = False,
     ) -> None:
         self.url = url
         self._after_commit: list[Callable[[AsyncSession], None]] = []
@@ -90,7 +99,11 @@ class Database:
             json_serializer=jsonutil.dumps,
             json_deserializer=jsonutil.loads,
             connect_args={
-                "server_settings": {"application_name": application_name, "timezone": "UTC"},
+                "server_settings": {
+                    "application_name": application_name,
+                    "timezone": "UTC",
+                    **({"plan_cache_mode": "force_custom_plan"} if custom_plans else {}),
+                },
                 "command_timeout": 60,
             },
         )
