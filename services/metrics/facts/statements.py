@@ -139,12 +139,18 @@ def _insert(table: Table, columns: tuple[str, ...], parameter: int) -> str:
 
 
 def _update(table: Table, columns: tuple[str, ...], parameter: int) -> str:
-    """UPDATE the rows named by the key of each row of a JSON array parameter to its values."""
-    key = table.primary_key.columns.values()[0].name
-    sets = ", ".join(f"{_q(c)} = v.{_q(c)}" for c in columns if c != key)
+    """UPDATE the rows named by the key of each row of a JSON array parameter to its values.
+
+    The rows are found by their key in the key's index (`= ANY` of the keys): PostgreSQL
+    guesses a hundred rows for any JSON array, and joining that many by hash reads the
+    whole fact table, which only grows.
+    """
+    key = _q(table.primary_key.columns.values()[0].name)
+    sets = ", ".join(f"{_q(c)} = v.{_q(c)}" for c in columns if _q(c) != key)
+    keys = f"ARRAY(SELECT k.{key} FROM json_populate_recordset(NULL::{_q(table.name)}, ${parameter}::json) AS k)"  # noqa: S608
     return (
         f"UPDATE {_q(table.name)} AS t SET {sets}, updated_at = now() "  # noqa: S608 - as above
-        f"FROM {_rows(table, parameter)} WHERE t.{_q(key)} = v.{_q(key)}"
+        f"FROM {_rows(table, parameter)} WHERE t.{key} = v.{key} AND t.{key} = ANY({keys})"
     )
 
 

@@ -70,7 +70,9 @@ class Notification(Base):
             "ix_notifications_unread", "recipient", "id", postgresql_where=text("read_at IS NULL")
         ),
         Index(
-            "ix_notifications_open_task", "task_id", postgresql_where=text("resolved_at IS NULL")
+            "ix_notifications_open_task",
+            "task_id",
+            postgresql_where=text("resolved_at IS NULL AND task_id IS NOT NULL"),
         ),
         # every notification of an instance (e.g. its business key for the completion message)
         Index("ix_notifications_instance", "instance_id"),

@@ -89,6 +89,11 @@ OPEN_TASK_COLUMNS = (
 # arrays). The closures (`closes`) apply in `ord`er: each stored notification takes the
 # first that applies (a resolved one is passed over by the later ones, as one statement
 # after the other would). `closed_before` are the pending open tasks with a stored closure.
+# Every part that reads a stored table looks rows up by an indexed column per value of the
+# batch (`LATERAL` kept apart by `OFFSET 0`, `= ANY`), never a join or an OR the planner
+# may answer by reading the whole table or index: the open tasks churn (dead rows until vacuumed) and the unresolved
+# notifications only grow. The two deletes of open tasks may meet the same row; the row
+# is deleted once.
 _FLUSH = """WITH closes AS (
     SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
         AS c(ord, task_id, instance_id, recipient, at, reason)
@@ -100,13 +105,21 @@ _FLUSH = """WITH closes AS (
     SELECT DISTINCT ON (m.id) m.id, m.at, m.reason
     FROM (
         SELECT n.id, c.ord, c.at, c.reason
-        FROM closes c JOIN notifications n ON n.task_id = c.task_id
-        WHERE c.task_id IS NOT NULL AND (c.recipient IS NULL OR n.recipient = c.recipient)
-            AND n.kind = ANY($11::text[]) AND n.resolved_at IS NULL
+        FROM closes c CROSS JOIN LATERAL (
+            SELECT n.id FROM notifications n
+            WHERE n.task_id = c.task_id AND n.resolved_at IS NULL
+                AND (c.recipient IS NULL OR n.recipient = c.recipient) AND n.kind = ANY($11::text[])
+            OFFSET 0
+        ) n
+        WHERE c.task_id IS NOT NULL
         UNION ALL
         SELECT n.id, c.ord, c.at, c.reason
-        FROM closes c JOIN notifications n ON n.instance_id = c.instance_id
-        WHERE c.task_id IS NULL AND n.kind = ANY($11::text[]) AND n.resolved_at IS NULL
+        FROM closes c CROSS JOIN LATERAL (
+            SELECT n.id FROM notifications n
+            WHERE n.instance_id = c.instance_id AND n.resolved_at IS NULL AND n.kind = ANY($11::text[])
+            OFFSET 0
+        ) n
+        WHERE c.task_id IS NULL
     ) m
     ORDER BY m.id, m.ord
 ), resolved AS (
@@ -118,8 +131,10 @@ _FLUSH = """WITH closes AS (
     SET status = $44::text, last_error = r.reason, next_attempt_at = NULL, updated_at = now()
     FROM resolved r
     WHERE d.notification_id = r.id AND d.status = ANY($12::text[]) AND d.next_attempt_at IS NOT NULL
-), gone AS (
-    DELETE FROM open_tasks WHERE task_id = ANY($7::text[]) OR instance_id = ANY($13::text[])
+), gone_tasks AS (
+    DELETE FROM open_tasks WHERE task_id = ANY($7::text[])
+), gone_instances AS (
+    DELETE FROM open_tasks WHERE instance_id = ANY($13::text[])
 ), closed_before AS (
     SELECT t.task_id FROM unnest($46::text[]) AS t(task_id)
     WHERE EXISTS (SELECT FROM task_closures c WHERE c.task_id = t.task_id)
