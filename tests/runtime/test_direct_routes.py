@@ -92,6 +92,10 @@ async def _scenario(rt: Runtime) -> list[tuple[str, int, str, str]]:
         ("inbox with a repeated parameter", "?state=open&state=completed"),
         ("inbox of all tasks, not an administrator", "?scope=all"),
         ("inbox with a bad cursor", "?cursor=%%%"),
+        ("inbox with blank values", "?definition_key=&node_id="),
+        ("inbox with a blank instance", "?instance_id="),
+        ("inbox with a blank limit", "?limit="),
+        ("inbox with an encoded key", "?definition_key=expense%2Dreimbursement&state=open"),
     ):
         await call(label, "GET", f"/api/v1/tasks{query}", headers=bob)
     await call("inbox of all tasks, administrator", "GET", "/api/v1/tasks?scope=all", headers=rt.auth("ann", "admin"))
