@@ -56,8 +56,17 @@ async def upgrade_to_head(engine: AsyncEngine, script_location: Path, service: s
         try:
             # "heads": several domains of a service may add revisions side by side
             command.upgrade(alembic_config(script_location, sync_conn), "heads")
+            # committed before the lock is given back: a replica waiting for it must find the
+            # schema and its version, or it migrates again and fails on what exists
+            sync_conn.commit()
+        except BaseException:
+            # a failed statement leaves the transaction aborted: the unlock below would fail
+            # too, and its error would replace the one that says what went wrong
+            sync_conn.rollback()
+            raise
         finally:
             sync_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key})
+            sync_conn.commit()
 
     async with engine.connect() as conn:
         await conn.run_sync(_upgrade)

@@ -1,0 +1,110 @@
+"""Migrations on start: replicas starting together on a new database migrate it once, and
+a failing migration reports its own error."""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bpm_common.db import drop_database, ensure_database
+from bpm_common.migrations import upgrade_to_head
+from services.runtime.app import definition as runtime_definition
+
+BROKEN = """
+revision = "b0rken000001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+from alembic import op
+
+
+def upgrade():
+    op.execute("CREATE TABLE first_step (id int)")
+    op.execute("SELECT no_such_function()")
+
+
+def downgrade():
+    pass
+"""
+
+
+async def _fresh(pg_url: str, run_prefix: str, name: str):
+    server = make_url(pg_url).set(drivername="postgresql+asyncpg")
+    url = server.set(database=f"{run_prefix}_{name}")
+    await drop_database(server, url.database)
+    await ensure_database(url)
+    return server, url
+
+
+async def test_the_next_replica_finds_the_migrations_committed(pg_url, run_prefix) -> None:
+    """A replica waiting for the migration lock must find the schema committed the moment it
+    gets the lock: otherwise it migrates again and fails on what the first one created."""
+    definition = runtime_definition()
+    server, url = await _fresh(pg_url, run_prefix, "migrate_race")
+    engine = create_async_engine(url)
+    waiter = await asyncpg.connect(
+        user=url.username, password=url.password, host=url.host, port=url.port, database=url.database
+    )
+    try:
+        first = asyncio.create_task(upgrade_to_head(engine, definition.migrations, "runtime"))
+        while not await waiter.fetchval(  # noqa: ASYNC110 - polls the server's lock table
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ):
+            await asyncio.sleep(0.005)
+        # taking the lock and looking follow each other inside the server, with no round trip
+        # between them in which the first replica could still commit
+        await waiter.execute(
+            f"SELECT pg_advisory_lock({zlib.crc32(b'bpm-migrate-runtime')});"
+            " CREATE TEMP TABLE seen AS SELECT to_regclass('public.alembic_version') IS NOT NULL AS versions,"
+            " to_regclass('public.instances') IS NOT NULL AS instances"
+        )
+        seen = await waiter.fetchrow("SELECT * FROM seen")
+        await first
+    finally:
+        await waiter.close()
+        await engine.dispose()
+        await drop_database(server, url.database)
+    assert seen["versions"] and seen["instances"]
+
+
+async def test_replicas_starting_together_migrate_once(pg_url, run_prefix) -> None:
+    definition = runtime_definition()
+    server, url = await _fresh(pg_url, run_prefix, "migrate_together")
+    engines = [create_async_engine(url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(upgrade_to_head(e, definition.migrations, "runtime") for e in engines))
+        async with engines[0].connect() as conn:
+            versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
+    finally:
+        for engine in engines:
+            await engine.dispose()
+        await drop_database(server, url.database)
+    assert versions
+
+
+async def test_a_failing_migration_reports_its_own_error(pg_url, run_prefix, tmp_path: Path) -> None:
+    (tmp_path / "versions").mkdir()
+    (tmp_path / "versions" / "b0rken000001_broken.py").write_text(BROKEN)
+    env = Path(runtime_definition().migrations) / "env.py"
+    (tmp_path / "env.py").write_text(env.read_text())
+    server, url = await _fresh(pg_url, run_prefix, "migrate_broken")
+    engine = create_async_engine(url)
+    try:
+        with pytest.raises(DBAPIError, match="no_such_function"):
+            await upgrade_to_head(engine, tmp_path, "broken")
+        # the lock was given back: another attempt gets as far as the same error
+        with pytest.raises(DBAPIError, match="no_such_function"):
+            await asyncio.wait_for(upgrade_to_head(engine, tmp_path, "broken"), 30)
+    finally:
+        await engine.dispose()
+        await drop_database(server, url.database)
