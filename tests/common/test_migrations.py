@@ -52,7 +52,11 @@ async def test_the_next_replica_finds_the_migrations_committed(pg_url, run_prefi
     server, url = await _fresh(pg_url, run_prefix, "migrate_race")
     engine = create_async_engine(url)
     waiter = await asyncpg.connect(
-        user=url.username, password=url.password, host=url.host, port=url.port, database=url.database
+        user=url.username,
+        password=url.password,
+        host=url.query.get("host") or url.host,  # the embedded server's socket directory
+        port=url.port,
+        database=url.database,
     )
     try:
         first = asyncio.create_task(upgrade_to_head(engine, definition.migrations, "runtime"))
