@@ -33,7 +33,7 @@ def upgrade():
 
 
 def downgrade():
-    pass
+    op.execute("DROP TABLE first_step")
 """
 
 
