@@ -81,8 +81,9 @@ class GatewaySettings(BaseSettings):
 
     def backend_urls(self) -> dict[str, tuple[str, ...]]:
         """Base URLs of each backend service, by service name. A setting may list several
-        replicas, comma separated; the gateway then spreads requests over them in turn
-        (on Kubernetes one Service URL is the usual choice)."""
+        replicas, comma separated; the gateway then sends each call to the replica with the
+        fewest calls in flight, taking turns among equals (on Kubernetes one Service URL is
+        the usual choice)."""
         return {
             name: tuple(u.strip().rstrip("/") for u in value.split(",") if u.strip())
             for name, value in (

@@ -154,6 +154,31 @@ class UpstreamTransport(AiohttpTransport):
         return self.client
 
 
+class _Counted:
+    """An answer whose call counts as in flight on its replica until it is closed."""
+
+    __slots__ = ("status", "headers", "_answer", "_busy", "_index")
+
+    def __init__(self, answer: Answer, busy: list[int], index: int) -> None:
+        self.status, self.headers = answer.status, answer.headers
+        self._answer, self._busy, self._index = answer, busy, index
+
+    async def read(self) -> bytes:
+        return await self._answer.read()
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        return self._answer.chunks()
+
+    def no_read_timeout(self) -> None:
+        self._answer.no_read_timeout()
+
+    async def aclose(self) -> None:
+        if self._index >= 0:
+            self._busy[self._index] -= 1
+            self._index = -1
+        await self._answer.aclose()
+
+
 @dataclass(frozen=True, slots=True)
 class Replica:
     """One base URL of a backend, split once into what each request needs."""
@@ -237,6 +262,8 @@ class Upstream:
     calls: Pool
     streams: Pool
     _turn: int = 0
+    #: ordinary calls in flight per replica (event streams are not counted)
+    _busy: list[int] = field(default_factory=list)
     #: latency series per status code: `Histogram.labels()` validates and locks on every call
     _latency: dict[str, Histogram] = field(default_factory=dict)
 
@@ -267,10 +294,38 @@ class Upstream:
         `headers` are all the headers sent but `Host` and `Content-Length`, which are added
         as httpx adds them to a request with a body of bytes.
         """
-        pool = self.streams if stream else self.calls
-        replica = self._next()
         headers.append((b"content-length", str(len(body)).encode()))
-        return await pool.send_request(method, replica.base_url + target, replica.host, headers, body)
+        if stream or len(self.replicas) == 1:
+            replica = self._next()
+            pool = self.streams if stream else self.calls
+            return await pool.send_request(method, replica.base_url + target, replica.host, headers, body)
+        index = self._least_busy()
+        replica = self.replicas[index]
+        self._busy[index] += 1
+        try:
+            answer = await self.calls.send_request(method, replica.base_url + target, replica.host, headers, body)
+        except BaseException:
+            self._busy[index] -= 1
+            raise
+        return _Counted(answer, self._busy, index)
+
+    def _least_busy(self) -> int:
+        """The replica with the fewest calls in flight, taking turns among equals.
+
+        Replicas share the machine or the cluster with everything else: one that is slow
+        for a moment (descheduled, collecting garbage, waiting for a lock) keeps its calls
+        longer, and round robin would go on handing it every other call.
+        """
+        count = len(self.replicas)
+        if len(self._busy) != count:
+            self._busy[:] = [0] * count
+        self._turn = (self._turn + 1) % count
+        best = self._turn
+        for step in range(1, count):
+            index = (self._turn + step) % count
+            if self._busy[index] < self._busy[best]:
+                best = index
+        return best
 
     def observe(self, status: str, seconds: float) -> None:
         """Record how long the backend took to answer (`status` "error" when it did not)."""

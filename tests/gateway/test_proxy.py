@@ -275,7 +275,7 @@ async def test_httpx_default_transport_works_too(start_gateway, dead_url: str, b
 
 
 async def test_several_replicas_of_a_backend_share_the_requests(start_gateway, standin_urls, bearer) -> None:
-    """`BPM_GATEWAY_RUNTIME_URL` may list replicas; requests go to each in turn."""
+    """`BPM_GATEWAY_RUNTIME_URL` may list replicas; requests one after the other go to each in turn."""
     # the second "runtime replica" is the notifier stand-in, which echoes its own name
     replicas = f"{standin_urls['runtime']}, {standin_urls['notifier']}"
     async with start_gateway(runtime_url=replicas) as url, httpx.AsyncClient(base_url=url) as http:
@@ -284,6 +284,25 @@ async def test_several_replicas_of_a_backend_share_the_requests(start_gateway, s
         ]
         assert sorted(served) == ["notifier", "notifier", "runtime", "runtime"]
         assert (await http.get("/readyz")).status_code == 200
+
+
+async def test_a_replica_busy_with_a_call_gets_no_more_until_the_other_is_as_busy(
+    start_gateway, standin_urls, bearer
+) -> None:
+    """Calls go to the replica with the fewest calls in flight: while one replica holds a slow
+    call, the next calls all go to the other."""
+    replicas = f"{standin_urls['runtime']}, {standin_urls['notifier']}"
+    async with (
+        start_gateway(runtime_url=replicas, upstream_read_timeout=1.0) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as http,
+    ):
+        slow = asyncio.create_task(http.get("/api/v1/tasks/slow", headers=bearer("alice")))
+        await asyncio.sleep(0.3)  # the slow call has reached its replica
+        served = [
+            (await http.get("/api/v1/tasks", headers=bearer("alice"))).json()["service"] for _ in range(4)
+        ]
+        assert (await slow).status_code == 504
+    assert len(set(served)) == 1, served
 
 
 async def test_approval_links_pass_without_a_bearer_token_and_nothing_else_does(client) -> None:
