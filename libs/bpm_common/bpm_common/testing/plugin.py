@@ -9,7 +9,9 @@ work inside an outer transaction that is rolled back after the test.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -65,15 +67,47 @@ def pg_url(infra_dir: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def nats_url(infra_dir: Path) -> Iterator[str]:
+def nats_url(infra_dir: Path, run_prefix: str) -> Iterator[str]:
     if os.environ.get("BPM_NATS_URL"):
-        yield os.environ["BPM_NATS_URL"]
+        url = os.environ["BPM_NATS_URL"]
+        before = asyncio.run(_stream_names(url))
+        yield url
+        # a server the tests share with others: remove the streams this session made, as its
+        # databases are dropped (`_drop_test_databases`)
+        made = asyncio.run(_stream_names(url)) - before
+        asyncio.run(_delete_streams(url, {n for n in made if re.fullmatch(_TEST_STREAM.format(run_prefix.upper()), n)}))
         return
     from bpm_stack.embedded import EmbeddedNats
 
     server = EmbeddedNats(infra_dir / "nats")
     yield server.start()
     server.stop()
+
+
+#: streams the tests make: their namespace is the run prefix (and a letter), or "ev…" with a
+#: random suffix for the event backbone's own tests
+_TEST_STREAM = r"{}[A-Z]?_[A-Z]+|EV[0-9A-F]{{6}}_TEST"
+
+
+async def _stream_names(url: str) -> set[str]:
+    import nats
+
+    client = await nats.connect(url)
+    try:
+        return {info.config.name for info in await client.jetstream().streams_info() if info.config.name}
+    finally:
+        await client.close()
+
+
+async def _delete_streams(url: str, names: set[str]) -> None:
+    import nats
+
+    client = await nats.connect(url)
+    try:
+        for name in names:
+            await client.jetstream().delete_stream(name)
+    finally:
+        await client.close()
 
 
 def common_settings(pg_url: str, nats_url: str | None = None, **overrides: Any) -> CommonSettings:
