@@ -71,6 +71,9 @@ async def _scenario(rt: Runtime) -> list[tuple[str, int, str, str]]:
         ("start with broken JSON", {"content": b'{"definition_key": ', "headers": {"content-type": "application/json"}}),
         ("start with a text body", {"content": b"definition_key=x", "headers": {"content-type": "text/plain"}}),
         ("start with no body", {"headers": {"content-type": "application/json"}}),
+        ("start nested too deep", {"content": b'{"variables": {"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}",
+                                   "headers": {"content-type": "application/json"}}),
+        ("start with invalid UTF-8", {"content": b'{"definition_key": "\xff"}', "headers": {"content-type": "application/json"}}),
         ("start of an unknown process", {"json": {**start, "definition_key": "nope"}}),
     ):
         headers = {**alice, **kw.pop("headers", {})}

@@ -96,7 +96,7 @@ class DirectCall:
             return None
         try:
             return model.model_validate(jsonutil.loads(self.body))
-        except (ValueError, ValidationError):
+        except (ValueError, RecursionError, ValidationError):  # nested too deep: a RecursionError
             return None
 
     async def principal(self) -> Principal:
