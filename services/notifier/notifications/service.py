@@ -201,22 +201,13 @@ class NotificationRules:
             },
         )
         try:
-            recipients = await self._recipients(session, usernames, event)
+            await self._notify(session, event, subject, usernames, unless_closed=task.task_id)
         except RetryLater:
             # the task was recorded as open assuming it had no closure; with one, there is
             # nobody to wait for
             if await repository.task_is_closed(session, task.task_id):
                 return
             raise
-        if recipients:
-            await self.notify(
-                session,
-                event_uuid(event),
-                event.type,
-                subject,
-                recipients,
-                unless_closed=task.task_id,
-            )
 
     async def on_task_assigned(self, session: AsyncSession, event: Event) -> None:
         """A task handed to someone (transfer, delegation, ...): the new assignee hears it."""
@@ -575,8 +566,11 @@ class NotificationRules:
         subject: Subject,
         usernames: Iterable[str],
         *,
+        unless_closed: str | None = None,
         business_key_of: str | None = None,
     ) -> None:
+        """`notify` the known people among `usernames` (`RetryLater` while one is not in the
+        organisation copy yet)."""
         recipients = await self._recipients(session, usernames, event)
         if not recipients:
             return
@@ -586,6 +580,7 @@ class NotificationRules:
             event.type,
             subject,
             recipients,
+            unless_closed=unless_closed,
             business_key_of=business_key_of,
         )
 
