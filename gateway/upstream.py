@@ -263,9 +263,12 @@ class Upstream:
     streams: Pool
     _turn: int = 0
     #: ordinary calls in flight per replica (event streams are not counted)
-    _busy: list[int] = field(default_factory=list)
+    _busy: list[int] = field(init=False)
     #: latency series per status code: `Histogram.labels()` validates and locks on every call
     _latency: dict[str, Histogram] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._busy = [0] * len(self.replicas)
 
     @property
     def base_urls(self) -> tuple[str, ...]:
@@ -317,8 +320,6 @@ class Upstream:
         longer, and round robin would go on handing it every other call.
         """
         count = len(self.replicas)
-        if len(self._busy) != count:
-            self._busy[:] = [0] * count
         self._turn = (self._turn + 1) % count
         best = self._turn
         for step in range(1, count):
