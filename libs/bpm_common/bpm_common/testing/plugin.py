@@ -74,8 +74,7 @@ def nats_url(infra_dir: Path, run_prefix: str) -> Iterator[str]:
         yield url
         # a server the tests share with others: remove the streams this session made, as its
         # databases are dropped (`_drop_test_databases`)
-        made = asyncio.run(_stream_names(url)) - before
-        asyncio.run(_delete_streams(url, {n for n in made if re.fullmatch(_TEST_STREAM.format(run_prefix.upper()), n)}))
+        asyncio.run(_delete_new_streams(url, before, re.compile(_TEST_STREAM.format(run_prefix.upper()))))
         return
     from bpm_stack.embedded import EmbeddedNats
 
@@ -99,13 +98,17 @@ async def _stream_names(url: str) -> set[str]:
         await client.close()
 
 
-async def _delete_streams(url: str, names: set[str]) -> None:
+async def _delete_new_streams(url: str, before: set[str], pattern: re.Pattern[str]) -> None:
+    """Delete the streams not in `before` whose names match `pattern`."""
     import nats
 
     client = await nats.connect(url)
     try:
-        for name in names:
-            await client.jetstream().delete_stream(name)
+        js = client.jetstream()
+        for info in await js.streams_info():
+            name = info.config.name
+            if name and name not in before and pattern.fullmatch(name):
+                await js.delete_stream(name)
     finally:
         await client.close()
 
