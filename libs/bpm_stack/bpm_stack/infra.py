@@ -34,7 +34,8 @@ class Infrastructure:
     def stop(self) -> None:
         if self.embedded_nats:
             self.embedded_nats.stop()
-        # the embedded PostgreSQL stops at interpreter exit (cleanup_mode="stop")
+        if self.embedded_pg:
+            self.embedded_pg.stop()
 
 
 def start_infrastructure(root: Path, *, nats_port: int | None = None) -> Infrastructure:

@@ -57,13 +57,16 @@ def infra_dir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def pg_url(infra_dir: Path) -> str:
+def pg_url(infra_dir: Path) -> Iterator[str]:
     """URL of a PostgreSQL server (libpq form, any database name)."""
     if os.environ.get("BPM_DATABASE_URL"):
-        return os.environ["BPM_DATABASE_URL"]
+        yield os.environ["BPM_DATABASE_URL"]
+        return
     from bpm_stack.embedded import EmbeddedPostgres
 
-    return EmbeddedPostgres(infra_dir / "pg").start(stop_at_exit=True)
+    server = EmbeddedPostgres(infra_dir / "pg")
+    yield server.start(stop_at_exit=True)
+    server.stop()  # before the temporary directory goes, or the server outlives the session
 
 
 @pytest.fixture(scope="session")
