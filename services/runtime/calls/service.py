@@ -30,7 +30,7 @@ from bpm_common.logging import get_logger
 from services.runtime.definitions.models import definitions
 from services.runtime.definitions.service import DefinitionRef, definition_to_start
 from services.runtime.engine import complete_call_activity, fail_call_activity, terminate
-from services.runtime.instances.applier import Step
+from services.runtime.instances.applier import InstanceRow, Step
 from services.runtime.instances.models import instances
 from services.runtime.instances.service import InstanceCommands, utcnow
 from services.runtime.jobs.models import jobs
@@ -178,15 +178,24 @@ async def report_to_parent(step: Step, outcome: dict[str, Any]) -> None:
     if parent_id in session.info.get(STARTING, ()):
         await _later(step, parent_id, call_id, outcome, step.now)
         return
-    parent = (
-        await session.execute(select(instances.c.state, instances.c.suspended).where(instances.c.id == parent_id))
-    ).first()
+    commands = InstanceCommands(session, step.ctx)
+    parent = await _locked(commands, parent_id)
     if parent is None or parent.state != "active":
         return
     if parent.suspended:
         await _later(step, parent_id, call_id, outcome, step.now + SUSPENDED_RECHECK)
         return
-    await deliver(session, step.ctx, parent_id, call_id, outcome, actor=step.actor)
+    await deliver(commands, parent, call_id, outcome, actor=step.actor)
+
+
+async def _locked(commands: InstanceCommands, instance_id: UUID) -> InstanceRow | None:
+    """The calling instance, locked before it is looked at: a suspension or an ending that
+    commits meanwhile is seen, so the report is neither lost nor delivered to a parent that
+    cannot take it."""
+    try:
+        return await commands.lock(instance_id)
+    except NotFound:
+        return None
 
 
 async def _later(step: Step, parent_id: UUID, call_id: str, outcome: dict[str, Any], due: dt.datetime) -> None:
@@ -200,15 +209,14 @@ async def _later(step: Step, parent_id: UUID, call_id: str, outcome: dict[str, A
 
 
 async def deliver(
-    session: AsyncSession,
-    ctx: ServiceContext,
-    parent_id: UUID,
+    commands: InstanceCommands,
+    parent: InstanceRow,
     call_id: str,
     outcome: Mapping[str, Any],
     *,
     actor: str | None,
 ) -> None:
-    """Complete or fail the parent's call activity; a parent that no longer waits is left alone."""
+    """Complete or fail the locked parent's call activity; a parent that no longer waits is left alone."""
     if outcome["kind"] == "completed":
         variables = dict(outcome.get("variables") or {})
 
@@ -220,22 +228,19 @@ async def deliver(
         def command(graph: Any, state: Any, now: Any, nid: Any) -> Any:
             return fail_call_activity(graph, state, call_id, error_code=code, message=message, now=now, new_id=nid)
     try:
-        async with session.begin_nested():
-            await InstanceCommands(session, ctx).execute(parent_id, command, actor=actor)
+        async with commands.session.begin_nested():
+            await commands.execute(parent.id, command, actor=actor, locked=parent)
     except DomainError as exc:
         if exc.status not in (404, 409):
             raise
-        log.info("calling_instance_not_waiting", instance_id=str(parent_id), call_id=call_id, reason=exc.detail)
+        log.info("calling_instance_not_waiting", instance_id=str(parent.id), call_id=call_id, reason=exc.detail)
 
 
 @job_handler(CALL_ENDED)
 async def call_ended(session: AsyncSession, ctx: ServiceContext, job: dict[str, Any]) -> None:
     """Report a child's end to a parent that could not take it in the child's unit of work."""
-    parent = (
-        await session.execute(
-            select(instances.c.state, instances.c.suspended).where(instances.c.id == job["instance_id"])
-        )
-    ).first()
+    commands = InstanceCommands(session, ctx)
+    parent = await _locked(commands, job["instance_id"])
     if parent is not None and parent.state == "active" and parent.suspended:
         await session.execute(
             update(jobs).where(jobs.c.id == job["id"]).values(due_at=utcnow() + SUSPENDED_RECHECK)
@@ -245,4 +250,4 @@ async def call_ended(session: AsyncSession, ctx: ServiceContext, job: dict[str, 
     if parent is None or parent.state != "active":
         return
     payload = job["payload"]
-    await deliver(session, ctx, job["instance_id"], str(payload["call_id"]), payload, actor=None)
+    await deliver(commands, parent, str(payload["call_id"]), payload, actor=None)

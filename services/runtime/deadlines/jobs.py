@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.app import ServiceContext
-from bpm_common.errors import DomainError
+from bpm_common.errors import DomainError, NotFound
 from bpm_common.logging import get_logger
 from services.runtime.deadlines.assignment import (
     FALLBACK_ROLE,
@@ -35,7 +35,6 @@ from services.runtime.deadlines.service import (
 from services.runtime.deadlines.worktime import add_working_time
 from services.runtime.engine import InstanceState, complete_task
 from services.runtime.instances.applier import Step
-from services.runtime.instances.models import instances
 from services.runtime.instances.service import InstanceCommands
 from services.runtime.jobs.models import jobs
 from services.runtime.jobs.timers import SUSPENDED_RECHECK
@@ -55,7 +54,7 @@ REASON = "the time limit passed"
 
 @job_handler(DUE_SOON)
 async def due_soon(session: AsyncSession, ctx: ServiceContext, job: dict[str, Any]) -> None:
-    task = await _take(session, job)
+    task = await _take(session, ctx, job)
     if task is None:
         return
     async with instance_action(
@@ -77,7 +76,7 @@ async def due_soon(session: AsyncSession, ctx: ServiceContext, job: dict[str, An
 async def overdue(session: AsyncSession, ctx: ServiceContext, job: dict[str, Any]) -> None:
     """`task.overdue` with the node's action, then the action: escalate, complete as
     approved or rejected, or hand the task to `timeout_reassign_to`."""
-    task = await _take(session, job)
+    task = await _take(session, ctx, job)
     if task is None:
         return
     action = job["payload"].get("action") or "none"
@@ -104,7 +103,7 @@ async def overdue(session: AsyncSession, ctx: ServiceContext, job: dict[str, Any
 
 @job_handler(ESCALATE)
 async def escalate_further(session: AsyncSession, ctx: ServiceContext, job: dict[str, Any]) -> None:
-    task = await _take(session, job)
+    task = await _take(session, ctx, job)
     if task is None:
         return
     async with instance_action(
@@ -263,23 +262,27 @@ async def _decide(
 # -- helpers -------------------------------------------------------------------------------
 
 
-async def _take(session: AsyncSession, job: Mapping[str, Any]) -> dict[str, Any] | None:
+async def _take(session: AsyncSession, ctx: ServiceContext, job: Mapping[str, Any]) -> dict[str, Any] | None:
     """The open task a deadline job watches, with the job deleted; None when the job is
-    obsolete (deleted too) or its instance is suspended (the job waits)."""
-    task = (
-        (await session.execute(select(tasks).where(tasks.c.id == job["task_id"])))
-        .mappings()
-        .first()
-    )
+    obsolete (deleted too) or its instance is suspended (the job waits).
+
+    The instance is locked before the task is read: every command that changes a task
+    holds that lock, so a completion, transfer or suspension that commits while this job
+    waits is seen here, and the action never lands on a task that closed meanwhile.
+    """
     instance = None
-    if task is not None:
-        instance = (
-            await session.execute(
-                select(instances.c.state, instances.c.suspended).where(
-                    instances.c.id == task["instance_id"]
-                )
-            )
-        ).first()
+    if job["instance_id"] is not None:
+        try:
+            instance = await InstanceCommands(session, ctx).lock(job["instance_id"])
+        except NotFound:
+            instance = None
+    task = None
+    if instance is not None:
+        task = (
+            (await session.execute(select(tasks).where(tasks.c.id == job["task_id"])))
+            .mappings()
+            .first()
+        )
     if task is None or task["state"] != "open" or instance is None or instance.state != "active":
         await delete_job(session, job["id"])
         return None

@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.app import ServiceContext
-from bpm_common.errors import DomainError
+from bpm_common.errors import DomainError, NotFound
 from bpm_common.logging import get_logger
 from services.runtime.engine import fire_timer
-from services.runtime.instances.models import instances
 from services.runtime.instances.service import InstanceCommands
 from services.runtime.jobs.models import jobs
 from services.runtime.jobs.worker import delete_job, job_handler
@@ -28,11 +27,14 @@ async def fire(session: AsyncSession, ctx: ServiceContext, job: dict[str, Any]) 
     A timer whose instance ended, or whose token moved on meanwhile, is obsolete: it is
     removed. A suspended instance's timer waits and is looked at again later.
     """
-    instance = (
-        await session.execute(
-            select(instances.c.state, instances.c.suspended).where(instances.c.id == job["instance_id"])
-        )
-    ).first()
+    commands = InstanceCommands(session, ctx)
+    try:
+        # The lock comes before the look at the instance: a suspension or an ending that
+        # commits while this job waits for the instance is seen, and the job is kept or
+        # dropped by what holds once the lock is ours.
+        instance = await commands.lock(job["instance_id"])
+    except NotFound:
+        instance = None
     if instance is None or instance.state != "active":
         await delete_job(session, job["id"])
         return
@@ -45,10 +47,11 @@ async def fire(session: AsyncSession, ctx: ServiceContext, job: dict[str, Any]) 
     engine_job = str(job["payload"].get("engine_job") or job["id"])
     try:
         async with session.begin_nested():
-            await InstanceCommands(session, ctx).execute(
+            await commands.execute(
                 job["instance_id"],
                 lambda graph, state, now, nid: fire_timer(graph, state, engine_job, now=now, new_id=nid),
                 actor=None,
+                locked=instance,
             )
     except DomainError as exc:
         if exc.status not in (404, 409):
