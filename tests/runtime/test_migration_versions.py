@@ -3,6 +3,11 @@ instance refused, history and events, task rows on the new version, due dates ke
 
 from __future__ import annotations
 
+from uuid import UUID
+
+from sqlalchemy import select
+
+from services.runtime.jobs.models import jobs
 from services.runtime.jobs.worker import JobRunner
 from tests.runtime.test_operations_helpers import (
     ADMIN,
@@ -208,3 +213,74 @@ async def test_apply_to_chosen_instances_with_a_mapping(runtime):
     done = await post(runtime, f"/tasks/{task['id']}/complete", ("erin",))
     assert done.json()["instance_state"] == "completed", done.text
     await assert_chain_valid(runtime, at_pay["id"])
+
+
+RENAMED = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"
+             xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+             xmlns:bpm="http://bpm-platform.org/schema/bpmn/1.0" targetNamespace="t">
+  <process id="{key}" isExecutable="true">
+    <startEvent id="start"/>
+    <sequenceFlow id="f1" sourceRef="start" targetRef="{node}"/>
+    {element}
+    <sequenceFlow id="f2" sourceRef="{node}" targetRef="done"/>
+    <endEvent id="done"/>
+  </process>
+</definitions>"""
+
+
+def renamed(key: str, node: str, element: str) -> bytes:
+    return RENAMED.format(key=key, node=node, element=element).encode()
+
+
+async def _migrate(runtime, v1: str, v2: str, mapping: dict[str, str]) -> None:
+    body = {"from_definition_id": v1, "to_definition_id": v2, "mapping": mapping}
+    r = await post(runtime, "/migrations", ADMIN, body)
+    assert r.status_code == 202, r.text
+    await JobRunner(runtime.client.app.state.ctx).run_due()
+    done = await runtime.client.get(f"/api/v1/migrations/{r.json()['id']}", headers=runtime.auth(*ADMIN))
+    assert (done.json()["migrated"], done.json()["failed"]) == (1, 0), done.text
+
+
+async def test_a_renamed_node_takes_its_work_item_and_open_incident_along(runtime):
+    external = '<serviceTask id="{0}" name="{1}" camunda:type="external" camunda:topic="ledger"/>'
+    v1 = await runtime.publish(renamed("ledger", "book", external.format("book", "Book")), "ledger", version=1)
+    started = await start(runtime, "ledger")
+    worker = ("ledger-bot", "worker")
+    fetch = {"worker_id": "w1", "topics": [{"name": "ledger", "lock_duration_ms": 60_000}]}
+    [item] = (await post(runtime, "/external-tasks/fetch-and-lock", worker, fetch)).json()
+    failed = await post(runtime, f"/external-tasks/{item['id']}/failure", worker,
+                        {"worker_id": "w1", "error_message": "ledger closed", "retries": 0})
+    assert failed.status_code == 200, failed.text
+    v2 = await runtime.publish(
+        renamed("ledger", "post", external.format("post", "Post to the ledger")), "ledger", version=2
+    )
+    await _migrate(runtime, v1, v2, {"book": "post"})
+
+    incidents = await runtime.client.get(
+        "/api/v1/incidents", params={"instance_id": started["id"]}, headers=runtime.auth(*ADMIN)
+    )
+    [incident] = incidents.json()["items"]
+    assert (incident["node_id"], incident["node_name"]) == ("post", "Post to the ledger")
+    retried = await post(runtime, f"/incidents/{incident['id']}/retry", ADMIN, {"reason": "ledger open"})
+    assert retried.status_code == 200, retried.text
+    [again] = (await post(runtime, "/external-tasks/fetch-and-lock", worker, fetch)).json()
+    assert (again["node_id"], again["node_name"]) == ("post", "Post to the ledger")
+    done = await post(runtime, f"/external-tasks/{again['id']}/complete", worker, {"worker_id": "w1"})
+    assert done.status_code == 200, done.text
+    assert (await instance(runtime, started["id"]))["state"] == "completed"
+    await assert_chain_valid(runtime, started["id"])
+
+
+async def test_a_renamed_task_takes_its_deadline_jobs_along(runtime):
+    task = '<userTask id="{0}" name="{0}" camunda:assignee="carol" bpm:timeLimit="PT4H" bpm:remindBefore="PT1H"/>'
+    v1 = await runtime.publish(renamed("deadline-mig", "review", task.format("review")), "deadline-mig", version=1)
+    started = await start(runtime, "deadline-mig")
+    v2 = await runtime.publish(renamed("deadline-mig", "check", task.format("check")), "deadline-mig", version=2)
+    await _migrate(runtime, v1, v2, {"review": "check"})
+
+    async with runtime.db.connection() as conn:
+        rows = (await conn.execute(select(jobs).where(jobs.c.instance_id == UUID(started["id"])))).mappings().all()
+    assert sorted((row["kind"], row["node_id"]) for row in rows) == [
+        ("deadline_due_soon", "check"), ("deadline_overdue", "check")
+    ]

@@ -29,6 +29,7 @@ from services.runtime.migration.service import BATCH_KIND
 from services.runtime.operations.actions import instance_action
 from services.runtime.subscriptions.models import subscriptions
 from services.runtime.tasks.models import tasks
+from services.runtime.work.models import CANCELLED, COMPLETED, incidents, work_items
 
 
 @job_handler(BATCH_KIND)
@@ -187,9 +188,11 @@ async def _move_rows(
         .where(tasks.c.instance_id == instance_id, tasks.c.state == "open")
         .values(definition_version=to_version)
     )
+    # Every job of the instance follows it: timers, which fire on the new version's graph,
+    # and a task's deadline jobs (whose action and limit stay those of the old version).
     await session.execute(
         update(jobs)
-        .where(jobs.c.instance_id == instance_id, jobs.c.kind == "timer")
+        .where(jobs.c.instance_id == instance_id, jobs.c.definition_id == migration["from_definition_id"])
         .values(definition_id=to_id)
     )
     for old_id, new_id_ in mapping.items():
@@ -205,11 +208,21 @@ async def _move_rows(
             .values(node_id=new_id_, name=new_graph.nodes[new_id_].name)
         )
         await session.execute(
-            update(jobs)
+            update(jobs).where(jobs.c.instance_id == instance_id, jobs.c.node_id == old_id).values(node_id=new_id_)
+        )
+        await session.execute(
+            update(work_items)
             .where(
-                jobs.c.instance_id == instance_id, jobs.c.kind == "timer", jobs.c.node_id == old_id
+                work_items.c.instance_id == instance_id,
+                work_items.c.node_id == old_id,
+                work_items.c.state.notin_((COMPLETED, CANCELLED)),
             )
-            .values(node_id=new_id_)
+            .values(node_id=new_id_, node_name=new_graph.nodes[new_id_].name)
+        )
+        await session.execute(
+            update(incidents)
+            .where(incidents.c.instance_id == instance_id, incidents.c.node_id == old_id, incidents.c.state == "open")
+            .values(node_id=new_id_, node_name=new_graph.nodes[new_id_].name)
         )
         await session.execute(
             update(subscriptions)
