@@ -9,6 +9,7 @@ from tests.runtime.test_operations_helpers import (
     instance,
     model,
     only_task,
+    open_tasks,
     post,
     start,
 )
@@ -172,4 +173,30 @@ async def test_withdrawal_is_refused_once_someone_acted_and_allowed_when_sent_ba
         runtime, f"/process-instances/{inst['id']}/withdraw", ALICE, {"reason": "never mind"}
     )
     assert r.status_code == 200, r.text
+    await assert_chain_valid(runtime, inst["id"])
+
+
+async def test_a_countersign_by_the_initiator_is_not_a_resubmission(runtime):
+    """Alice signs her own request after bob did: bob's approval still stands, so she may
+    not withdraw it; once carol returns it to her and she submits it again, she may."""
+    await runtime.publish(model("operations-countersign.bpmn"), "countersign-demo")
+    inst = await start(runtime, "countersign-demo", variables={"signers": ["bob", "alice", "carol"]})
+    prepare = await only_task(runtime, inst["id"], "prepare")
+    assert (await post(runtime, f"/tasks/{prepare['id']}/approve", ALICE)).status_code == 200
+    signers = {t["assignee"]: t for t in await open_tasks(runtime, inst["id"], "sign")}
+    assert (await post(runtime, f"/tasks/{signers['bob']['id']}/approve", BOB)).status_code == 200
+    assert (await post(runtime, f"/tasks/{signers['alice']['id']}/approve", ALICE)).status_code == 200
+
+    refused = await post(runtime, f"/process-instances/{inst['id']}/withdraw", ALICE)
+    assert refused.status_code == 409 and "bob" in refused.json()["detail"], refused.text
+
+    returned = await post(
+        runtime, f"/tasks/{signers['carol']['id']}/return", ("carol",),
+        {"target_node_id": "prepare", "reason": "attach the quote"},
+    )
+    assert returned.status_code == 200, returned.text
+    prepare = await only_task(runtime, inst["id"], "prepare")
+    assert (await post(runtime, f"/tasks/{prepare['id']}/approve", ALICE)).status_code == 200
+    withdrawn = await post(runtime, f"/process-instances/{inst['id']}/withdraw", ALICE, {"reason": "too late"})
+    assert withdrawn.status_code == 200 and withdrawn.json()["state"] == "terminated", withdrawn.text
     await assert_chain_valid(runtime, inst["id"])

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.app import ServiceContext
@@ -288,38 +288,36 @@ class ApprovalOperations:
 async def withdraw_refusal(session: AsyncSession, instance_id: UUID, initiator: str) -> str | None:
     """Why the initiator may not withdraw the instance now, or None if they may.
 
-    The initiator *submitted* the request when the instance started and each time they
-    completed one of its tasks (a resubmission after a return). They may withdraw it
-    when, since the last submission, nobody else has acted on it (completed or
-    returned a task, added or removed a signer, skipped, moved or cancelled a token:
-    `ACTED`), or when the last such act sent the request back and it now waits for
-    the initiator (an open task assigned to them).
+    The initiator *submitted* the request when the instance started, and submits it
+    again by completing a task after someone sent it back to them (a resubmission
+    after a return). They may withdraw it when, since the last submission, nobody else
+    has acted on it (completed or returned a task, added or removed a signer, skipped,
+    moved or cancelled a token: `ACTED`), or when the last such act sent the request
+    back and it now waits for the initiator (an open task assigned to them).
+
+    An initiator who also works on the request later (a signer of a countersign, a
+    task of their own in a parallel branch) does not submit it again by completing
+    that task: what others did before it still counts.
     """
-    submitted = (
-        await session.execute(
-            select(func.max(history.c.id)).where(
-                history.c.instance_id == instance_id,
-                or_(
-                    history.c.action == "instance_started",
-                    and_(history.c.action == "task_completed", history.c.actor == initiator),
-                ),
-            )
-        )
-    ).scalar_one_or_none() or 0
-    last = (
+    rows = (
         await session.execute(
             select(history.c.action, history.c.actor)
             .where(
                 history.c.instance_id == instance_id,
-                history.c.id > submitted,
-                history.c.action.in_(ACTED),
-                history.c.actor.is_not(None),
-                history.c.actor != initiator,
+                history.c.action.in_(("instance_started", *ACTED)),
             )
-            .order_by(history.c.id.desc())
-            .limit(1)
+            .order_by(history.c.id)
         )
-    ).first()
+    ).all()
+    last = None  # the last act of someone else since the request was last submitted
+    for row in rows:
+        if row.action == "instance_started":
+            last = None
+        elif row.actor == initiator:
+            if row.action == "task_completed" and last is not None and last.action in SENT_BACK:
+                last = None  # submitted again
+        elif row.actor is not None:
+            last = row
     if last is None:
         return None
     if last.action in SENT_BACK:
