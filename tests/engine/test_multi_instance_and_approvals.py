@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.runtime.engine import InvalidCommand
+from services.runtime.engine import InvalidCommand, NotAllowed
 from services.runtime.engine.events import ApprovalDecided, TaskCancelled
 
 from .support import Instance, flows, model
@@ -262,3 +262,106 @@ def test_bad_approval_attributes_are_refused():
         with pytest.raises(BpmnError):
             model(f'<startEvent id="s"/><userTask id="t" {attributes}/><endEvent id="e"/>'
                   + flows("s>t", "t>e"))
+
+
+# -- signers removed from the vote, and signers added as votes --------------------------
+
+
+def _sequential_approval(mode: str, count: int) -> Instance:
+    graph = model(_mi(
+        f'bpm:approval="true" bpm:signMode="{mode}" camunda:assignee="${{signer}}"',
+        _parallel(collection='isSequential="true" camunda:collection="${signers}" '
+                             'camunda:elementVariable="signer"')))
+    instance = Instance(graph)
+    instance.start({"signers": [f"u{i}" for i in range(count)]})
+    return instance
+
+
+def _task_of(instance: Instance, assignee: str) -> str:
+    [task_id] = [t for t in instance.tasks_at("sign") if instance.tasks[t].assignee == assignee]
+    return task_id
+
+
+def _decided(result) -> tuple:
+    (decided,) = [e for e in result.events if isinstance(e, ApprovalDecided)]
+    return decided.outcome, decided.approved, decided.rejected, decided.instances
+
+
+def test_a_skipped_or_cancelled_signer_is_no_vote_and_the_others_decide():
+    for operation in ("skip_node", "cancel_token"):
+        instance = _approval("all", count=3)
+        task_id = _task_of(instance, "u2")
+        if operation == "skip_node":
+            instance.op("skip_node", task_id=task_id, reason="on leave")
+        else:
+            [token] = [t.id for t in instance.state.tokens if t.task == task_id]
+            instance.op("cancel_token", token_id=token, reason="left the company")
+        body = next(s for s in instance.result.state.scopes if s.kind == "mi")
+        assert (body.variables["nrOfSkipped"], body.variables["nrOfCompletedInstances"]) == (1, 1)
+        instance.complete_id(_task_of(instance, "u0"), outcome="approve")
+        result = instance.complete_id(_task_of(instance, "u1"), outcome="approve")
+        assert result.active_nodes == ("next",), operation
+        assert result.variables["sign_outcome"] == "approved"
+        assert _decided(result) == ("approved", 2, 0, 2)
+
+
+def test_a_skipped_signer_of_a_sequential_countersign_passes_the_turn_on():
+    instance = _sequential_approval("all", 3)
+    instance.op("skip_node", task_id=_task_of(instance, "u0"), reason="on leave")
+    instance.complete_id(_task_of(instance, "u1"), outcome="approve")
+    result = instance.complete_id(_task_of(instance, "u2"), outcome="approve")
+    assert result.active_nodes == ("next",) and _decided(result) == ("approved", 2, 0, 2)
+
+
+def test_a_ratio_is_taken_of_the_signers_left():
+    instance = _approval("ratio", 'bpm:passRatio="0.6"', count=3)
+    instance.op("skip_node", task_id=_task_of(instance, "u2"))
+    instance.complete_id(_task_of(instance, "u0"), outcome="approve")
+    result = instance.complete_id(_task_of(instance, "u1"), outcome="reject")
+    assert result.active_nodes == ("redo",) and _decided(result) == ("rejected", 1, 1, 2)
+
+
+def test_a_countersign_whose_every_signer_was_skipped_passes():
+    instance = _approval("ratio", 'bpm:passRatio="0.5"', count=2)
+    instance.op("skip_node", task_id=_task_of(instance, "u0"))
+    result = instance.op("skip_node", task_id=_task_of(instance, "u1"))
+    assert result.active_nodes == ("next",) and _decided(result) == ("approved", 0, 0, 0)
+
+
+def test_a_signer_added_in_parallel_to_a_countersign_votes_on_their_own():
+    instance = _approval("votes", 'bpm:passVotes="2"', count=2)
+    added = instance.op("add_signer", _task_of(instance, "u0"), user="erin", mode="parallel")
+    body = next(s for s in added.state.scopes if s.kind == "mi")
+    assert (body.variables["nrOfInstances"], body.variables["nrOfActiveInstances"]) == (3, 3)
+    assert dict(body.data)["items"] == ["u0", "u1", "erin"]
+    erin = next(s for s in added.state.scopes if s.kind == "inst" and s.variables["loopCounter"] == 2)
+    assert dict(erin.variables) == {"loopCounter": 2, "signer": "erin"}
+    instance.complete_id(_task_of(instance, "u0"), outcome="approve")
+    result = instance.complete_id(_task_of(instance, "erin"), outcome="approve")
+    assert result.active_nodes == ("next",) and _decided(result) == ("approved", 2, 0, 3)
+    assert [e.reason for e in result.events if isinstance(e, TaskCancelled)] == ["completed"]
+
+
+def test_an_or_sign_is_passed_by_any_approval_with_added_signers_too():
+    instance = _approval("any", count=2)
+    instance.op("add_signer", _task_of(instance, "u0"), user="erin", mode="parallel")
+    instance.complete_id(_task_of(instance, "u1"), outcome="reject")
+    result = instance.complete_id(_task_of(instance, "u0"), outcome="approve")
+    assert result.active_nodes == ("next",) and _decided(result) == ("approved", 1, 1, 3)
+
+
+def test_a_signer_added_to_a_countersign_and_removed_again_does_not_vote():
+    instance = _approval("all", count=2)
+    added = instance.op("add_signer", _task_of(instance, "u0"), user="erin", mode="parallel")
+    (signer,) = [e for e in added.events if e.type == "signer_added"]
+    removed = instance.op("remove_signer", signer.signer_id)
+    assert [e.type for e in removed.events][:2] == ["task_cancelled", "signer_removed"]
+    assert len(instance.tasks_at("sign")) == 2
+    instance.complete_id(_task_of(instance, "u0"), outcome="approve")
+    result = instance.complete_id(_task_of(instance, "u1"), outcome="approve")
+    assert result.active_nodes == ("next",) and _decided(result) == ("approved", 2, 0, 2)
+    with pytest.raises(NotAllowed):  # the last open task of the node stays
+        one = _approval("all", count=1)
+        extra = one.op("add_signer", _task_of(one, "u0"), user="erin", mode="parallel")
+        one.complete_id(_task_of(one, "u0"), outcome="approve")
+        one.op("remove_signer", next(e for e in extra.events if e.type == "signer_added").signer_id)

@@ -211,3 +211,42 @@ def test_withdraw_and_terminate_cancel_everything():
     result = other.op("terminate", reason="fraud")
     assert result.status == "terminated"
     assert result.events[-1].reason == "fraud" and result.events[-1].node_id is None
+
+
+def test_a_token_moved_to_the_join_arrives_by_its_own_branch():
+    instance = Instance(PARALLEL)
+    instance.start()
+    instance.complete("draft")
+    moved = instance.op("move_token", from_node="finance1", to_node="join", reason="no finance check")
+    assert sorted(moved.active_nodes) == ["join", "legal"]
+    assert instance.complete("legal").active_nodes == ("final",)
+
+
+def test_a_token_moved_out_of_a_countersign_to_the_join_arrives_by_its_branch():
+    graph = model(
+        '<startEvent id="s"/><parallelGateway id="fork"/>'
+        '<userTask id="sign" camunda:assignee="${signer}"><multiInstanceLoopCharacteristics '
+        'camunda:collection="${signers}" camunda:elementVariable="signer"/></userTask>'
+        '<userTask id="legal"/><parallelGateway id="join"/><userTask id="final"/><endEvent id="e"/>'
+        + flows("s>fork", "fork>sign", "fork>legal", "sign>join", "legal>join", "join>final", "final>e"))
+    instance = Instance(graph)
+    instance.start({"signers": ["ann", "ben"]})
+    instance.complete_id(instance.tasks_at("sign")[0])
+    moved = instance.op("move_token", from_node="sign", to_node="join")
+    assert sorted(moved.active_nodes) == ["join", "legal"] and moved.state.scopes == ()
+    assert instance.complete("legal").active_nodes == ("final",)
+
+
+def test_a_token_from_no_branch_of_a_join_cannot_be_put_there():
+    instance = Instance(PARALLEL)
+    instance.start()
+    instance.complete("draft")
+    instance.complete("legal")
+    instance.complete("finance1")
+    instance.complete("finance2")
+    with pytest.raises(NotAllowed, match="joining gateway 'join'"):
+        instance.op("move_token", from_node="final", to_node="join")
+    before_the_fork = Instance(PARALLEL)
+    before_the_fork.start()
+    with pytest.raises(NotAllowed, match="exactly one of the gateway's incoming branches"):
+        before_the_fork.op("move_token", from_node="draft", to_node="join")

@@ -135,16 +135,38 @@ def move_token(
         raise NotAllowed(f"a token cannot be put at {to_node!r}", element_id=to_node)
     run = Run(graph, state, now, new_id)
     token = _find_token(run, token_id, from_node)
+    via = _arrival(run, token, target) if target.joins else None
     if run.container(token.scope) == target.scope and not run.is_instance(
             token.scope, run.nodes[token.node]):
         run.cancel_token(token, "moved")
         run.events.append(TokenMoved(token.node, target.id, reason))
         run.live[token.scope] += 1
-        run.agenda.append((run.next_id(), token.scope, target, None))
+        run.agenda.append((run.next_id(), token.scope, target, via))
     else:
-        run.jump(token, target, reason, cancel_reason="moved")
+        run.jump(token, target, reason, cancel_reason="moved", via=via)
     run.work()
     return run.result()
+
+
+def _arrival(run: Run, token: Token, join: Node) -> str:
+    """The incoming flow by which a token moved to the joining gateway ``join`` arrives
+    there: the one its branch leads to. A join counts arrivals by flow, so a token put
+    there from anywhere else would wait for ever; that move is refused."""
+    origin = next((host.node for container, host in run.levels(token) if container == join.scope),
+                  None)
+    flows = run.graph.flows
+    found = [
+        flow_id for flow_id in join.incoming
+        if flow_id in flows and origin is not None and (
+            flows[flow_id].source == origin or flows[flow_id].source in run.graph.successors(origin))
+    ]
+    if len(found) != 1:
+        raise NotAllowed(
+            f"a token from {token.node!r} cannot be put at the joining gateway {join.id!r}: it "
+            "is not on exactly one of the gateway's incoming branches; move it to a node of "
+            "its branch, or past the gateway and cancel the other branches' tokens",
+            element_id=join.id)
+    return found[0]
 
 
 def cancel_token(
@@ -164,6 +186,7 @@ def cancel_token(
     check_state(graph, state)
     run = Run(graph, state, now, new_id)
     token = _find_token(run, token_id, from_node)
+    run.without_vote(token)
     removed = run.cancel_token(token, "cancelled")
     run.drop_agenda(removed)
     run.events.append(TokenCancelled(token.id, token.node, reason))
@@ -202,6 +225,7 @@ def skip_node(
     if node.behavior not in _SKIPPABLE and not hosts_body:
         raise NotAllowed(f"a token at {node.id!r} ({node.kind}) cannot be skipped",
                          element_id=node.id)
+    run.without_vote(token)
     removed = run.cancel_token(token, "skipped", node_record=False)
     run.drop_agenda(removed)
     run.live[token.scope] += 1
@@ -302,7 +326,14 @@ def add_signer(
     token = _task_token(state, task_id)
     node = graph.nodes[token.node]
     run = Run(graph, state, now, new_id)
-    if mode == "parallel":
+    if mode == "parallel" and node.loop is not None and not node.loop.sequential \
+            and run.is_instance(token.scope, node):
+        # in a parallel multi-instance node the signer is one more instance: a vote of
+        # their own, counted like the others (nrOfInstances grows by one)
+        signer_token, signer_task = run.add_instance(run.scopes[token.scope].parent, user)
+        run.signers.append(Signer(signer_task, mode, node.id, signer_token, user, signer_task))
+        signer_id = signer_task
+    elif mode == "parallel":
         signer_token = run.next_id()
         group = token.group or token.id
         run.live[token.scope] += 1
@@ -343,6 +374,25 @@ def remove_signer(
     if signer is None:
         raise NotAllowed(f"the instance has no added signer {signer_id!r}")
     node = run.nodes[signer.node]
+    if signer.mode == "parallel" and run.is_instance(
+            next(t for t in run.tokens if t.id == signer.token).scope, node):
+        # the signer is an instance of the multi-instance node: it ends without a vote
+        token = next(t for t in run.tokens if t.id == signer.token)
+        body = run.scopes[token.scope].parent
+        if not any(t.task is not None and t.id != token.id and t.node == node.id
+                   and t.scope in run.scopes and run.scopes[t.scope].parent == body
+                   for t in run.tokens):
+            raise NotAllowed("the last open task of the node cannot be removed",
+                             element_id=node.id)
+        run.signers.remove(signer)
+        run.without_vote(token)
+        removed = run.cancel_token(token, "signer_removed", node_record=False)
+        run.drop_agenda(removed)
+        run.events.append(SignerRemoved(signer.id, node.id, signer.user, signer.mode))
+        run.live[token.scope] = 1
+        run.token_ended(token.scope)
+        run.work()
+        return run.result()
     if signer.mode == "parallel":
         token = next(t for t in run.tokens if t.id == signer.token)
         group = token.group or token.id

@@ -134,6 +134,10 @@ OUTCOME_VARIABLE = "outcome"
 APPROVE = "approve"
 REJECT = "reject"
 APPROVED = "approved"
+NO_VOTE = "no_vote"
+"""The outcome of a multi-instance approval's instance that an administrator skipped or
+cancelled, or whose added signer was removed: it is not a vote, and the approval is
+decided among the other instances (counted in ``nrOfSkipped``)."""
 
 _INSTANCE_COMPLETED = InstanceCompleted()
 _new = tuple.__new__
@@ -1165,6 +1169,47 @@ class Run:
             self._contexts.pop(body, None)
         self.start_instances(body, node, index, index + 1, data.get("items"))
 
+    def add_instance(self, body: str, user: str) -> tuple[str, str]:
+        """One more instance of the running parallel multi-instance user task ``body``,
+        its task assigned to ``user`` (a signer added in parallel: a vote of its own).
+        The collection, when there is one, gets ``user`` as its new element; returns
+        the new token's id and its task's id."""
+        record = self.scopes[body]
+        node = self.nodes[record.node]
+        counters = copy_dict(record.variables)
+        index = counters["nrOfInstances"]
+        counters["nrOfInstances"] = index + 1
+        counters["nrOfActiveInstances"] = counters.get("nrOfActiveInstances", 0) + 1
+        data = copy_dict(record.data or {})
+        local: dict[str, Any] = {"loopCounter": index}
+        if data.get("items") is not None:
+            data["items"] = [*data["items"], user]
+            if node.loop is not None and node.loop.element_variable:
+                local[node.loop.element_variable] = user
+        if data.get("results") is not None:
+            data["results"] = [*data["results"], None]
+        data["next"] = index + 1
+        self.scopes[body] = Scope(record.id, record.node, record.parent, record.token, MI_SCOPE,
+                                  MappingProxyType(counters), MappingProxyType(data))
+        instance = self.next_id()
+        self.scopes[instance] = Scope(instance, node.id, body, "", INSTANCE_SCOPE,
+                                      MappingProxyType(local), None)
+        self.live[instance] = 1
+        if self._contexts:
+            self._contexts.clear()
+        token_id = self.next_id()
+        task_id = self.create_task(token_id, instance, node, INNER, assignee=user, signer=True,
+                                   arm=False)
+        return token_id, task_id
+
+    def without_vote(self, token: Token) -> None:
+        """When ``token`` runs one instance of a multi-instance approval, that instance
+        will end without a vote (an administrator skips or cancels it, or the signer
+        added as it is removed)."""
+        node = self.nodes.get(token.node)
+        if node is not None and node.approval is not None and self.is_instance(token.scope, node):
+            self.outcomes = {**(self.outcomes or {}), token.scope: NO_VOTE}
+
     def instance_completed(self, record: Scope) -> None:
         """One instance ended (its scope is still there): count it, then complete the
         body, start the next sequential instance, or wait."""
@@ -1224,8 +1269,11 @@ class Run:
         approval = node.approval
         if approval is None:
             return None
+        total = voters(counters)
+        if total <= 0:
+            return APPROVED  # every signer was skipped: the node passes, as a skipped node does
         passed = _passes(approval.sign_mode, approval.pass_ratio, approval.pass_votes,
-                         counters.get("nrOfApproved", 0), counters["nrOfInstances"])
+                         counters.get("nrOfApproved", 0), total)
         return APPROVED if passed else REJECTED
 
     def finish_multi_instance(self, body: Scope, outcome: str | None) -> None:
@@ -1261,7 +1309,7 @@ class Run:
         self.put(self.owner_scope(scope, name), name, outcome, checked=False)  # assign
         self.events.append(approval_decided(
             node.id, outcome, counters.get("nrOfApproved", 0), counters.get("nrOfRejected", 0),
-            counters.get("nrOfInstances", 1)))
+            voters(counters)))
 
     def after_decision(self, token: Token, node: Node, outcome: str | None) -> None:
         """Leave an approval node, or carry out its reject action."""
@@ -1325,12 +1373,13 @@ class Run:
     # -- moving tokens back and forth ----------------------------------------------------------
 
     def jump(self, token: Token, target: Node, reason: str | None, *,
-             cancel_reason: str = "returned") -> None:
+             cancel_reason: str = "returned", via: str | None = None) -> None:
         """Cancel ``token`` and everything between ``target`` and it that would run twice
         or wait for ever, then put one token at ``target``.
 
         ``target`` may be in the token's container or an enclosing one (then the
-        sub-processes and multi-instance bodies in between are cancelled)."""
+        sub-processes and multi-instance bodies in between are cancelled). ``via``: the
+        flow the new token arrives by (for a joining gateway)."""
         host = token
         scope = token.scope
         while True:
@@ -1360,7 +1409,7 @@ class Run:
         self.drop_agenda(removed)
         self.events.append(TokenMoved(token.node, target.id, reason))
         self.live[scope] += 1
-        self.agenda.append((self.next_id(), scope, target, None))
+        self.agenda.append((self.next_id(), scope, target, via))
 
     # -- leaving nodes ---------------------------------------------------------------------
 
@@ -1653,7 +1702,14 @@ def counted(body_counters: Mapping[str, Any], node: Node, outcome: Any) -> dict[
             counters["nrOfApproved"] = counters.get("nrOfApproved", 0) + 1
         elif outcome == REJECT:
             counters["nrOfRejected"] = counters.get("nrOfRejected", 0) + 1
+        elif outcome == NO_VOTE:
+            counters["nrOfSkipped"] = counters.get("nrOfSkipped", 0) + 1
     return counters
+
+
+def voters(counters: Mapping[str, Any]) -> int:
+    """How many instances of a multi-instance approval vote: all but those skipped."""
+    return int(counters["nrOfInstances"]) - int(counters.get("nrOfSkipped", 0))
 
 
 def approval_decision(node: Node, counters: Mapping[str, Any]) -> str | None:
@@ -1662,10 +1718,12 @@ def approval_decision(node: Node, counters: Mapping[str, Any]) -> str | None:
     approval = node.approval
     if approval is None:
         return None
-    total = counters["nrOfInstances"]
+    total = voters(counters)
     approved = counters.get("nrOfApproved", 0)
     if counters.get("nrOfRejected", 0) and approval.reject_ends:
         return REJECTED
+    if total <= 0:
+        return None  # nobody left to vote: decided when the last instance ends
     if approved >= total if approval.sign_mode == "all" else _passes(
             approval.sign_mode, approval.pass_ratio, approval.pass_votes, approved, total):
         return APPROVED
@@ -1928,7 +1986,7 @@ def finish_body(graph: ProcessGraph, state: InstanceState, records: dict[str, Sc
         counters = body.variables
         events.append(approval_decided(
             node_id, decided, counters.get("nrOfApproved", 0), counters.get("nrOfRejected", 0),
-            counters.get("nrOfInstances", 1)))
+            voters(counters)))
     events.append(node.completed)
     if node.copies:
         events.extend(node.copies)
