@@ -109,3 +109,27 @@ async def test_nothing_is_kept_without_a_listener(committed_db):
     cache = repository.CalendarCache()
     assert (await _load(committed_db, cache)).timezone == "Asia/Shanghai"
     assert cache.get("cache-test") is None
+
+
+async def test_whether_calendars_name_departments_is_kept_until_a_calendar_changes(committed_db):
+    await _save(committed_db, "Asia/Shanghai")  # a calendar that names no department
+    cache, task = await _listening(committed_db)
+    try:
+        async with committed_db.transaction() as session:
+            assert (await repository.calendar_for(session, "alice", cache)).name == "default"
+        assert cache.by_department() is False  # the next task with a time limit needs no query
+
+        async with committed_db.transaction() as session:
+            await repository.save(
+                session,
+                {"name": "cache-test", "timezone": "Asia/Shanghai", "working_hours": HOURS, "holidays": [],
+                 "extra_working_days": [], "departments": ["sales"]},
+            )
+        await _until(lambda: cache.by_department() is None)
+        async with committed_db.transaction() as session:
+            await repository.calendar_for(session, "alice", cache)
+        assert cache.by_department() is True
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -145,3 +146,48 @@ async def test_new_due_times_follow_the_replaced_calendar(runtime):
             )
         ).one()
     assert row.due_at == row.created_at + dt.timedelta(hours=4)
+
+
+async def _due(runtime, task_id: str) -> dt.datetime:
+    async with runtime.db.connection() as conn:
+        return (await conn.execute(select(tasks.c.due_at).where(tasks.c.id == UUID(task_id)))).scalar_one()
+
+
+async def test_a_department_calendar_counts_the_requests_of_its_department_and_those_below(runtime):
+    await build_org(runtime)  # hq > sales > sales-east; hq > finance
+    sundays_only = {"sun": [["10:00", "11:00"]]}  # a calendar no other could be mistaken for
+    saved = await runtime.client.put(
+        "/api/v1/calendars/sales-office",
+        json={"timezone": "UTC", "working_hours": sundays_only, "departments": ["sales"]},
+        headers=runtime.auth(*ADMIN),
+    )
+    assert saved.status_code == 200 and saved.json()["departments"] == ["sales"], saved.text
+
+    for initiator in ("alice", "frank"):  # sales, and sales-east below it
+        _, task = await start(runtime, "deadlines-escalate.bpmn", "deadline-escalate", initiator=initiator)
+        due = await _due(runtime, task["id"])
+        assert due.astimezone(dt.UTC).weekday() == 6 and dt.time(10) < due.astimezone(dt.UTC).time() <= dt.time(11)
+    _, task = await start(runtime, "deadlines-escalate.bpmn", "deadline-escalate", initiator="carol")
+    due = await _due(runtime, task["id"])  # finance: the default calendar, Shanghai's weekdays
+    assert due.astimezone(ZoneInfo("Asia/Shanghai")).weekday() < 5
+
+
+async def test_calendar_departments_must_exist_and_belong_to_one_calendar(runtime):
+    await build_org(runtime)
+    body = {"timezone": "UTC", "working_hours": LUNCH}
+    c = runtime.client
+    assert (await c.put("/api/v1/calendars/hq", json={**body, "departments": ["hq"]},
+                        headers=runtime.auth(*ADMIN))).status_code == 200
+    refused = await c.put(
+        "/api/v1/calendars/mixed", json={**body, "departments": ["finance", "atlantis", "hq"]},
+        headers=runtime.auth(*ADMIN),
+    )
+    assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+    assert [(e["field"], e["message"]) for e in refused.json()["errors"]] == [
+        ("departments.1", "the organisation has no department 'atlantis'"),
+        ("departments.2", "'hq' is already in the calendar 'hq'"),
+    ]
+    assert (await c.get("/api/v1/calendars/mixed", headers=runtime.auth(*ADMIN))).status_code == 404
+    again = await c.put("/api/v1/calendars/hq", json={**body, "departments": ["hq", "finance", "hq"]},
+                        headers=runtime.auth(*ADMIN))
+    assert again.status_code == 200 and again.json()["departments"] == ["hq", "finance"]

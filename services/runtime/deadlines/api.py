@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Path, Query
+from sqlalchemy import select
 
 from bpm_common.auth import ADMIN, DESIGNER, Principal, require_roles
 from bpm_common.db import SessionDep
@@ -20,6 +21,7 @@ from services.runtime.deadlines import repository
 from services.runtime.deadlines.schemas import CalendarIn, CalendarOut, CalendarPage
 from services.runtime.deadlines.worktime import BusinessCalendar, calendar_from_row
 from services.runtime.instances.service import utcnow
+from services.runtime.org.models import org_departments
 
 router = api_router(prefix="/api/v1", tags=["calendars"])
 
@@ -73,6 +75,8 @@ async def put_calendar(
 ) -> Any:
     """Due times of tasks created from now on are counted in the new calendar."""
     _check(name, body)
+    departments = list(dict.fromkeys(body.departments))
+    await _check_departments(session, name, departments)
     row = await repository.save(
         session,
         {
@@ -83,6 +87,7 @@ async def put_calendar(
             },
             "holidays": sorted(set(body.holidays)),
             "extra_working_days": sorted(set(body.extra_working_days)),
+            "departments": departments,
             "updated_at": utcnow(),
             "updated_by": principal.username,
         },
@@ -123,6 +128,29 @@ def _check(name: str, body: CalendarIn) -> BusinessCalendar:
         ) from None
 
 
+async def _check_departments(session: SessionDep, name: str, departments: list[str]) -> None:
+    """Each department is one the organisation has, and in no other calendar; 422 naming
+    the entry at fault."""
+    if not departments:
+        return
+    known = set(
+        (await session.execute(
+            select(org_departments.c.key).where(
+                org_departments.c.key.in_(departments), org_departments.c.deleted.is_(False)
+            )
+        )).scalars()
+    )
+    taken = await repository.departments_elsewhere(session, name, departments)
+    errors = []
+    for index, key in enumerate(departments):
+        if key not in known:
+            errors.append(field_error(f"departments.{index}", f"the organisation has no department {key!r}"))
+        elif key in taken:
+            errors.append(field_error(f"departments.{index}", f"{key!r} is already in the calendar {taken[key]!r}"))
+    if errors:
+        raise Unprocessable("invalid calendar", errors=errors)
+
+
 def _view(row: dict[str, Any]) -> dict[str, Any]:
     calendar = calendar_from_row(row)
     return {
@@ -131,6 +159,7 @@ def _view(row: dict[str, Any]) -> dict[str, Any]:
         "working_hours": calendar.working_hours(),
         "holidays": sorted(row["holidays"] or []),
         "extra_working_days": sorted(row["extra_working_days"] or []),
+        "departments": list(row["departments"] or []),
         "updated_at": row["updated_at"],
         "updated_by": row["updated_by"],
     }

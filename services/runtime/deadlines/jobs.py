@@ -24,7 +24,7 @@ from services.runtime.deadlines.assignment import (
     resolve_rules,
     role_holders,
 )
-from services.runtime.deadlines.repository import load_calendar
+from services.runtime.deadlines.repository import calendar_for
 from services.runtime.deadlines.service import (
     DUE_SOON,
     ESCALATE,
@@ -155,7 +155,7 @@ async def _escalate(
     )
     limit = job["payload"].get("time_limit")
     if limit and level < MAX_ESCALATION_LEVELS and len(managers) > level:
-        calendar = await load_calendar(step.session, cache=step.ctx.extras.get("calendars"))
+        calendar = await calendar_for(step.session, step.row.initiator, step.ctx.extras.get("calendars"))
         await schedule(
             step.session,
             escalation_job(job, level + 1, add_working_time(job["due_at"], limit, calendar)),

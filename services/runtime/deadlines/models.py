@@ -17,6 +17,8 @@ calendars = Table(
     Column("holidays", ARRAY(Date), nullable=False, server_default=text("'{}'")),
     # make-up working days (调休): weekend days worked, with Monday's working hours
     Column("extra_working_days", ARRAY(Date), nullable=False, server_default=text("'{}'")),
+    # department keys (org copy) whose requests count in this calendar, sub-departments included
+    Column("departments", ARRAY(String(100)), nullable=False, server_default=text("'{}'")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
     Column("updated_by", String(64)),
 )

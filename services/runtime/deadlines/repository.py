@@ -37,6 +37,7 @@ class CalendarCache:
 
     def __init__(self) -> None:
         self._entries: dict[str, BusinessCalendar] = {}
+        self._by_department: bool | None = None
         self._generation = 0
         self.listening = False
 
@@ -52,9 +53,18 @@ class CalendarCache:
         if self.listening and generation == self._generation:
             self._entries[name] = calendar
 
+    def by_department(self) -> bool | None:
+        """Whether any calendar names departments (None: not known here)."""
+        return self._by_department if self.listening else None
+
+    def put_by_department(self, value: bool, generation: int) -> None:
+        if self.listening and generation == self._generation:
+            self._by_department = value
+
     def clear(self) -> None:
         self._generation += 1
         self._entries.clear()
+        self._by_department = None
 
     async def listen(self, db: Database) -> None:
         """Keep a connection listening on `CHANGED_CHANNEL` (a background worker; returns only
@@ -137,6 +147,54 @@ async def load_calendar(
     return calendar
 
 
+async def calendar_for(
+    session: AsyncSession, initiator: str | None, cache: CalendarCache | None = None
+) -> BusinessCalendar:
+    """The business calendar of a request started by `initiator`: the calendar that names
+    the initiator's department, or the nearest department above it that one names, else
+    `default`. While no calendar names a department (kept in `cache`), no query is made."""
+    name = DEFAULT_CALENDAR
+    if initiator and await _by_department(session, cache):
+        name = await (await driver_connection(session)).fetchval(_CALENDAR_OF_USER, initiator) or name
+    return await load_calendar(session, name, cache)
+
+
+async def _by_department(session: AsyncSession, cache: CalendarCache | None) -> bool:
+    use_cache = cache is not None and not session.info.get(_WROTE_CALENDARS)
+    if use_cache:
+        assert cache is not None
+        known = cache.by_department()
+        if known is not None:
+            return known
+        generation = cache.generation
+    found = bool(await (await driver_connection(session)).fetchval(_ANY_DEPARTMENTS))
+    if use_cache:
+        assert cache is not None
+        cache.put_by_department(found, generation)
+    return found
+
+
+async def departments_elsewhere(session: AsyncSession, name: str, departments: list[str]) -> dict[str, str]:
+    """Of `departments`, those another calendar than `name` already names -> that calendar."""
+    rows = await (await driver_connection(session)).fetch(_DEPARTMENTS_ELSEWHERE, name, departments)
+    return {row["department"]: row["name"] for row in rows}
+
+
+_ANY_DEPARTMENTS = "SELECT EXISTS (SELECT 1 FROM calendars WHERE departments <> '{}')"
+_CALENDAR_OF_USER = """
+WITH RECURSIVE chain(key, depth) AS (
+    SELECT department, 0 FROM org_users WHERE username = $1 AND department IS NOT NULL
+  UNION ALL
+    SELECT d.parent, c.depth + 1 FROM chain c JOIN org_departments d ON d.key = c.key
+    WHERE d.parent IS NOT NULL AND c.depth < 64
+)
+SELECT cal.name FROM chain c JOIN calendars cal ON c.key = ANY(cal.departments)
+ORDER BY c.depth, cal.name LIMIT 1
+"""
+_DEPARTMENTS_ELSEWHERE = (
+    "SELECT d AS department, c.name FROM calendars c, unnest(c.departments) AS d"
+    " WHERE c.name <> $1 AND d = ANY($2::text[]) ORDER BY d"
+)
 _CALENDAR = (
     "SELECT name, timezone, working_hours::text AS working_hours, holidays, extra_working_days"
     " FROM calendars WHERE name = $1"

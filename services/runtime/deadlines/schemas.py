@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Period = tuple[str, str]
+DepartmentKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class CalendarIn(BaseModel):
@@ -23,6 +25,12 @@ class CalendarIn(BaseModel):
     )
     holidays: list[dt.date] = Field(default_factory=list, max_length=2000)
     extra_working_days: list[dt.date] = Field(default_factory=list, max_length=2000)
+    departments: list[DepartmentKey] = Field(
+        default_factory=list,
+        max_length=500,
+        description="Departments whose requests count in this calendar, with their sub-departments"
+        " (the nearest department up the initiator's tree decides); requests of others use `default`.",
+    )
 
 
 class CalendarOut(BaseModel):
@@ -31,6 +39,7 @@ class CalendarOut(BaseModel):
     working_hours: dict[str, list[Period]]
     holidays: list[dt.date]
     extra_working_days: list[dt.date]
+    departments: list[str]
     updated_at: dt.datetime
     updated_by: str | None
 

@@ -22,7 +22,7 @@ from uuid import UUID
 
 from bpm_common.ids import new_id
 from bpm_process.isotime import IsoDuration, parse_duration
-from services.runtime.deadlines.repository import load_calendar
+from services.runtime.deadlines.repository import calendar_for
 from services.runtime.deadlines.worktime import add_working_time
 from services.runtime.engine import TaskSpec
 from services.runtime.instances.applier import Step
@@ -37,11 +37,12 @@ NO_ACTION = "none"
 
 
 async def task_due_at(step: Step, spec: TaskSpec) -> dt.datetime | None:
-    """The due time of a new task: its `bpm:timeLimit` in working time from now (the
-    default business calendar), else the `dueDate` the engine computed."""
+    """The due time of a new task: its `bpm:timeLimit` in working time from now (in the
+    business calendar of the initiator's department, see `calendar_for`), else the
+    `dueDate` the engine computed."""
     if spec.time_limit is None:
         return spec.due_at
-    calendar = await load_calendar(step.session, cache=step.ctx.extras.get("calendars"))
+    calendar = await calendar_for(step.session, step.row.initiator, step.ctx.extras.get("calendars"))
     return add_working_time(step.now, spec.time_limit, calendar)
 
 
