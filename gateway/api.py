@@ -22,7 +22,7 @@ Context = Annotated[GatewayContext, Depends(gateway_context)]
 
 
 class TokenRequest(BaseModel):
-    username: str = Field(min_length=1, max_length=200)
+    username: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00]+$")
     password: str = Field(min_length=1, max_length=1024)
 
 

@@ -30,6 +30,7 @@ from bpm_common.events.inbox import EventConsumer, Handler
 from bpm_common.events.jetstream import JetStreamBroker
 from bpm_common.events.outbox import EventWriter, OutboxRelay
 from bpm_common.events.streams import stream_name, stream_retention, stream_subjects
+from bpm_common.guard import InputGuardMiddleware
 from bpm_common.heap import settle_heap
 from bpm_common.http import ExactJSONRoute, RequestContextMiddleware
 from bpm_common.logging import configure_logging, get_logger
@@ -209,6 +210,7 @@ def create_app(
             service=definition.name,
             enabled=common.direct_routes,
         )
+    app.add_middleware(InputGuardMiddleware)  # before any endpoint, direct or not
     app.add_middleware(RequestContextMiddleware, service=definition.name, access_log=common.access_log)
     for router in definition.routers:
         app.include_router(router)

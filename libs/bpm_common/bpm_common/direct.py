@@ -37,11 +37,12 @@ from prometheus_client import Counter
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bpm_common import jsonutil
 from bpm_common.auth import Principal, current_principal
 from bpm_common.errors import DomainError
+from bpm_common.guard import read_body, replay
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -172,7 +173,7 @@ class DirectRoutesMiddleware:
             await self.app(scope, receive, send)
             return
         handler, template, params = found
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if body is None:  # the client went away
             return
         call = DirectCall(scope, params, body, receive)
@@ -182,7 +183,7 @@ class DirectRoutesMiddleware:
             response = await _handled(call.request, exc)
         if response is None:
             self._count(template, "ordinary")
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay(body, receive), send)
             return
         self._count(template, "direct")
         scope["route"] = _Template(template)  # the latency histogram's route label
@@ -218,31 +219,6 @@ async def _handled(request: Request, exc: DomainError) -> Response:
         if handler is not None:
             return await handler(request, exc)
     raise exc
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """`receive` for the ordinary way: the body already read, then whatever comes after it."""
-    sent = False
-
-    async def _receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return _receive
 
 
 _UUID = TypeAdapter(UUID)

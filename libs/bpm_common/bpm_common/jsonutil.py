@@ -13,6 +13,28 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+MAX_DIGITS = 1000
+"""The most significant digits a JSON number read may have, and the largest decimal
+exponent either way (`1e999999999` is short text for a number whose integer form alone
+takes minutes to write out). Integers are bounded by Python's own limit (4 300 digits)."""
+
+
+class NumberOutOfRange(ValueError):
+    """A JSON number beyond `MAX_DIGITS`."""
+
+
+def out_of_range(value: Decimal) -> bool:
+    return value.is_finite() and bool(value) and (
+        abs(value.adjusted()) > MAX_DIGITS or len(value.as_tuple().digits) > MAX_DIGITS
+    )
+
+
+def _exact(text: str) -> Decimal:
+    value = Decimal(text)
+    if out_of_range(value):
+        raise NumberOutOfRange(f"the number {text[:40]}... is beyond {MAX_DIGITS} digits or exponent ±{MAX_DIGITS}")
+    return value
+
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
@@ -32,7 +54,7 @@ def decimal_to_json(value: Decimal) -> int | float | str:
     """The JSON form of a Decimal that loses nothing: int, float with the same digits, or text."""
     if not value.is_finite():
         return str(value)
-    if value == value.to_integral_value():
+    if value == value.to_integral_value() and value.adjusted() < MAX_DIGITS:
         return int(value)
     as_float = float(value)
     if Decimal(repr(as_float)) == value:
@@ -56,7 +78,9 @@ def dumps_bytes(value: Any) -> bytes:
 
 
 def loads(text: str | bytes) -> Any:
-    return json.loads(text, parse_float=Decimal)
+    """JSON with every non-integer number a `Decimal`; `NumberOutOfRange` (a ValueError)
+    for a number beyond `MAX_DIGITS`."""
+    return json.loads(text, parse_float=_exact)
 
 
 def jsonable(value: Any) -> Any:

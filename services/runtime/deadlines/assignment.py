@@ -22,6 +22,7 @@ from sqlalchemy import ARRAY, String, and_, exists, func, literal, null, select,
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpm_common.errors import DomainError, field_error
 from bpm_process.assignment import (
     DEPARTMENT,
     DEPARTMENT_ROLE,
@@ -34,7 +35,7 @@ from bpm_process.assignment import (
     Rule,
     parse_rule,
 )
-from services.runtime.engine import TaskSpec
+from services.runtime.engine import ExpressionFailed, TaskSpec
 from services.runtime.instances.applier import Step
 from services.runtime.org.models import org_departments, org_users
 
@@ -429,11 +430,37 @@ class TaskPeople:
             )
 
 
+USER_NAME_MAX, ROLE_NAME_MAX = 64, 100
+"""The longest user and role names the organisation model has (and tasks store)."""
+
+
+def _check_names(spec: TaskSpec) -> None:
+    """The assignee and candidates an expression gave are names the organisation could
+    have: a 10 000-character "assignee" from a form field is refused as the command's
+    expression failure (422, the node named), not at the database as a server error."""
+    for what, names, longest in (
+        ("assignee", (spec.assignee,) if spec.assignee else (), USER_NAME_MAX),
+        ("candidate users", spec.candidate_users, USER_NAME_MAX),
+        ("candidate groups", spec.candidate_groups, ROLE_NAME_MAX),
+    ):
+        for name in names:
+            if len(name) > longest:
+                failed = ExpressionFailed(
+                    f"the {what} of {spec.node_id!r} gave a name longer than {longest} characters",
+                    element_id=spec.node_id,
+                )
+                raise DomainError(  # as `instances.service.engine_error` renders the engine's refusals
+                    failed.message, status=failed.status_code, title="Process engine refused the command",
+                    errors=[field_error(spec.node_id, failed.message)], code=failed.code,
+                )
+
+
 async def task_people(step: Step, spec: TaskSpec) -> TaskPeople:
     """The assignee and candidates of a new task (a `TaskSpec` created in `step`): the
     other dialects' assignment plus the people its rules resolve to. The assignee from
     another dialect stays the assignee; rules add candidates. If nobody is left at all,
     the task is offered to the role `admin`."""
+    _check_names(spec)
     people = TaskPeople(spec.assignee, list(spec.candidate_users), list(spec.candidate_groups))
     if not spec.assignment_rules:
         return people
