@@ -31,9 +31,10 @@ tree read back from its BPMN has them.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bpm_process.assignment import MAX_MANAGER_LEVELS, Rule
 from bpm_process.expressions import (
@@ -50,8 +51,21 @@ KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$"
 VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 RESERVED_IDS = frozenset({"start", "end"})
 
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(value: str) -> str:
+    """Text the tree's BPMN can carry: XML 1.0 has no control characters but tab and
+    line breaks (the tree is stored as that XML, so anything else could not be saved)."""
+    found = _NOT_IN_XML.search(value)
+    if found:
+        raise ValueError(f"must not contain the control character U+{ord(found.group()):04X}")
+    return value
+
+
+XmlText = Annotated[str, AfterValidator(_xml_text)]
 NodeId = Annotated[str | None, Field(default=None, pattern=ID_PATTERN)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[XmlText, Field(min_length=1, max_length=200)]
 RoleName = Annotated[str, Field(pattern=NAME_PATTERN)]
 FormName = Annotated[str, Field(pattern=NAME_PATTERN, description="A form of the definition.")]
 
@@ -216,11 +230,11 @@ class CopyNode(_Strict):
 
 class HttpCall(_Strict):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
-    url: str = Field(min_length=1, max_length=2000)
-    headers: dict[str, str] = Field(default_factory=dict, max_length=50)
-    body: str | None = Field(default=None, max_length=20_000)
+    url: XmlText = Field(min_length=1, max_length=2000)
+    headers: dict[XmlText, XmlText] = Field(default_factory=dict, max_length=50)
+    body: XmlText | None = Field(default=None, max_length=20_000)
     response_variable: Annotated[str, Field(pattern=VARIABLE_PATTERN)] | None = None
-    response_path: str | None = Field(default=None, max_length=200)
+    response_path: XmlText | None = Field(default=None, max_length=200)
     timeout: str | None = None
     retries: int | None = Field(default=None, ge=0, le=100)
 
@@ -231,7 +245,7 @@ class AutomatedNode(_Strict):
     type: Literal["automated"]
     id: NodeId
     name: Name
-    topic: str | None = Field(
+    topic: XmlText | None = Field(
         default=None, max_length=200, description="External task topic for workers."
     )
     http: HttpCall | None = None
@@ -246,7 +260,7 @@ class AutomatedNode(_Strict):
 class ConditionBranch(_Strict):
     id: NodeId
     name: Name
-    condition: str = Field(min_length=1, max_length=4000, examples=["${amount > 5000}"])
+    condition: XmlText = Field(min_length=1, max_length=4000, examples=["${amount > 5000}"])
     nodes: list[Node] = Field(default_factory=list, max_length=200)
 
     @field_validator("condition")
@@ -275,7 +289,7 @@ class ConditionNode(_Strict):
 
 class ParallelBranch(_Strict):
     id: NodeId
-    name: Annotated[str, Field(max_length=200)] | None = None
+    name: Annotated[XmlText, Field(max_length=200)] | None = None
     nodes: list[Node] = Field(default_factory=list, max_length=200)
 
 
@@ -300,7 +314,7 @@ class StartNode(_Strict):
 class ApprovalTree(_Strict):
     key: str = Field(pattern=KEY_PATTERN, description="The process key (id of the BPMN process).")
     name: Name
-    description: str | None = Field(default=None, max_length=5000)
+    description: XmlText | None = Field(default=None, max_length=5000)
     start: StartNode = Field(default_factory=StartNode)
     nodes: list[Node] = Field(max_length=200)
     end_name: Name = "Done"
