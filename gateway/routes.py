@@ -49,6 +49,7 @@ BACKENDS: dict[str, str] = {
     "migrations": RUNTIME_SERVICE,
     "calendars": RUNTIME_SERVICE,
     "copies": RUNTIME_SERVICE,
+    "admin": RUNTIME_SERVICE,  # administrators' interventions on instances and tasks
     "notifications": NOTIFIER_SERVICE,
     "channels": NOTIFIER_SERVICE,
     "notification-preferences": NOTIFIER_SERVICE,
@@ -126,6 +127,7 @@ ROLE_RULES: tuple[Rule, ...] = (
     Rule(ANY_METHOD, "/api/v1/exports/**", ANALYSTS),
     Rule(ANY_METHOD, "/api/v1/migrations/**", ADMINS),
     Rule(ANY_METHOD, "/api/v1/incidents/**", ADMINS),
+    Rule(ANY_METHOD, "/api/v1/admin/**", ADMINS),
     Rule(ANY_METHOD, "/api/v1/deliveries/**", ADMINS),
     Rule(ANY_METHOD, "/api/v1/**", ANY_USER),
 )

@@ -6,8 +6,18 @@ import copy
 
 import httpx
 
+from bpm_common.testing.plugin import common_settings
 from bpm_stack.embedded import free_port
 from gateway.openapi import merge_documents
+from gateway.routes import BACKENDS
+from services.designer.main import create_app as designer_app
+from services.designer.settings import DesignerSettings
+from services.metrics.main import create_app as metrics_app
+from services.metrics.settings import MetricsSettings
+from services.notifier.main import create_app as notifier_app
+from services.notifier.settings import NotifierSettings
+from services.runtime.main import create_app as runtime_app
+from services.runtime.settings import RuntimeSettings
 from tests.gateway.standin import StandIn, serve
 
 
@@ -169,3 +179,22 @@ def test_merge_renames_schemas_that_refer_to_renamed_ones() -> None:
     )
     assert jobs["operationId"] == "runtime_get_it"  # operation ids stay unique
     assert (designer, runtime) == originals  # the services' documents are not changed
+
+
+def test_every_path_of_every_service_is_routed_to_it(pg_url) -> None:
+    """Each `/api/v1/<segment>` a service serves is routed to that service; the
+    administrators' `/api/v1/admin/...` was once served by the runtime but not routed."""
+    common = common_settings(pg_url)
+    apps = {
+        "designer": designer_app(DesignerSettings(common=common)),
+        "runtime": runtime_app(RuntimeSettings(common=common)),
+        "notifier": notifier_app(NotifierSettings(common=common)),
+        "metrics": metrics_app(MetricsSettings(common=common)),
+    }
+    unrouted = sorted(
+        (service, path)
+        for service, app in apps.items()
+        for path in app.openapi()["paths"]
+        if path.startswith("/api/v1/") and BACKENDS.get(path.split("/")[3]) != service
+    )
+    assert unrouted == []
