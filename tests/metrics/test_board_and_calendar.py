@@ -124,6 +124,10 @@ async def test_the_default_calendar_and_an_administrators_change(metrics: Metric
             "working_hours.wed.0.start",
         ),
         ({"holidays": ["2026-05-01"], "extra_working_days": ["2026-05-01"]}, "extra_working_days"),
+        # as the runtime's calendars: IANA zones only, every weekday key known, some working hours
+        ({"timezone": "localtime"}, "timezone"),
+        ({"working_hours": {"monday": [{"start": "09:00", "end": "18:00"}]}}, "working_hours.monday"),
+        ({"working_hours": {}}, "working_hours"),
     ],
 )
 async def test_an_invalid_calendar_names_the_field(metrics: Metrics, change: dict, field: str):

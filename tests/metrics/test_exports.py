@@ -7,11 +7,13 @@ import datetime as dt
 import io
 from pathlib import Path
 
+import httpx
 import pm4py
 import pytest
 from lxml import etree
 
 from bpm_common.ids import new_id
+from services.metrics.exports import repository as export_repository
 from tests.metrics.support import T0, Metrics, Run, iso
 from tests.metrics.test_approval_analytics import Expense, key
 
@@ -115,3 +117,20 @@ async def test_an_unknown_format_is_refused(metrics: Metrics):
     assert [e["field"] for e in response.json()["errors"]] == ["format"]
     anonymous = await metrics.client.get("/api/v1/exports/event-log", params={"key": "x"})
     assert anonymous.status_code == 401
+
+
+async def test_a_query_that_fails_is_an_error_answer_not_an_empty_file(metrics: Metrics, monkeypatch):
+    async def failing(session, log_filter):
+        raise RuntimeError("the query failed")
+        yield  # an async generator, as the repository's
+
+    monkeypatch.setattr(export_repository, "events", failing)
+    transport = httpx.ASGITransport(app=metrics.client.app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://metrics") as client:
+        for fmt in ("csv", "xes"):
+            response = await client.get(
+                "/api/v1/exports/event-log", params={"key": "x", "format": fmt},
+                headers=metrics.client.as_user("ann", "analyst"),
+            )
+            assert response.status_code == 500, (fmt, response.status_code, response.text)
+            assert response.headers["content-type"] == "application/problem+json"

@@ -105,6 +105,8 @@ async def test_the_previous_full_week_by_default(metrics: Metrics):
     [
         ({"week": "2026-47"}, "week"),
         ({"week": "2026-W54"}, "week"),
+        ({"week": "9999-W52"}, "week"),
+        ({"week": "0001-W01"}, "week"),
         ({"format": "pdf"}, "format"),
     ],
 )

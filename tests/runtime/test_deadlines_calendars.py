@@ -73,6 +73,7 @@ async def test_administrators_replace_calendars(runtime):
     ("body", "field", "message"),
     [
         ({"timezone": "Mars/Olympus", "working_hours": LUNCH}, "timezone", "not a known time zone"),
+        ({"timezone": "localtime", "working_hours": LUNCH}, "timezone", "not a known time zone"),
         (
             {"timezone": "UTC", "working_hours": {"mon": [["13:00", "09:00"]]}},
             "working_hours",

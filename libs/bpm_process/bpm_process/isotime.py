@@ -7,10 +7,12 @@ Used for user task due dates and timer definitions (``timeDate``, ``timeDuration
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from zoneinfo import available_timezones
 
 __all__ = [
     "IsoDuration",
@@ -241,3 +243,10 @@ def parse_repeating_interval(text: str) -> RepeatingInterval:
                            and period.span <= timedelta(0)):
         raise ValueError(f"{text!r}: the period must be longer than zero")
     return RepeatingInterval(repetitions, period, start)
+
+
+@functools.cache
+def time_zone_names() -> frozenset[str]:
+    """The IANA time zone names a calendar may be kept in. `zoneinfo` also opens any file
+    of the zone directory (`localtime`, `posixrules`), which names no zone of the world."""
+    return (frozenset(available_timezones()) | {"UTC"}) - {"localtime", "posixrules", "Factory"}

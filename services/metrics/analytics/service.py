@@ -32,6 +32,8 @@ from services.metrics.analytics.schemas import (
 )
 
 MAX_CAUSES = 10
+FIRST_YEAR, LAST_YEAR = 1900, 9000
+"""Times a query may name (the whole days around a window must exist)."""
 
 
 def window(
@@ -250,11 +252,13 @@ def utc(value: dt.datetime | None, field: str) -> dt.datetime | None:
     """A time in UTC; a time without a zone is taken as UTC."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
     try:
-        return value.astimezone(dt.UTC)
-    except OverflowError as exc:
+        moment = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    except OverflowError:
+        moment = None
+    if moment is None or not FIRST_YEAR <= moment.year <= LAST_YEAR:
         raise Unprocessable(
-            "the time is out of range", errors=[field_error(field, "out of range in UTC")]
-        ) from exc
+            "the time is out of range",
+            errors=[field_error(field, f"must be in UTC between the years {FIRST_YEAR} and {LAST_YEAR}")],
+        )
+    return moment

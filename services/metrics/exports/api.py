@@ -56,17 +56,32 @@ async def event_log(
     f = LogFilter(key, version, include_trial, department, start, end)
     db: Database = request.app.state.db
     name = _UNSAFE.sub("_", key)
+    rows = await _started(_rows(db, f))
     if format == "csv":
         return StreamingResponse(
-            formats.csv_log(_rows(db, f)),
+            formats.csv_log(rows),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
     return StreamingResponse(
-        formats.xes(key, _rows(db, f)),
+        formats.xes(key, rows),
         media_type="application/xml",
         headers={"Content-Disposition": f'attachment; filename="{name}.xes"'},
     )
+
+
+async def _started(rows: AsyncIterator[RowMapping]) -> AsyncIterator[RowMapping]:
+    """`rows` with the first one read already: a query that fails does so here, as an
+    error answer, not after a 200 has gone out with an empty file."""
+    first = await anext(rows, None)
+
+    async def _all() -> AsyncIterator[RowMapping]:
+        if first is not None:
+            yield first
+            async for row in rows:
+                yield row
+
+    return _all()
 
 
 async def _rows(db: Database, f: LogFilter) -> AsyncIterator[RowMapping]:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpm_common.errors import Unprocessable, field_error
 from services.metrics.analytics import repository as analytics
 from services.metrics.analytics.repository import Scope
+from services.metrics.analytics.service import FIRST_YEAR, LAST_YEAR
 from services.metrics.facts.contributions import normalize_reason
 from services.metrics.reports import repository
 from services.metrics.reports.render import Sheet
@@ -45,9 +46,12 @@ def week_period(
             if match is None:
                 raise ValueError(week)
             monday = dt.date.fromisocalendar(int(match[1]), int(match[2]), 1)
+            if not FIRST_YEAR <= monday.year <= LAST_YEAR:
+                raise ValueError(week)
         except ValueError as exc:
             raise Unprocessable(
-                "not an ISO week", errors=[field_error("week", "an ISO week such as 2026-W47")]
+                "not an ISO week",
+                errors=[field_error("week", f"an ISO week such as 2026-W47, of the years {FIRST_YEAR} to {LAST_YEAR}")],
             ) from exc
     year, number, _ = monday.isocalendar()
     start = dt.datetime.combine(monday, dt.time(), tzinfo=zone)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 HOURS_PATTERN = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
 MAX_DATES = 5000
 
 
 class WorkingPeriod(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     start: str = Field(pattern=HOURS_PATTERN, examples=["09:00"])
     end: str = Field(pattern=HOURS_PATTERN, examples=["18:00"], description="24:00 is midnight.")
 
@@ -22,6 +24,8 @@ def _periods() -> list[WorkingPeriod]:
 class WeekHours(BaseModel):
     """Working periods per weekday; a day left out or empty is not a working day."""
 
+    model_config = ConfigDict(extra="forbid")  # "Mon" or "monday" would be lost without a word
+
     mon: list[WorkingPeriod] = Field(default_factory=_periods, max_length=12)
     tue: list[WorkingPeriod] = Field(default_factory=_periods, max_length=12)
     wed: list[WorkingPeriod] = Field(default_factory=_periods, max_length=12)
@@ -32,6 +36,8 @@ class WeekHours(BaseModel):
 
 
 class CalendarIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     timezone: str = Field(min_length=1, max_length=64, examples=["Asia/Shanghai"])
     working_hours: WeekHours
     holidays: list[dt.date] = Field(default_factory=list, max_length=MAX_DATES)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.errors import Unprocessable, field_error
+from bpm_process.isotime import time_zone_names
 from services.metrics.worktime import repository
 from services.metrics.worktime.calendar import (
     WEEKDAYS,
@@ -67,9 +67,7 @@ class CalendarCache:
 def to_calendar(body: CalendarIn) -> BusinessCalendar:
     """The calendar a request describes; problems name the field at fault."""
     errors: list[dict[str, Any]] = []
-    try:
-        ZoneInfo(body.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    if body.timezone not in time_zone_names():
         errors.append(field_error("timezone", f"unknown time zone {body.timezone!r}"))
     week: list[tuple[Interval, ...]] = []
     for day in WEEKDAYS:
@@ -79,6 +77,8 @@ def to_calendar(body: CalendarIn) -> BusinessCalendar:
         if problem:
             errors.append(field_error(f"working_hours.{day}", problem))
         week.append(intervals)
+    if not any(week) and not any(e["field"].startswith("working_hours") for e in errors):
+        errors.append(field_error("working_hours", "a calendar needs working hours"))
     both = sorted(set(body.holidays) & set(body.extra_working_days))
     if both:
         errors.append(

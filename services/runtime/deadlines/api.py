@@ -17,6 +17,7 @@ from bpm_common.db import SessionDep
 from bpm_common.errors import NotFound, Unprocessable, field_error
 from bpm_common.http import api_router
 from bpm_common.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from bpm_process.isotime import time_zone_names
 from services.runtime.deadlines import repository
 from services.runtime.deadlines.schemas import CalendarIn, CalendarOut, CalendarPage
 from services.runtime.deadlines.worktime import BusinessCalendar, calendar_from_row
@@ -97,6 +98,10 @@ async def put_calendar(
 
 def _check(name: str, body: CalendarIn) -> BusinessCalendar:
     """The calendar the body describes; 422 naming the field at fault."""
+    if body.timezone not in time_zone_names():
+        raise Unprocessable(
+            "invalid calendar", errors=[field_error("timezone", f"{body.timezone!r} is not a known time zone")]
+        )
     try:
         BusinessCalendar(name, body.timezone, ((),) * 7)
     except ValueError as exc:
