@@ -365,3 +365,15 @@ def test_a_signer_added_to_a_countersign_and_removed_again_does_not_vote():
         extra = one.op("add_signer", _task_of(one, "u0"), user="erin", mode="parallel")
         one.complete_id(_task_of(one, "u0"), outcome="approve")
         one.op("remove_signer", next(e for e in extra.events if e.type == "signer_added").signer_id)
+
+
+def test_a_co_signer_of_a_sequential_countersign_is_removed_from_the_task_only():
+    instance = _sequential_approval("all", 2)
+    added = instance.op("add_signer", _task_of(instance, "u0"), user="erin", mode="parallel")
+    (signer,) = [e for e in added.events if e.type == "signer_added"]
+    removed = instance.op("remove_signer", signer.signer_id)
+    assert [e.type for e in removed.events] == ["task_cancelled", "signer_removed"]
+    assert [instance.tasks[t].assignee for t in instance.tasks_at("sign")] == ["u0"]
+    instance.complete_id(_task_of(instance, "u0"), outcome="approve")
+    result = instance.complete_id(_task_of(instance, "u1"), outcome="approve")
+    assert result.active_nodes == ("next",) and _decided(result) == ("approved", 2, 0, 2)

@@ -374,27 +374,11 @@ def remove_signer(
     if signer is None:
         raise NotAllowed(f"the instance has no added signer {signer_id!r}")
     node = run.nodes[signer.node]
-    if signer.mode == "parallel" and run.is_instance(
-            next(t for t in run.tokens if t.id == signer.token).scope, node):
-        # the signer is an instance of the multi-instance node: it ends without a vote
-        token = next(t for t in run.tokens if t.id == signer.token)
-        body = run.scopes[token.scope].parent
-        if not any(t.task is not None and t.id != token.id and t.node == node.id
-                   and t.scope in run.scopes and run.scopes[t.scope].parent == body
-                   for t in run.tokens):
-            raise NotAllowed("the last open task of the node cannot be removed",
-                             element_id=node.id)
-        run.signers.remove(signer)
-        run.without_vote(token)
-        removed = run.cancel_token(token, "signer_removed", node_record=False)
-        run.drop_agenda(removed)
-        run.events.append(SignerRemoved(signer.id, node.id, signer.user, signer.mode))
-        run.live[token.scope] = 1
-        run.token_ended(token.scope)
-        run.work()
-        return run.result()
     if signer.mode == "parallel":
         token = next(t for t in run.tokens if t.id == signer.token)
+        if token.group is None and run.is_instance(token.scope, node):
+            # added as an instance of its own (a co-signer shares the group of the task)
+            return _remove_instance(run, signer, token, node)
         group = token.group or token.id
         others = [t for t in run.tokens if t.id != token.id and t.task is not None
                   and (t.group == group or t.id == group)]
@@ -416,6 +400,25 @@ def remove_signer(
         run.signers.remove(signer)
     run.signers = [s for s in run.signers if s.id != signer.id]
     run.events.append(SignerRemoved(signer.id, node.id, signer.user, signer.mode))
+    return run.result()
+
+
+def _remove_instance(run: Run, signer: Signer, token: Token, node: Node) -> Result:
+    """Remove a signer added as an instance of the multi-instance ``node``: the instance
+    ends without a vote, unless it holds the node's last open task."""
+    body = run.scopes[token.scope].parent
+    if not any(t.task is not None and t.id != token.id and t.node == node.id
+               and t.scope in run.scopes and run.scopes[t.scope].parent == body
+               for t in run.tokens):
+        raise NotAllowed("the last open task of the node cannot be removed", element_id=node.id)
+    run.signers.remove(signer)
+    run.without_vote(token)
+    removed = run.cancel_token(token, "signer_removed", node_record=False)
+    run.drop_agenda(removed)
+    run.events.append(SignerRemoved(signer.id, node.id, signer.user, signer.mode))
+    run.live[token.scope] = 1
+    run.token_ended(token.scope)
+    run.work()
     return run.result()
 
 
