@@ -1,3 +1,6 @@
+import ipaddress
+
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from bpm_common.settings import ServiceSettings
@@ -10,3 +13,25 @@ class RuntimeSettings(ServiceSettings):
     port: int = 8002
     database_name: str = "bpm_runtime"
     event_ack_wait: float = 30.0
+    http_denied_networks: list[str] = Field(
+        default=[
+            "169.254.0.0/16",  # link-local: the cloud metadata services (AWS, GCP, Azure, Tencent)
+            "100.100.100.200/32",  # Alibaba Cloud's metadata service
+            "fd00:ec2::254/128",  # AWS's metadata service over IPv6
+            "fe80::/10",
+            "0.0.0.0/8",
+            "::/128",
+            "224.0.0.0/4",
+            "ff00::/8",
+        ],
+        description="Networks the HTTP connector (`bpm:http` tasks) refuses to call, checked on every "
+        "address the host resolves to, redirects included. Add 127.0.0.0/8 or private ranges to keep "
+        "processes away from internal services; 0.0.0.0/0 and ::/0 close it altogether.",
+    )
+
+    @field_validator("http_denied_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # a ValueError names the one at fault
+        return value

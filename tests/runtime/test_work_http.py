@@ -9,14 +9,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from aiohttp import web
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from bpm_common import jsonutil
 from bpm_stack.embedded import free_port
 from services.runtime.instances.models import history
-from services.runtime.work.connector import HttpConnector
+from services.runtime.settings import RuntimeSettings
+from services.runtime.work.connector import HttpConnector, denied_networks, new_client
 from services.runtime.work.models import work_items
 from tests.runtime.conftest import MODELS
 
@@ -63,6 +66,9 @@ async def server() -> AsyncIterator[Server]:
     async def to_file(request: web.Request) -> web.Response:
         raise web.HTTPFound("file:///etc/passwd")
 
+    async def to_metadata(request: web.Request) -> web.Response:
+        raise web.HTTPFound("http://169.254.169.254/latest/meta-data/iam/security-credentials/")
+
     async def big(request: web.Request) -> web.Response:
         return web.Response(body=b"x" * (600 * 1024), content_type="text/plain")
 
@@ -73,6 +79,7 @@ async def server() -> AsyncIterator[Server]:
     app.router.add_post("/slow", slow)
     app.router.add_post("/to-file", to_file)
     app.router.add_post("/big", big)
+    app.router.add_post("/to-metadata", to_metadata)
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -201,6 +208,46 @@ async def test_a_redirect_to_another_scheme_is_refused(runtime, server, connecto
     await _start(runtime, f"{server.base}/to-file")
     assert await connector.run_due() == ["incident"]
     assert "redirect" in (await _item(runtime))["last_error"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://100.100.100.200/latest/meta-data/",  # Alibaba Cloud
+        "http://[::ffff:169.254.169.254]/latest/meta-data/",
+        "http://[fd00:ec2::254]/latest/meta-data/",
+        "http://0.0.0.0:8002/api/v1/process-instances",
+    ],
+)
+async def test_a_cloud_metadata_service_or_an_unroutable_address_is_never_called(runtime, connector, url):
+    await _start(runtime, url)
+    assert await connector.run_due() == ["incident"], "retrying cannot help"
+    assert "may not call" in (await _item(runtime))["last_error"]
+
+
+async def test_a_redirect_into_a_denied_network_is_refused(runtime, server, connector):
+    await _start(runtime, f"{server.base}/to-metadata")
+    assert await connector.run_due() == ["incident"]
+    assert "169.254.169.254" in (await _item(runtime))["last_error"]
+
+
+async def test_denied_networks_are_checked_on_what_a_name_resolves_to(runtime, server):
+    ctx = runtime.client.app.state.ctx
+    closed = HttpConnector(ctx, client=new_client(denied_networks(["127.0.0.0/8", "::1/128"])))
+    try:
+        before = len(server.received)
+        await _start(runtime, server.base.replace("127.0.0.1", "localhost") + "/charge/O-9")
+        assert await closed.run_due() == ["incident"]
+        assert "localhost" in (await _item(runtime))["last_error"]
+        assert len(server.received) == before, "nothing reached the server"
+    finally:
+        await closed.aclose()
+
+
+def test_a_denied_network_that_is_not_one_is_refused_at_start():
+    with pytest.raises(ValidationError, match="http_denied_networks"):
+        RuntimeSettings(http_denied_networks=["10.0.0.0/8", "intranet"])
 
 
 async def test_a_response_above_the_limit_is_refused(runtime, server, connector):

@@ -9,8 +9,11 @@ and the retries left, retried with exponential backoff from the task's
 then taken again. A report whose lease was lost (taken over, or the work was
 cancelled meanwhile) is dropped.
 
-Only `http` and `https` URLs are called, also after redirects; responses are read
-up to `MAX_RESPONSE_BYTES`. Request headers may carry credentials: they are never
+Only `http` and `https` URLs are called, also after redirects, and never a host that
+resolves to one of the denied networks (`BPM_RUNTIME_HTTP_DENIED_NETWORKS`: by default
+the cloud metadata services, link-local, unspecified and multicast addresses), so a
+model cannot read a cloud machine's credentials; responses are read up to
+`MAX_RESPONSE_BYTES`. Request headers may carry credentials: they are never
 logged, and errors name the URL without its query.
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ipaddress
 import os
 import socket
 from collections.abc import Mapping
@@ -37,6 +41,7 @@ from bpm_common.logging import get_logger
 from bpm_process.isotime import parse_duration
 from services.runtime.engine import complete_work, fail_work
 from services.runtime.instances.service import InstanceCommands, utcnow
+from services.runtime.settings import RuntimeSettings
 from services.runtime.work import repository
 from services.runtime.work.models import CANCELLED, LOCKED, OPEN, work_items
 from services.runtime.work.wakeup import HTTP_WORK, wakeup
@@ -58,6 +63,10 @@ SCHEMES = ("http", "https")
 
 class SchemeRefused(Exception):
     """A request (or a redirect) to something other than http(s)."""
+
+
+class DestinationRefused(Exception):
+    """A request (or a redirect) to a host in a denied network."""
 
 
 class ResponseTooLarge(Exception):
@@ -133,6 +142,49 @@ async def _only_http(request: httpx.Request) -> None:
         raise SchemeRefused(f"a redirect to a {request.url.scheme!r} URL was refused")
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def denied_networks(networks: list[str]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(network, strict=False) for network in networks)
+
+
+def _denied(address: Address, denied: tuple[Network, ...]) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address.version == network.version and address in network for network in denied)
+
+
+def destination_check(denied: tuple[Network, ...]) -> Any:
+    """A request hook refusing a host that is, or resolves to, an address in `denied`.
+
+    Every address the name resolves to is checked, not only the first, and the hook runs
+    for each redirect. A name the resolver cannot answer is left to the connection, which
+    fails the same way.
+    """
+
+    async def check(request: httpx.Request) -> None:
+        if not denied:
+            return
+        host = request.url.host
+        try:
+            addresses: list[Address] = [ipaddress.ip_address(host)]
+        except ValueError:
+            try:
+                found = await asyncio.get_running_loop().getaddrinfo(
+                    host, request.url.port or 443, type=socket.SOCK_STREAM
+                )
+            except OSError:
+                return
+            addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in found]
+        for address in addresses:
+            if _denied(address, denied):
+                raise DestinationRefused(f"{host} ({address}) is in a network the connector may not call")
+
+    return check
+
+
 def _content(body: Any, headers: dict[str, str]) -> bytes | None:
     """The request body as bytes; JSON unless the model set another content type."""
     if body is None:
@@ -177,14 +229,15 @@ async def _read(response: httpx.Response) -> bytes:
     return b"".join(chunks)
 
 
-def new_client() -> httpx.AsyncClient:
-    """The connector's pooled client: redirects followed (http and https only), no cookies kept."""
+def new_client(denied: tuple[Network, ...] = ()) -> httpx.AsyncClient:
+    """The connector's pooled client: redirects followed (http and https only, never into a
+    `denied` network), no cookies kept."""
     return httpx.AsyncClient(
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
         timeout=httpx.Timeout(DEFAULT_TIMEOUT),
         limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
-        event_hooks={"request": [_only_http]},
+        event_hooks={"request": [_only_http, destination_check(denied)]},
     )
 
 
@@ -201,7 +254,10 @@ class HttpConnector:
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = new_client()
+            settings = self.ctx.settings
+            if not isinstance(settings, RuntimeSettings):  # a context built by a tool
+                settings = RuntimeSettings()
+            self._client = new_client(denied_networks(settings.http_denied_networks))
         return self._client
 
     async def aclose(self) -> None:
@@ -240,7 +296,7 @@ class HttpConnector:
             return Outcome(error=f"{shown} timed out after {timeout:g} s")
         except httpx.TimeoutException:
             return Outcome(error=f"{shown} timed out after {timeout:g} s")
-        except SchemeRefused as exc:
+        except (SchemeRefused, DestinationRefused) as exc:
             return Outcome(error=f"{shown}: {exc}", final=True)
         except ResponseTooLarge:
             return Outcome(error=f"{shown} answered more than {MAX_RESPONSE_BYTES} bytes", final=True)
