@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpm_common.errors import BadRequest, Unprocessable, field_error
-from bpm_common.pagination import decode_cursor, encode_cursor
+from bpm_common.errors import Unprocessable, field_error
+from bpm_common.pagination import decode_cursor, encode_cursor, text
 from services.metrics.analytics import aggregates, board, repository
 from services.metrics.analytics.aggregates import AggregateScope, NodeTotals
 from services.metrics.analytics.repository import Scope
@@ -238,14 +238,8 @@ def _overview(key: str, versions: list[dict[str, Any]]) -> ProcessOverview:
 
 
 def _cursor_key(cursor: str | None) -> str | None:
-    values = decode_cursor(cursor, 1)
-    if values is None:
-        return None
-    if not isinstance(values[0], str):
-        raise BadRequest(
-            "invalid cursor", errors=[field_error("cursor", "not a cursor this API issued")]
-        )
-    return values[0]
+    values = decode_cursor(cursor, text)
+    return values[0] if values else None
 
 
 def utc(value: dt.datetime | None, field: str) -> dt.datetime | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -13,7 +12,7 @@ from bpm_common.auth import CurrentPrincipal
 from bpm_common.db import SessionDep
 from bpm_common.errors import NotFound
 from bpm_common.http import ExactJSONResponse, api_router
-from bpm_common.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from bpm_common.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, moment, uuid_value
 from services.runtime.calls.schemas import CalledInstancePage
 from services.runtime.instances.models import instances
 from services.runtime.instances.repository import get_visible
@@ -39,15 +38,15 @@ async def called_instances(
     roles = await InstanceCommands(session, request.app.state.ctx).caller_roles(principal)
     if await get_visible(session, instance_id, principal, roles) is None:
         raise NotFound(f"process instance {instance_id} not found")
-    after = decode_cursor(cursor, 2)
+    after = decode_cursor(cursor, moment, uuid_value)
     query = select(
         instances.c.id, instances.c.definition_key, instances.c.definition_version, instances.c.business_key,
         instances.c.state, instances.c.parent_call_id, instances.c.started_at, instances.c.ended_at,
     ).where(instances.c.parent_instance_id == instance_id)
     if after:
-        moment, last = dt.datetime.fromisoformat(after[0].replace("Z", "+00:00")), UUID(after[1])
+        at, last = after
         query = query.where(
-            or_(instances.c.started_at > moment, and_(instances.c.started_at == moment, instances.c.id > last))
+            or_(instances.c.started_at > at, and_(instances.c.started_at == at, instances.c.id > last))
         )
     rows = (await session.execute(query.order_by(instances.c.started_at, instances.c.id).limit(limit + 1))).all()
     more = len(rows) > limit

@@ -10,9 +10,9 @@ from fastapi import Query, Request
 
 from bpm_common.auth import CurrentPrincipal
 from bpm_common.db import SessionDep
-from bpm_common.errors import BadRequest, NotFound, field_error
+from bpm_common.errors import NotFound
 from bpm_common.http import ExactJSONResponse, api_router
-from bpm_common.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from bpm_common.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, moment, uuid_value
 from services.runtime.copies import repository
 from services.runtime.copies.schemas import (
     CopiesCreated,
@@ -108,17 +108,8 @@ async def read_copy(copy_id: UUID, session: SessionDep, principal: CurrentPrinci
 
 
 def _cursor(cursor: str | None) -> tuple[dt.datetime, UUID] | None:
-    values = decode_cursor(cursor, 2)
-    if not values:
-        return None
-    try:
-        return dt.datetime.fromisoformat(str(values[0]).replace("Z", "+00:00")), UUID(
-            str(values[1])
-        )
-    except ValueError:
-        raise BadRequest(
-            "invalid cursor", errors=[field_error("cursor", "not a cursor this API issued")]
-        ) from None
+    values = decode_cursor(cursor, moment, uuid_value)
+    return (values[0], values[1]) if values else None
 
 
 def _page(rows: list[dict[str, Any]], limit: int, shape: Any) -> ExactJSONResponse:

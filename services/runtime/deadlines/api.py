@@ -16,7 +16,7 @@ from bpm_common.auth import ADMIN, DESIGNER, Principal, require_roles
 from bpm_common.db import SessionDep
 from bpm_common.errors import NotFound, Unprocessable, field_error
 from bpm_common.http import api_router
-from bpm_common.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from bpm_common.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, text
 from bpm_process.isotime import time_zone_names
 from services.runtime.deadlines import repository
 from services.runtime.deadlines.schemas import CalendarIn, CalendarOut, CalendarPage
@@ -42,8 +42,8 @@ async def list_calendars(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Any:
-    after = decode_cursor(cursor, 1)
-    rows = await repository.list_rows(session, str(after[0]) if after else None, limit)
+    after = decode_cursor(cursor, text)
+    rows = await repository.list_rows(session, after[0] if after else None, limit)
     more = len(rows) > limit
     rows = rows[:limit]
     return {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -16,7 +15,15 @@ from bpm_common.db import SessionDep
 from bpm_common.direct import DirectCall, DirectRoutes
 from bpm_common.errors import NotFound
 from bpm_common.http import ExactJSONResponse, api_router
-from bpm_common.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from bpm_common.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    decode_cursor,
+    encode_cursor,
+    moment,
+    uuid_value,
+    whole_number,
+)
 from services.runtime.instances import repository
 from services.runtime.instances.history import verify_chain
 from services.runtime.instances.idempotency import remember, replay
@@ -86,11 +93,11 @@ async def list_instances(
 ) -> Any:
     commands = InstanceCommands(session, request.app.state.ctx)
     roles = await commands.caller_roles(principal)
-    before = decode_cursor(cursor, 2)
+    before = decode_cursor(cursor, moment, uuid_value)
     rows = await repository.list_visible(
         session, principal, roles,
         definition_key=definition_key, state=state, business_key=business_key, started_by_me=started_by_me,
-        before=(dt.datetime.fromisoformat(before[0].replace("Z", "+00:00")), UUID(before[1])) if before else None,
+        before=(before[0], before[1]) if before else None,
         limit=limit,
     )
     more = len(rows) > limit
@@ -124,8 +131,8 @@ async def get_history(
     cursor: str | None = None,
 ) -> Any:
     await _visible(request, session, principal, instance_id)
-    after = decode_cursor(cursor, 1)
-    rows = await repository.history_of(session, instance_id, int(after[0]) if after else None, limit)
+    after = decode_cursor(cursor, whole_number)
+    rows = await repository.history_of(session, instance_id, after[0] if after else None, limit)
     more = len(rows) > limit
     rows = rows[:limit]
     return ExactJSONResponse({"items": rows, "next_cursor": encode_cursor(rows[-1]["id"]) if more else None})

@@ -10,9 +10,8 @@ from fastapi import Query, Request
 
 from bpm_common.auth import Principal, require_roles
 from bpm_common.db import SessionDep
-from bpm_common.errors import BadRequest, field_error
 from bpm_common.http import ExactJSONResponse, api_router
-from bpm_common.pagination import decode_cursor
+from bpm_common.pagination import decode_cursor, uuid_value
 from services.runtime.migration import (
     batch,  # noqa: F401 - registers the migration_batch job
     service,
@@ -34,15 +33,8 @@ Admin = Annotated[Principal, require_roles("admin")]
 
 
 def _after(cursor: str | None) -> UUID | None:
-    values = decode_cursor(cursor, 1)
-    if values is None:
-        return None
-    try:
-        return UUID(str(values[0]))
-    except ValueError as exc:
-        raise BadRequest(
-            "invalid cursor", errors=[field_error("cursor", "not a cursor this API issued")]
-        ) from exc
+    values = decode_cursor(cursor, uuid_value)
+    return values[0] if values else None
 
 
 @router.post("/plan", response_model=Plan, summary="What migrating between two versions means")

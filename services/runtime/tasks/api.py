@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -16,7 +15,7 @@ from bpm_common.db import SessionDep
 from bpm_common.direct import DirectCall, DirectRoutes, parse_uuid
 from bpm_common.errors import Forbidden, NotFound
 from bpm_common.http import ExactJSONResponse, api_router
-from bpm_common.pagination import decode_cursor, encode_cursor
+from bpm_common.pagination import decode_cursor, encode_cursor, moment, uuid_value
 from services.runtime.instances.api import IdempotencyKey
 from services.runtime.instances.idempotency import remember, replay
 from services.runtime.instances.repository import OVERSEERS
@@ -51,13 +50,13 @@ async def _inbox(session: AsyncSession, ctx: ServiceContext, principal: Principa
         roles = await InstanceCommands(session, ctx).caller_roles(principal)
         if not roles.intersection(OVERSEERS):
             raise Forbidden("only administrators and process owners may list every task")
-    after = decode_cursor(query.cursor, 2)
+    after = decode_cursor(query.cursor, moment, uuid_value)
     # the caller's roles from the organisation copy are read by the inbox query itself
     rows = await repository.list_tasks(
         session, principal.username, principal.roles,
         state=query.state, everyone=query.scope == "all", instance_id=query.instance_id,
         definition_key=query.definition_key, node_id=query.node_id,
-        after=(dt.datetime.fromisoformat(after[0].replace("Z", "+00:00")), UUID(after[1])) if after else None,
+        after=(after[0], after[1]) if after else None,
         limit=query.limit,
     )
     more = len(rows) > query.limit

@@ -9,7 +9,6 @@ Only the worker holding the lock may report (409 otherwise).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -18,7 +17,7 @@ from fastapi import Query, Request
 from bpm_common.auth import Principal, require_roles
 from bpm_common.db import SessionDep
 from bpm_common.http import ExactJSONResponse, api_router
-from bpm_common.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from bpm_common.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, moment, uuid_value
 from services.runtime.work import repository
 from services.runtime.work.schemas import (
     CompleteExternalTask,
@@ -48,10 +47,6 @@ Worker = Annotated[Principal, require_roles("worker")]
 Admin = Annotated[Principal, require_roles("admin", allow_system=False)]
 #: a long poll looks again at least this often (work created on another replica wakes no one here)
 POLL_SLICE_SECONDS = 1.0
-
-
-def _time(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 @router.post(
@@ -91,10 +86,10 @@ async def list_external_tasks(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Any:
-    after = decode_cursor(cursor, 2)
+    after = decode_cursor(cursor, moment, uuid_value)
     rows = await repository.list_external(
         session, topic=topic, state=state, instance_id=instance_id, worker_id=worker_id,
-        after=(_time(after[0]), UUID(after[1])) if after else None, limit=limit,
+        after=(after[0], after[1]) if after else None, limit=limit,
     )
     more = len(rows) > limit
     rows = rows[:limit]
@@ -154,10 +149,10 @@ async def list_incidents(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Any:
-    before = decode_cursor(cursor, 2)
+    before = decode_cursor(cursor, moment, uuid_value)
     rows = await repository.list_incidents(
         session, instance_id=instance_id, state=state,
-        before=(_time(before[0]), UUID(before[1])) if before else None, limit=limit,
+        before=(before[0], before[1]) if before else None, limit=limit,
     )
     more = len(rows) > limit
     rows = rows[:limit]
