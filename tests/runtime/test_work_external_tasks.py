@@ -133,12 +133,13 @@ async def test_a_bpmn_error_goes_to_the_error_boundary_event(runtime):
     trail = (await runtime.client.get(f"/api/v1/process-instances/{instance_id}/history",
                                       headers=runtime.auth("admin", "admin"))).json()["items"]
     [entry] = [e for e in trail if e["action"] == "work_error_thrown"]
-    assert entry["actor"] == "erp-1" and entry["details"]["error_code"] == "NO_CUSTOMER"
+    assert entry["actor"] == "erp-bot" and entry["details"]["error_code"] == "NO_CUSTOMER"
+    assert entry["details"]["worker_id"] == "erp-1"
 
 
 async def test_extend_lock_keeps_the_task_and_an_expired_lock_frees_it(runtime):
     await _start(runtime)
-    [task] = await _fetch(runtime, lock_ms=1)
+    [task] = await _fetch(runtime, lock_ms=60_000)
     c = runtime.client
     wrong = await c.post(f"/api/v1/external-tasks/{task['id']}/extend-lock",
                          json={"worker_id": "erp-2", "new_duration_ms": 60_000}, headers=_worker(runtime))
@@ -173,3 +174,41 @@ async def test_an_uncaught_bpmn_error_terminates_the_instance(runtime):
                               json={"worker_id": "erp-1", "error_code": "SOMETHING_ELSE"}, headers=_worker(runtime))
     assert (await _instance(runtime, instance_id))["state"] == "terminated"
     assert await _fetch(runtime) == []
+
+
+async def _expire_locks(runtime) -> None:
+    async with runtime.db.transaction() as session:
+        await session.execute(update(work_items).values(locked_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+
+
+async def test_an_expired_lock_cannot_be_extended(runtime):
+    await _start(runtime)
+    [task] = await _fetch(runtime)
+    await _expire_locks(runtime)
+    late = await runtime.client.post(f"/api/v1/external-tasks/{task['id']}/extend-lock",
+                                     json={"worker_id": "erp-1", "new_duration_ms": 60_000}, headers=_worker(runtime))
+    assert late.status_code == 409 and "expired" in late.json()["detail"], late.text
+    [again] = await _fetch(runtime)
+    assert again["id"] == task["id"], "the worker fetches it again"
+
+
+async def test_a_lock_belongs_to_the_account_that_fetched_it_and_the_history_names_that_account(runtime):
+    instance_id = await _start(runtime)
+    [task] = await _fetch(runtime, "erp-1")
+    other = runtime.auth("crm-bot", "worker")
+    c = runtime.client
+    for action, body in [
+        ("complete", {"worker_id": "erp-1", "variables": {"erpId": "forged"}}),
+        ("failure", {"worker_id": "erp-1", "error_message": "x", "retries": 0}),
+        ("bpmn-error", {"worker_id": "erp-1", "error_code": "REJECTED"}),
+        ("extend-lock", {"worker_id": "erp-1", "new_duration_ms": 1000}),
+    ]:
+        stolen = await c.post(f"/api/v1/external-tasks/{task['id']}/{action}", json=body, headers=other)
+        assert stolen.status_code == 409, (action, stolen.text)
+    done = await c.post(f"/api/v1/external-tasks/{task['id']}/complete",
+                        json={"worker_id": "erp-1", "variables": {"erpId": "B-1"}}, headers=_worker(runtime))
+    assert done.status_code == 200, done.text
+    trail = (await c.get(f"/api/v1/process-instances/{instance_id}/history",
+                         headers=runtime.auth("admin", "admin"))).json()["items"]
+    actors = {entry["actor"] for entry in trail if entry["node_id"] == "book" and entry["actor"]}
+    assert actors == {"erp-bot"}, "the account, not the worker_id it chose"

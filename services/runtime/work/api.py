@@ -62,7 +62,8 @@ async def fetch_and_lock(body: FetchAndLock, request: Request, session: SessionD
     loop = asyncio.get_running_loop()
     deadline = loop.time() + body.async_response_timeout_ms / 1000
     while True:
-        tasks = await ExternalTasks(session, ctx).fetch_and_lock(body.worker_id, lock_ms, body.max_tasks)
+        worker = ExternalTasks(session, ctx, principal.username)
+        tasks = await worker.fetch_and_lock(body.worker_id, lock_ms, body.max_tasks)
         remaining = deadline - loop.time()
         if tasks or remaining <= 0:
             break
@@ -104,7 +105,7 @@ async def complete_external_task(
 ) -> Any:
     """Stores `variables` (through the task's output mappings) and moves the instance on.
     404 for an unknown task, 409 when the caller's `worker_id` does not hold its lock."""
-    tasks = ExternalTasks(session, request.app.state.ctx)
+    tasks = ExternalTasks(session, request.app.state.ctx, principal.username)
     return ExactJSONResponse(await tasks.complete(work_id, body.worker_id, body.variables))
 
 
@@ -114,7 +115,7 @@ async def fail_external_task(
 ) -> Any:
     """With `retries` > 0 the task is offered again after `retry_timeout_ms` (or the task's retry
     backoff); with 0 an incident is opened until an administrator retries it."""
-    tasks = ExternalTasks(session, request.app.state.ctx)
+    tasks = ExternalTasks(session, request.app.state.ctx, principal.username)
     return ExactJSONResponse(
         await tasks.failure(work_id, body.worker_id, body.error_message, body.retries, body.retry_timeout_ms)
     )
@@ -126,7 +127,7 @@ async def external_task_bpmn_error(
 ) -> Any:
     """The business error `error_code` goes to the task's error boundary event (or an error event
     sub-process); uncaught, it terminates the instance."""
-    tasks = ExternalTasks(session, request.app.state.ctx)
+    tasks = ExternalTasks(session, request.app.state.ctx, principal.username)
     return ExactJSONResponse(
         await tasks.bpmn_error(work_id, body.worker_id, body.error_code, body.error_message, body.variables)
     )
@@ -136,7 +137,7 @@ async def external_task_bpmn_error(
 async def extend_external_task_lock(
     work_id: UUID, body: ExtendLock, request: Request, session: SessionDep, principal: Worker
 ) -> Any:
-    tasks = ExternalTasks(session, request.app.state.ctx)
+    tasks = ExternalTasks(session, request.app.state.ctx, principal.username)
     return ExactJSONResponse(await tasks.extend_lock(work_id, body.worker_id, body.new_duration_ms))
 
 

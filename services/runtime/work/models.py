@@ -34,6 +34,9 @@ work_items = Table(
     Column("priority", Integer, nullable=False, server_default=text("0")),
     Column("available_at", DateTime(timezone=True), nullable=False),
     Column("lock_owner", String(255)),
+    #: the account (token subject) that fetched an external task: the `worker_id` a worker
+    #: names is its own choice, the account is what authenticates its reports
+    Column("locked_by", String(64)),
     Column("locked_until", DateTime(timezone=True)),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("last_error", Text),

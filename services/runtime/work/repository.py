@@ -62,9 +62,14 @@ async def take_http(
 
 
 async def fetch_and_lock(
-    session: AsyncSession, now: dt.datetime, worker_id: str, lock_ms: Mapping[str, int], max_tasks: int
+    session: AsyncSession,
+    now: dt.datetime,
+    worker_id: str,
+    lock_ms: Mapping[str, int],
+    max_tasks: int,
+    account: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Lock up to `max_tasks` due external items of the given topics for `worker_id`."""
+    """Lock up to `max_tasks` due external items of the given topics for `worker_id` of `account`."""
     chosen = (
         _takeable("external", now)
         .where(work_items.c.topic.in_(list(lock_ms)))
@@ -80,7 +85,13 @@ async def fetch_and_lock(
         await session.execute(
             update(work_items)
             .where(work_items.c.id.in_(select(chosen.c.id)))
-            .values(state=LOCKED, lock_owner=worker_id, locked_until=until, attempts=work_items.c.attempts + 1)
+            .values(
+                state=LOCKED,
+                lock_owner=worker_id,
+                locked_by=account,
+                locked_until=until,
+                attempts=work_items.c.attempts + 1,
+            )
             .returning(*work_items.c)
         )
     ).mappings().all()

@@ -70,16 +70,19 @@ def incident_view(row: Mapping[str, Any]) -> dict[str, Any]:
 class ExternalTasks:
     """Fetch-and-lock for external workers and their reports; created per unit of work."""
 
-    def __init__(self, session: AsyncSession, ctx: ServiceContext) -> None:
+    def __init__(self, session: AsyncSession, ctx: ServiceContext, account: str) -> None:
         self.session = session
         self.commands = InstanceCommands(session, ctx)
+        #: the authenticated caller: it holds the locks it fetched and is the actor in the history
+        self.account = account
 
     async def fetch_and_lock(self, worker_id: str, lock_ms: Mapping[str, int], max_tasks: int) -> list[dict[str, Any]]:
-        rows = await repository.fetch_and_lock(self.session, utcnow(), worker_id, lock_ms, max_tasks)
+        rows = await repository.fetch_and_lock(self.session, utcnow(), worker_id, lock_ms, max_tasks, self.account)
         return [external_task_view(r) for r in rows]
 
     async def _held(self, work_id: UUID, worker_id: str) -> dict[str, Any]:
-        """The external item, locked by `worker_id`, with its instance and row locked (in that order)."""
+        """The external item, locked by `worker_id` of the caller's account, with its instance
+        and row locked (in that order)."""
         item = await repository.get_item(self.session, work_id)
         if item is None or item["kind"] != "external":
             raise NotFound(f"external task {work_id} not found")
@@ -88,7 +91,7 @@ class ExternalTasks:
         assert item is not None  # the instance lock keeps it; items are never deleted
         if item["state"] != LOCKED:
             raise Conflict(f"external task {work_id} is {item['state']}, not locked by a worker")
-        if item["lock_owner"] != worker_id:
+        if item["lock_owner"] != worker_id or item["locked_by"] not in (None, self.account):
             raise Conflict(f"external task {work_id} is locked by another worker")
         return item
 
@@ -109,7 +112,7 @@ class ExternalTasks:
             lambda graph, state, now, nid: complete_work(
                 graph, state, str(work_id), variables=variables, now=now, new_id=nid
             ),
-            actor=worker_id,
+            actor=self.account,
         )
         return self._summary(item, "completed", summary)
 
@@ -124,7 +127,7 @@ class ExternalTasks:
             lambda graph, state, now, nid: fail_work(
                 graph, state, str(work_id), error_message=message, retries_left=retries, now=now, new_id=nid
             ),
-            actor=worker_id,
+            actor=self.account,
         )
         if retries > 0 and retry_timeout_ms is not None:
             await self.session.execute(
@@ -151,11 +154,12 @@ class ExternalTasks:
                 graph, state, str(work_id), error_code=error_code, message=error_message, variables=variables,
                 now=now, new_id=nid,
             ),
-            actor=worker_id,
+            actor=self.account,
             history=[(
                 "work_error_thrown",
                 {"node_id": item["node_id"], "node_name": item["node_name"],
-                 "details": {"work_id": str(work_id), "error_code": error_code, "message": error_message}},
+                 "details": {"work_id": str(work_id), "worker_id": worker_id, "error_code": error_code,
+                             "message": error_message}},
             )],
         )
         await self.session.execute(
@@ -169,8 +173,14 @@ class ExternalTasks:
         return self._summary(item, FAILED, summary)
 
     async def extend_lock(self, work_id: UUID, worker_id: str, new_duration_ms: int) -> dict[str, Any]:
+        """A lock that has run out cannot be extended (the task is anyone's to fetch by then):
+        the worker fetches it again."""
         item = await self._held(work_id, worker_id)
-        until = utcnow() + dt.timedelta(milliseconds=new_duration_ms)
+        now = utcnow()
+        if item["locked_until"] is not None and item["locked_until"] <= now:
+            raise Conflict(f"the lock of external task {work_id} expired at {item['locked_until'].isoformat()}; "
+                           "fetch the task again")
+        until = now + dt.timedelta(milliseconds=new_duration_ms)
         await self.session.execute(update(work_items).where(work_items.c.id == work_id).values(locked_until=until))
         return {"id": str(item["id"]), "state": LOCKED, "worker_id": worker_id, "lock_expiration_time": until}
 
