@@ -100,6 +100,26 @@ def test_duplicate_and_missing_ids_are_reported_together():
     assert any("sourceRef and targetRef" in m for m in messages)
 
 
+def test_ids_and_names_longer_than_the_runtime_keeps_are_reported():
+    long_id, long_name = "i" * 256, "n" * 501
+    data = f"""<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL">
+  <message id="m" name="{long_name}"/>
+  <process id="p">
+    <startEvent id="{long_id}"/><task id="a" name="{long_name}"/><task id="b" name="{"n" * 500}"/>
+    <sequenceFlow id="f" sourceRef="a" targetRef="b" name="{long_name}"/>
+  </process>
+</definitions>""".encode()
+    with pytest.raises(BpmnError) as caught:
+        read_definitions(data)
+    problems = sorted((entry["element_id"], entry["message"]) for entry in caught.value.errors)
+    assert problems == sorted([
+        ("m", "the name is 501 characters long; at most 500"),
+        ("i" * 255, "the id is 256 characters long; at most 255"),
+        ("a", "the name is 501 characters long; at most 500"),
+        ("f", "the name is 501 characters long; at most 500"),
+    ])
+
+
 def test_the_corpus_is_present():
     assert len(CORPUS_FILES) >= 20
 

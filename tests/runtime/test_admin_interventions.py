@@ -193,6 +193,16 @@ async def test_interventions_on_a_multi_instance_countersign(runtime):
     )
     assert forbidden.status_code == 403
 
+    # one signer's token moved to its own node would start the node again: refused
+    again = await post(
+        runtime,
+        _admin(inst["id"], "move"),
+        ADMIN,
+        {"token_id": task_tokens[0]["id"], "to_node": "sign", "reason": "redo"},
+    )
+    assert again.status_code == 409 and again.json()["errors"][0]["field"] == "to_node", again.text
+    assert len(await open_tasks(runtime, inst["id"], "sign")) == 2, "the votes cast are kept"
+
     # cancel one signer's token: the countersign goes on with the others
     r = await post(
         runtime,
@@ -264,4 +274,75 @@ async def test_timers_of_a_suspended_instance_wait_for_the_resume(runtime):
     await post(runtime, _admin(inst["id"], "resume"), ADMIN, {"reason": "cleared"})
     await runner.run_one(now=later + dt.timedelta(hours=1))
     assert (await instance(runtime, inst["id"]))["active_nodes"] == ["escalated"]
+    await assert_chain_valid(runtime, inst["id"])
+
+
+async def test_a_suspended_instance_that_is_terminated_is_no_longer_suspended(runtime):
+    inst = await _leave(runtime)
+    assert (await post(runtime, _admin(inst["id"], "suspend"), ADMIN, {"reason": "fraud check"})).status_code == 200
+    r = await post(runtime, _admin(inst["id"], "terminate"), ADMIN, {"reason": "fraud confirmed"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["state"], r.json()["suspended"]) == ("terminated", False)
+    assert (await instance(runtime, inst["id"]))["suspended"] is False
+    await assert_chain_valid(runtime, inst["id"])
+
+
+async def test_variables_an_administrator_sets_have_names_expressions_can_use(runtime):
+    inst = await _leave(runtime)
+    path = f"/api/v1{_admin(inst['id'], 'variables')}"
+    before = (await instance(runtime, inst["id"]))["variables"]
+    for name in ["", "   ", "a b", "1abc", "x-y", "a.b", "${x}", "n" * 129, "initiator"]:
+        r = await runtime.client.patch(
+            path, json={"variables": {name: 1}, "reason": "bad name"}, headers=runtime.auth(*ADMIN)
+        )
+        assert r.status_code == 422, (name, r.text)
+        assert r.json()["errors"][0]["field"] == f"variables.{name[:128]}", name
+    manager = await only_task(runtime, inst["id"], "manager")
+    skipped = await post(
+        runtime, _admin(inst["id"], "skip"), ADMIN, {"task_id": manager["id"], "reason": "r", "variables": {"a b": 1}}
+    )
+    assert skipped.status_code == 422 and skipped.json()["errors"][0]["field"] == "variables.a b"
+    assert (await instance(runtime, inst["id"]))["variables"] == before
+    ok = await runtime.client.patch(
+        path, json={"variables": {"金额": 5, "_note": "x"}, "reason": "names in any script"}, headers=runtime.auth(*ADMIN)
+    )
+    assert ok.status_code == 200, ok.text
+
+
+async def test_a_move_the_engine_refuses_names_to_node(runtime):
+    await runtime.publish(model("admin-subprocess.bpmn"), "sub-demo")
+    inst = await start(runtime, "sub-demo")
+    r = await post(runtime, _admin(inst["id"], "move"), ADMIN, {"from_node": "before", "to_node": "a", "reason": "r"})
+    assert r.status_code in (409, 422), r.text
+    assert r.json()["errors"][0]["field"] == "to_node", r.text
+
+
+async def _with_cosigner(runtime) -> tuple[dict, dict, str]:
+    inst = await _leave(runtime)
+    await runtime.user("dave")
+    manager = await only_task(runtime, inst["id"], "manager")
+    added = await post(runtime, f"/tasks/{manager['id']}/signers", ("bob",), {"user": "dave", "mode": "parallel"})
+    assert added.status_code == 201, added.text
+    return inst, manager, added.json()["signer_id"]
+
+
+async def test_skipping_a_task_skips_its_parallel_cosigners_with_it(runtime):
+    inst, manager, cosigner = await _with_cosigner(runtime)
+    r = await post(runtime, _admin(inst["id"], "skip"), ADMIN, {"task_id": manager["id"], "reason": "bob is away"})
+    assert r.status_code == 200, r.text
+    assert [t["node_id"] for t in await open_tasks(runtime, inst["id"])] == ["director"]
+    late = await post(runtime, f"/tasks/{cosigner}/approve", ("dave",))
+    assert late.status_code in (404, 409), "the co-signer's task closed with the node"
+    assert [t["node_id"] for t in await open_tasks(runtime, inst["id"])] == ["director"]
+    await assert_chain_valid(runtime, inst["id"])
+
+
+async def test_moving_a_task_takes_its_parallel_cosigners_along(runtime):
+    inst, manager, cosigner = await _with_cosigner(runtime)
+    view = await runtime.client.get(f"/api/v1/process-instances/{inst['id']}/tokens", headers=runtime.auth(*ADMIN))
+    [token] = [t for t in view.json()["tokens"] if t["task"] and t["task"]["id"] == manager["id"]]
+    r = await post(runtime, _admin(inst["id"], "move"), ADMIN, {"token_id": token["id"], "to_node": "director", "reason": "urgent"})
+    assert r.status_code == 200, r.text
+    assert [t["node_id"] for t in await open_tasks(runtime, inst["id"])] == ["director"]
+    assert (await post(runtime, f"/tasks/{cosigner}/approve", ("dave",))).status_code in (404, 409)
     await assert_chain_valid(runtime, inst["id"])

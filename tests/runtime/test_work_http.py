@@ -169,6 +169,9 @@ async def test_exhausted_retries_open_an_incident_that_an_administrator_retries(
     [incident] = (await c.get(f"/api/v1/incidents?instance_id={instance_id}&state=open", headers=admin)).json()["items"]
     assert incident["node_id"] == "charge" and "HTTP 503" in incident["message"]
 
+    blank = await c.post(f"/api/v1/incidents/{incident['id']}/retry", json={"reason": "   "}, headers=admin)
+    assert blank.status_code == 422 and blank.json()["errors"][0]["field"] == "reason", blank.text
+
     server.failing.discard("erp")
     retried = await c.post(f"/api/v1/incidents/{incident['id']}/retry",
                            json={"retries": 1, "reason": "ERP maintenance is over"}, headers=admin)

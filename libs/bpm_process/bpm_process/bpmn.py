@@ -82,6 +82,10 @@ _ROOT_EVENT_DEFINITIONS = frozenset(
 )
 
 
+#: the longest element id and name a model may have (the columns that keep them)
+MAX_ID_LENGTH = 255
+MAX_NAME_LENGTH = 500
+
 def _q(local: str) -> str:
     return f"{{{BPMN_NS}}}{local}"
 
@@ -246,6 +250,7 @@ class _Reader:
             if local in tables:
                 element_id = child.get("id")
                 if element_id:
+                    self._bounded(element_id, child)
                     code = child.get("errorCode") or child.get("escalationCode")
                     tables[local][element_id] = RootElement(
                         element_id, child.get("name"), code, child
@@ -340,6 +345,7 @@ class _Reader:
             self._problem(None, f"a {kind} has no id", element)
             return None
         self._register_id(node_id, element)
+        self._bounded(node_id, element)
 
         definitions: list[str] = []
         definition_elements: list[etree._Element] = []
@@ -395,6 +401,7 @@ class _Reader:
             self._problem(None, "a sequenceFlow has no id", element)
             return None
         self._register_id(flow_id, element)
+        self._bounded(flow_id, element)
         source = element.get("sourceRef")
         target = element.get("targetRef")
         if not source or not target:
@@ -424,6 +431,16 @@ class _Reader:
             self._problem(element_id, f"the id {element_id!r} is used twice{where}", element)
         else:
             self.seen_ids[element_id] = element.sourceline
+
+    def _bounded(self, element_id: str, element: etree._Element) -> None:
+        """Ids and names no longer than a process's history and task lists can hold."""
+        if len(element_id) > MAX_ID_LENGTH:
+            self._problem(element_id[:MAX_ID_LENGTH],
+                          f"the id is {len(element_id)} characters long; at most {MAX_ID_LENGTH}", element)
+        name = element.get("name")
+        if name is not None and len(name) > MAX_NAME_LENGTH:
+            self._problem(element_id[:MAX_ID_LENGTH],
+                          f"the name is {len(name)} characters long; at most {MAX_NAME_LENGTH}", element)
 
     def _problem(self, element_id: str | None, message: str, element: Any) -> None:
         line = getattr(element, "sourceline", None)

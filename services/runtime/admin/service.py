@@ -148,6 +148,7 @@ class AdminInterventions:
                 reason=reason,
             ),
             reason,
+            fields={"to_node": to_node, "from_node": from_node},
         )
 
     async def cancel_token(

@@ -29,10 +29,12 @@ class EngineError(Exception):
     status_code = 422
     code = "engine_error"
 
-    def __init__(self, message: str, *, element_id: str | None = None) -> None:
+    def __init__(self, message: str, *, element_id: str | None = None, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.element_id = element_id
+        #: the argument at fault, as the API names it (``variables.amount``), when known
+        self.field = field
 
 
 class NoPathFound(EngineError):

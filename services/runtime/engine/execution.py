@@ -31,6 +31,7 @@ from services.runtime.engine.run import (
     NewId,
     Result,
     Run,
+    check_value_size,
     count_instance,
     finish_body,
     pass_on,
@@ -85,6 +86,8 @@ def start(
                              element_id=node_id)
     node = graph.nodes[node_id]
     values = copy_variables(variables)
+    for name, value in values.items():
+        check_value_size(name, value)
     if node.initiator_variable is not None and initiator is not None:
         values[node.initiator_variable] = initiator
     run = Run(graph, None, now, new_id, values, initiator)

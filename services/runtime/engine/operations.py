@@ -135,7 +135,14 @@ def move_token(
         raise NotAllowed(f"a token cannot be put at {to_node!r}", element_id=to_node)
     run = Run(graph, state, now, new_id)
     token = _find_token(run, token_id, from_node)
+    if target.id == token.node and target.loop is not None and run.is_instance(token.scope, target):
+        raise NotAllowed(
+            f"moving one instance of the multi-instance node {target.id!r} to the node itself "
+            "would start the whole node again and discard the votes cast; skip or cancel the "
+            "instance, or move the node's token (from_node) to start it again on purpose",
+            element_id=target.id)
     via = _arrival(run, token, target) if target.joins else None
+    _cancel_cosigners(run, token, "moved")
     if run.container(token.scope) == target.scope and not run.is_instance(
             token.scope, run.nodes[token.node]):
         run.cancel_token(token, "moved")
@@ -146,6 +153,17 @@ def move_token(
         run.jump(token, target, reason, cancel_reason="moved", via=via)
     run.work()
     return run.result()
+
+
+def _cancel_cosigners(run: Run, token: Token, reason: str) -> None:
+    """Cancel the other tasks of the node ``token`` waits at that signers added in
+    parallel share with it (its group), so that the node is left once, not once more
+    when a co-signer completes."""
+    group = token.group or token.id
+    for other in [t for t in run.tokens
+                  if t.id != token.id and t.task is not None and t.node == token.node
+                  and t.scope == token.scope and (t.group == group or t.id == group)]:
+        run.drop_agenda(run.cancel_token(other, reason, node_record=False))
 
 
 def _arrival(run: Run, token: Token, join: Node) -> str:
@@ -226,6 +244,7 @@ def skip_node(
         raise NotAllowed(f"a token at {node.id!r} ({node.kind}) cannot be skipped",
                          element_id=node.id)
     run.without_vote(token)
+    _cancel_cosigners(run, token, "skipped")
     removed = run.cancel_token(token, "skipped", node_record=False)
     run.drop_agenda(removed)
     run.live[token.scope] += 1

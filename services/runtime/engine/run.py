@@ -124,6 +124,10 @@ result is used."""
 
 MAX_STEPS = 10_000
 """Most node visits one command may make; more means a loop without a wait state."""
+#: the longest topic, process key or business key, and message or signal name or
+#: correlation key, that an expression may give (what the runtime stores)
+MAX_KEY_CHARS = 255
+MAX_NAME_CHARS = 500
 MAX_VALUE_BYTES = 256 * 1024
 """Largest serialised size of one variable value."""
 MAX_VARIABLES_BYTES = 1024 * 1024
@@ -371,15 +375,22 @@ class Run:
                                    element_id=element_id) from None
 
     def text(self, expression: Expression, scope: str, element_id: str, what: str,
-             extra: Mapping[str, Any] | None = None) -> str | None:
+             extra: Mapping[str, Any] | None = None, *, limit: int | None = None) -> str | None:
+        """The expression's value as text; at most ``limit`` characters (what the runtime
+        can store for a topic, a message name or key, a business key)."""
         value = self.evaluate(expression, scope, element_id, what, extra)
         if value is None:
             return None
         try:
-            return value if isinstance(value, str) else to_text(value)
+            text = value if isinstance(value, str) else to_text(value)
         except ExpressionError as exc:
             raise ExpressionFailed(f"the {what} of {element_id!r} failed: {exc}",
                                    element_id=element_id) from None
+        if limit is not None and len(text) > limit:
+            raise ExpressionFailed(
+                f"the {what} of {element_id!r} is {len(text)} characters long; at most {limit} "
+                "are allowed", element_id=element_id)
+        return text
 
     def assign(self, scope: str, values: Mapping[str, Any], *, checked: bool = True) -> None:
         """Set variables from ``scope``: a name that exists in an enclosing scope is set
@@ -699,7 +710,7 @@ class Run:
         topic = None
         request = None
         if definition.topic is not None:
-            topic = self.text(definition.topic, scope, node.id, "topic")
+            topic = self.text(definition.topic, scope, node.id, "topic", limit=MAX_KEY_CHARS)
         http = definition.http
         if http is not None:
             body = None
@@ -729,7 +740,7 @@ class Run:
             raise InvalidState(f"the call activity {node.id!r} has no definition")
         self.events.append(node.started)
         call_id = self.next_id()
-        called = self.text(call.called_element, scope, node.id, "called element")
+        called = self.text(call.called_element, scope, node.id, "called element", limit=MAX_KEY_CHARS)
         if not called:
             raise ExpressionFailed(f"the called element of {node.id!r} is empty",
                                    element_id=node.id)
@@ -737,7 +748,8 @@ class Run:
         variables.update(self.mapped(call.inputs, scope, node.id))
         business_key = None
         if call.business_key is not None:
-            business_key = self.text(call.business_key, scope, node.id, "business key")
+            business_key = self.text(call.business_key, scope, node.id, "business key",
+                                     limit=MAX_KEY_CHARS)
         self.tokens.append(Token(token_id, node.id, scope, None, None, call_id))
         self.works.append(Work(call_id, "call", node.id, token_id, scope))
         self.events.append(CallActivityStarted(call_id, node.id, called, call.binding,
@@ -779,14 +791,15 @@ class Run:
             self.jobs.append(job)
             self.changed().new_jobs.append(job)
             return
-        name = self.text(trigger.name, scope, event.id, f"{trigger.kind} name") \
-            if trigger.name is not None else None
+        name = self.text(trigger.name, scope, event.id, f"{trigger.kind} name",
+                         limit=MAX_NAME_CHARS) if trigger.name is not None else None
         if not name:
             raise ExpressionFailed(f"the {trigger.kind} name of {event.id!r} is empty",
                                    element_id=event.id)
         key = None
         if trigger.correlation_key is not None:
-            key = self.text(trigger.correlation_key, scope, event.id, "correlation key")
+            key = self.text(trigger.correlation_key, scope, event.id, "correlation key",
+                            limit=MAX_NAME_CHARS)
         sub = Subscription(self.next_id(), trigger.kind, name, event.id, token_id, scope, key)
         self.subs.append(sub)
         self.changed().opened_subs.append(sub)
@@ -1023,14 +1036,15 @@ class Run:
         trigger = node.trigger
         if trigger is None or trigger.name is None:  # pragma: no cover
             return
-        name = self.text(trigger.name, scope, node.id, f"{kind} name") or ""
+        name = self.text(trigger.name, scope, node.id, f"{kind} name", limit=MAX_NAME_CHARS) or ""
         io = node.io
         payload = self.mapped(io.inputs, scope, node.id) if io is not None and io.inputs \
             else self.visible(scope)
         if kind == MESSAGE:
             key = None
             if trigger.correlation_key is not None:
-                key = self.text(trigger.correlation_key, scope, node.id, "correlation key")
+                key = self.text(trigger.correlation_key, scope, node.id, "correlation key",
+                                limit=MAX_NAME_CHARS)
             self.events.append(MessageThrown(node.id, name, key, payload))
         elif kind == SIGNAL:
             self.events.append(SignalThrown(node.id, name, payload))
@@ -2088,7 +2102,7 @@ def check_value_size(name: str, value: Any) -> None:
     if size > MAX_VALUE_BYTES:
         raise InvalidCommand(
             f"the variable {name!r} is {size} bytes long; a value may have at most "
-            f"{MAX_VALUE_BYTES} bytes", element_id=None)
+            f"{MAX_VALUE_BYTES} bytes", field=f"variables.{name}")
 
 
 def check_total_size(variables: Mapping[str, Any], scopes: Iterable[Scope]) -> None:

@@ -356,7 +356,8 @@ def copy_variables(variables: Mapping[str, Any] | None) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in variables.items():
         if not isinstance(key, str) or not key:
-            raise InvalidCommand(f"variable names must be non-empty strings, not {key!r}")
+            raise InvalidCommand(f"variable names must be non-empty strings, not {key!r}",
+                                 field="variables")
         kind = type(value)
         if value is None or kind is str or kind is bool or kind is int:
             result[key] = value
@@ -395,19 +396,22 @@ def _copy_value(value: Any, path: str, depth: int) -> Any:
         return value
     if kind is float:
         if not math.isfinite(value):
-            raise InvalidCommand(f"variable {path!r}: numbers must be finite")
+            raise InvalidCommand(f"variable {path!r}: numbers must be finite",
+                                 field=f"variables.{path}")
         return value
     if kind is Decimal:
         if not value.is_finite():
-            raise InvalidCommand(f"variable {path!r}: numbers must be finite")
+            raise InvalidCommand(f"variable {path!r}: numbers must be finite",
+                                 field=f"variables.{path}")
         return value
     if depth >= _MAX_VARIABLE_DEPTH:
-        raise InvalidCommand(f"variable {path!r} is nested too deeply")
+        raise InvalidCommand(f"variable {path!r} is nested too deeply", field=f"variables.{path}")
     if kind is not list and isinstance(value, Mapping):
         copied: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise InvalidCommand(f"variable {path!r}: map keys must be strings")
+                raise InvalidCommand(f"variable {path!r}: map keys must be strings",
+                                     field=f"variables.{path}")
             kind = type(item)
             if item is None or kind is str or kind is bool or kind is int:
                 copied[key] = item
@@ -440,8 +444,8 @@ def _copy_value(value: Any, path: str, depth: int) -> Any:
     if isinstance(value, int):
         return int(value)
     raise InvalidCommand(
-        f"variable {path!r} has the unsupported type {type(value).__name__}"
-    )
+        f"variable {path!r} has the unsupported type {type(value).__name__}",
+        field=f"variables.{path}")
 
 
 def _encode(value: Any) -> Any:

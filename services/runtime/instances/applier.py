@@ -156,6 +156,7 @@ _UPDATE_INSTANCE = (
     "UPDATE instances SET engine_state = $2, state = $3, result = $4, active_nodes = $5, ended_at = $6,"
     " event_sequence = $7, history_hash = $8 WHERE id = $1"
 )
+_NOT_SUSPENDED = "UPDATE instances SET suspended = false WHERE id = $1"
 _RECORD_STEP = "UPDATE instances SET event_sequence = $2, history_hash = $3 WHERE id = $1"
 
 
@@ -220,6 +221,10 @@ async def apply_result(step: Step, result: Any) -> None:
         row.event_sequence,
         step.history.last_hash,
     )
+    if row.suspended and status != "active":
+        # an instance that ends is no longer suspended: it could never be resumed
+        await writes.change("instances", _NOT_SUSPENDED, row.id)
+        row.suspended = False
     await step.ctx.events.add_to(writes, *step.events)
     await writes.flush()
 

@@ -56,6 +56,7 @@ def view(row: dict[str, Any]) -> dict[str, Any]:
         "business_key": row["business_key"],
         "initiator": row["initiator"],
         "state": row["state"],
+        "suspended": row["suspended"],
         "trial": row["trial"],
         "variables": dict(state.variables) if state else {},
         "active_nodes": list(row["active_nodes"] or []),

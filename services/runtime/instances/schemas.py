@@ -33,6 +33,7 @@ class InstanceView(BaseModel):
     business_key: str | None
     initiator: str | None
     state: str
+    suspended: bool = Field(description="Suspended by an administrator: only administrators may act on it")
     trial: bool
     variables: dict[str, Any]
     active_nodes: list[str]

@@ -25,7 +25,7 @@ from bpm_common.ids import new_id
 from services.runtime.definitions.forms import check_submission
 from services.runtime.definitions.service import VERSIONS_TO_START_BY, GraphCache, choose_version
 from services.runtime.definitions.signers import resolve_signers
-from services.runtime.engine import InstanceState, ProcessGraph, complete_task, start
+from services.runtime.engine import MAX_VALUE_BYTES, InstanceState, ProcessGraph, complete_task, start
 from services.runtime.engine.errors import EngineError
 from services.runtime.instances import records  # noqa: F401 - registers the core record handlers
 from services.runtime.instances.applier import InstanceRow, Step, apply_result
@@ -35,6 +35,13 @@ from services.runtime.org.repository import department_of, person_columns, remem
 from services.runtime.tasks.models import tasks
 
 MAX_VARIABLES_BYTES = 512 * 1024
+MAX_NAME_LENGTH = 128
+NAME_RULE = (
+    f"a variable name starts with a letter or _ and goes on with letters, digits or _ "
+    f"(at most {MAX_NAME_LENGTH} characters), so that expressions can refer to it"
+)
+#: set by the engine from the instance itself (`${initiator}`), never by a request
+RESERVED_NAMES = frozenset({"initiator"})
 
 #: a command: (graph, state, now, new_id) -> engine Result
 EngineCommand = Callable[[ProcessGraph, InstanceState, dt.datetime, Callable[[], str]], Any]
@@ -45,7 +52,30 @@ def utcnow() -> dt.datetime:
 
 
 def check_variables(variables: Mapping[str, Any], field: str = "variables") -> None:
+    """Variables a request carries: names an expression can refer to, not a name the
+    platform sets (`RESERVED_NAMES`), each value within the engine's limit per value,
+    all of them within `MAX_VARIABLES_BYTES`; 422 naming the variable at fault."""
+    for name in variables:
+        if not isinstance(name, str) or not name.isidentifier() or len(name) > MAX_NAME_LENGTH:
+            shown = name[:MAX_NAME_LENGTH] if isinstance(name, str) else str(name)
+            raise Unprocessable(
+                "a variable name is not usable",
+                errors=[field_error(f"{field}.{shown}", NAME_RULE)],
+            )
+        if name in RESERVED_NAMES:
+            raise Unprocessable(
+                "a variable name is reserved",
+                errors=[field_error(f"{field}.{name}", f"{name!r} is set by the platform, not by a request")],
+            )
     size = len(jsonutil.dumps(variables))
+    if size > MAX_VALUE_BYTES:
+        for name, value in variables.items():
+            one = len(jsonutil.dumps(value))
+            if one > MAX_VALUE_BYTES:
+                raise Unprocessable(
+                    "a variable is too large",
+                    errors=[field_error(f"{field}.{name}", f"{one} bytes, at most {MAX_VALUE_BYTES} allowed")],
+                )
     if size > MAX_VARIABLES_BYTES:
         raise Unprocessable(
             "variables are too large",
@@ -53,8 +83,14 @@ def check_variables(variables: Mapping[str, Any], field: str = "variables") -> N
         )
 
 
-def engine_error(exc: EngineError) -> DomainError:
-    errors = [field_error(exc.element_id, exc.message)] if exc.element_id else None
+def engine_error(exc: EngineError, fields: Mapping[str, str | None] | None = None) -> DomainError:
+    """The engine's refusal as problem+json. The field at fault is the one the engine
+    named, else the request field (of `fields`) whose value is the element at fault."""
+    field = exc.field
+    if field is None and exc.element_id is not None:
+        named = [name for name, value in (fields or {}).items() if value == exc.element_id]
+        field = named[0] if named else exc.element_id
+    errors = [field_error(field, exc.message)] if field else None
     return DomainError(
         exc.message, status=exc.status_code, title="Process engine refused the command", errors=errors, code=exc.code
     )
@@ -301,6 +337,7 @@ class InstanceCommands:
         allow_suspended: bool = False,
         history: list[tuple[str, dict[str, Any]]] | None = None,
         locked: InstanceRow | None = None,
+        fields: Mapping[str, str | None] | None = None,
     ) -> dict[str, Any]:
         """Lock the instance, run `command` on its state, apply the result.
 
@@ -308,6 +345,7 @@ class InstanceCommands:
         completion may have won). `history`: extra entries (action, fields) to record
         before the engine's, e.g. an administrator's intervention with its reason.
         `locked`: the instance row, when the caller already locked it in this unit of work.
+        `fields`: the request's fields that name elements, for naming the one at fault.
         """
         row = locked or await self.lock(instance_id)
         if recheck_task is not None:
@@ -323,7 +361,7 @@ class InstanceCommands:
         try:
             result = command(graph, InstanceState.from_json(row.engine_state), now, new_id)
         except EngineError as exc:
-            raise engine_error(exc) from exc
+            raise engine_error(exc, fields) from exc
         step = Step(
             self.session,
             self.ctx,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from services.runtime.operations.schemas import Reason
 
 MAX_LOCK_MS = 7 * 24 * 3600 * 1000
 MAX_LONG_POLL_MS = 30_000
@@ -104,7 +106,7 @@ class LockExtended(BaseModel):
 
 class RetryIncident(_Strict):
     retries: int = Field(default=1, ge=1, le=100)
-    reason: str = Field(min_length=1, max_length=2000, description="Why; recorded in the instance history")
+    reason: Annotated[Reason, Field(description="Why; recorded in the instance history")]
 
 
 class IncidentView(BaseModel):
