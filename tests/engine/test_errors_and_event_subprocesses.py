@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bpm_process.errors import BpmnError
 from services.runtime.engine import (
     WorkNotActive,
     complete_call_activity,
@@ -103,6 +104,44 @@ def test_error_event_sub_process_inside_the_sub_process_catches_first():
     assert result.active_nodes == ("sub", "on_error", "repair")
     # the event sub-process ends, then the sub-process completes normally
     assert instance.complete("repair").active_nodes == ("after",)
+
+
+def _rethrowing(*, outer: bool) -> str:
+    """An error event sub-process of the sub-process whose handler ends with the error
+    again; ``outer`` adds a catch-all error boundary on the sub-process."""
+    inner = ERROR_INSIDE + (
+        '<subProcess id="on_error" triggeredByEvent="true">'
+        '<startEvent id="es"><errorEventDefinition/></startEvent>'
+        '<endEvent id="again"><errorEventDefinition errorRef="err_credit"/></endEvent>'
+        '<sequenceFlow id="x1" sourceRef="es" targetRef="again"/></subProcess>')
+    if not outer:
+        return _sub(inner)
+    return _sub(inner, '<boundaryEvent id="caught" attachedToRef="sub"><errorEventDefinition/>'
+                '</boundaryEvent>', '<userTask id="handle"/><endEvent id="e2"/>'
+                '<sequenceFlow id="b1" sourceRef="caught" targetRef="handle"/>'
+                '<sequenceFlow id="b2" sourceRef="handle" targetRef="e2"/>')
+
+
+def test_an_error_thrown_by_its_own_event_sub_process_goes_to_the_enclosing_scope():
+    instance = Instance(model(_rethrowing(outer=True), roots=ROOTS))
+    instance.start({"rejected": True})
+    result = instance.complete("check")
+    assert result.active_nodes == ("handle",), "caught around the sub-process, not by on_error again"
+
+    instance = Instance(model(_rethrowing(outer=False), roots=ROOTS))
+    instance.start({"rejected": True})
+    result = instance.complete("check")
+    assert result.status == "terminated"
+    assert [e.type for e in result.events if e.type == "error_unhandled"] == ["error_unhandled"]
+
+
+def test_an_error_start_event_that_does_not_interrupt_is_refused():
+    esp = ('<subProcess id="on_error" triggeredByEvent="true">'
+           '<startEvent id="es" isInterrupting="false"><errorEventDefinition/></startEvent>'
+           '<endEvent id="ee"/><sequenceFlow id="x1" sourceRef="es" targetRef="ee"/></subProcess>')
+    with pytest.raises(BpmnError, match="always interrupting"):
+        model('<startEvent id="s"/><userTask id="t"/><endEvent id="e"/>' + esp
+              + flows("s>t", "t>e"), roots=ROOTS)
 
 
 ESCALATION = (

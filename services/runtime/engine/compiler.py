@@ -373,6 +373,10 @@ class _Compiler:
         elif behavior == START_EVENT and not top_level:
             interrupting = (flow_node.element.get("isInterrupting") or "true").strip().lower() \
                 != "false"
+            if trigger is not None and trigger.kind == ERROR and not interrupting:
+                # BPMN 2.0 table 10.86: an error start event always interrupts its parent
+                self.problem(flow_node.id, "an error start event of an event sub-process is "
+                             "always interrupting", flow_node.line)
 
         if behavior is None or len(self.problems) > problems_before:
             return None

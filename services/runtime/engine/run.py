@@ -908,11 +908,12 @@ class Run:
                 self.boundary(waiting, boundary)
                 return
         current = scope
+        left: str | None = None  # the event sub-process the error climbed out of
         while True:
             record = self.scopes.get(current)
             if record is None or record.kind in (SUB_SCOPE, EVENT_SCOPE):
                 container = self.graph.id if record is None else record.node
-                start = self.find_event_start(container, ERROR, code)
+                start = self.find_event_start(container, ERROR, code, left)
                 if start is not None:
                     self.trigger_event_sub_process(current, start, ERROR, code,
                                                    variables_for(start, code, message))
@@ -928,17 +929,19 @@ class Run:
                     self.assign(record.parent, variables_for(boundary, code, message))
                     self.boundary(host, boundary)
                     return
+            left = record.node if record.kind == EVENT_SCOPE else None
             current = record.parent
 
     def throw_escalation(self, scope: str, code: str | None) -> bool:
         """Route an escalation; True when the thrower was interrupted (its scope or
         an enclosing one was cancelled). An uncaught escalation changes nothing."""
         current = scope
+        left: str | None = None  # the event sub-process the escalation climbed out of
         while True:
             record = self.scopes.get(current)
             if record is None or record.kind in (SUB_SCOPE, EVENT_SCOPE):
                 container = self.graph.id if record is None else record.node
-                start = self.find_event_start(container, ESCALATION, code)
+                start = self.find_event_start(container, ESCALATION, code, left)
                 if start is not None:
                     variables = _error_variables(start, code, None)
                     self.trigger_event_sub_process(current, start, ESCALATION, code, variables)
@@ -955,6 +958,7 @@ class Run:
                         self.assign(record.parent, variables)
                     self.boundary(host, boundary)
                     return boundary.interrupting
+            left = record.node if record.kind == EVENT_SCOPE else None
             current = record.parent
 
     def catches_at(self, record: Scope) -> bool:
@@ -980,12 +984,16 @@ class Run:
                 return boundary
         return catch_all
 
-    def find_event_start(self, container: str, kind: str, code: str | None) -> Node | None:
+    def find_event_start(self, container: str, kind: str, code: str | None,
+                         exclude: str | None = None) -> Node | None:
+        """The start event of the event sub-process of ``container`` that catches ``kind``
+        with ``code`` (one for the code before a catch-all), other than ``exclude``'s: an
+        event sub-process does not catch what it throws itself."""
         catch_all = None
         for start_id in self.graph.event_subprocesses.get(container, ()):
             start = self.nodes[start_id]
             trigger = start.trigger
-            if trigger is None or trigger.kind != kind:
+            if trigger is None or trigger.kind != kind or start.scope == exclude:
                 continue
             if trigger.code is None:
                 catch_all = catch_all or start
