@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import httpx
 import jwt
@@ -127,7 +128,8 @@ async def test_login_when_the_designer_is_down(start_gateway, dead_url: str) -> 
     assert response.json()["service"] == "designer"
 
 
-async def test_tokens_of_an_identity_provider_are_accepted(start_gateway) -> None:
+def _identity_provider() -> tuple[rsa.RSAPrivateKey, Any]:
+    """A signing key of an identity provider, and settings that trust it."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -135,6 +137,11 @@ async def test_tokens_of_an_identity_provider_are_accepted(start_gateway) -> Non
     common = common_for_tests().model_copy(
         update={"oidc_public_key": public_pem.decode(), "oidc_issuer": "https://idp.example"}
     )
+    return key, common
+
+
+async def test_tokens_of_an_identity_provider_are_accepted(start_gateway) -> None:
+    key, common = _identity_provider()
     claims = {"preferred_username": "olga", "roles": ["analyst"], "iss": "https://idp.example"}
     good = jwt.encode({**claims, "exp": 4102444800}, key, algorithm="RS256")
     stale = jwt.encode({**claims, "exp": 1000}, key, algorithm="RS256")
@@ -147,3 +154,43 @@ async def test_tokens_of_an_identity_provider_are_accepted(start_gateway) -> Non
     assert me.json() == {"username": "olga", "roles": ["analyst"], "department": None}
     assert report.status_code == 200
     assert expired.status_code == 401
+
+
+async def test_claims_of_the_wrong_shape_are_an_invalid_token(client: httpx.AsyncClient) -> None:
+    def signed(**claims: object) -> dict[str, str]:
+        token = jwt.encode(
+            {"sub": "alice", "iss": "bpm-platform", "aud": "bpm-platform", "exp": 4102444800, **claims},
+            TEST_JWT_SECRET,
+            algorithm="HS256",
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    for claims in (
+        {"roles": 1},
+        {"roles": True},
+        {"roles": 1.5},
+        {"roles": {"admin": False}},
+        {"roles": ["employee", 7]},
+        {"sub": "alice\u0000"},
+        {"sub": "a" * 65},
+    ):
+        for path in ("/api/v1/auth/me", "/api/v1/tasks"):
+            response = await client.get(path, headers=signed(**claims))
+            assert response.status_code == 401, (claims, path, response.text)
+            assert response.headers["content-type"] == PROBLEM_JSON
+    me = await client.get("/api/v1/auth/me", headers=signed(roles="employee analyst", department=["x"]))
+    assert me.status_code == 200, me.text
+    assert me.json() == {"username": "alice", "roles": ["analyst", "employee"], "department": None}
+
+
+async def test_an_identity_provider_cannot_grant_the_platforms_own_system_role(start_gateway) -> None:
+    key, common = _identity_provider()
+    token = jwt.encode(
+        {"preferred_username": "olga", "roles": ["system", "analyst"], "iss": "https://idp.example",
+         "exp": 4102444800},
+        key,
+        algorithm="RS256",
+    )
+    async with start_gateway(common=common) as url, httpx.AsyncClient(base_url=url) as http:
+        me = await http.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["roles"] == ["analyst"]

@@ -94,7 +94,8 @@ async def test_delegate_then_resolve_then_the_owner_completes(runtime):
         None,
         "resolved",
     )
-    assert (await post(runtime, f"/tasks/{task['id']}/resolve", ("dave",))).status_code == 409
+    # dave's part is over: the task no longer concerns him
+    assert (await post(runtime, f"/tasks/{task['id']}/resolve", ("dave",))).status_code == 403
     done = await post(runtime, f"/tasks/{task['id']}/approve", ("bob",))
     assert done.status_code == 200 and done.json()["active_nodes"] == ["director"]
 
@@ -177,3 +178,24 @@ async def test_the_initiator_urges_at_most_once_in_ten_minutes(runtime):
     assert (await post(runtime, f"/tasks/{task['id']}/urge", ("alice",))).status_code == 200
     assert [h["action"] for h in await history(runtime, inst["id"])].count("task_urged") == 2
     await assert_chain_valid(runtime, inst["id"])
+
+
+async def test_an_outsider_learns_nothing_of_a_task_from_operations_on_it(runtime):
+    await runtime.user("mallory")
+    inst, task = await _at(runtime, "director")
+    claimed = await post(runtime, f"/tasks/{task['id']}/claim", ("dave", "director"))
+    assert claimed.status_code == 200, claimed.text
+    for action, body in [("claim", None), ("unclaim", None), ("transfer", {"to": "carol"}),
+                         ("delegate", {"to": "carol"}), ("resolve", None), ("urge", None),
+                         ("complete", {}), ("approve", None)]:
+        r = await post(runtime, f"/tasks/{task['id']}/{action}", ("mallory",), body)
+        assert r.status_code == 403, (action, r.text)
+        assert "dave" not in r.text and "already" not in r.text, (action, r.text)
+
+    done = await post(runtime, f"/tasks/{task['id']}/approve", ("dave", "director"))
+    assert done.status_code == 200, done.text
+    for action in ("complete", "approve", "claim", "transfer", "urge"):
+        r = await post(runtime, f"/tasks/{task['id']}/{action}", ("mallory",), {"to": "carol"} if action == "transfer" else None)
+        assert r.status_code == 403 and "completed" not in r.text, (action, r.text)
+    again = await post(runtime, f"/tasks/{task['id']}/approve", ("dave", "director"))
+    assert again.status_code == 409, "whoever worked the task still hears that it is done"

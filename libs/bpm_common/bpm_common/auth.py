@@ -23,6 +23,8 @@ from bpm_common.settings import CommonSettings
 ADMIN = "admin"
 DESIGNER = "process_designer"
 SYSTEM = "system"
+#: the longest user name the organisation model keeps
+MAX_USERNAME = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +113,20 @@ class TokenVerifier:
             raise Unauthorized(f"invalid token: {exc}") from exc
         if not isinstance(username, str) or not username:
             raise Unauthorized("token names no user")
+        if len(username) > MAX_USERNAME or not username.isprintable():
+            raise Unauthorized("the token's user name is not one a user can have")
         if isinstance(roles, str):
-            roles = roles.split()
+            roles = roles.split()  # a space-separated list, as OAuth writes scopes
+        if not isinstance(roles, list | tuple) or not all(isinstance(r, str) for r in roles):
+            raise Unauthorized("the token's roles are not a list of role names")
+        granted = frozenset(roles)
+        if alg != "HS256":
+            granted -= {SYSTEM}  # only the platform's own tokens speak for a service
+        department = claims.get("department")
         return Principal(
             username=username,
-            roles=frozenset(str(r) for r in roles),
-            department=claims.get("department"),
+            roles=granted,
+            department=department if isinstance(department, str) else None,
             claims=claims,
             token=token,
         )

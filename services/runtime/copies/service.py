@@ -26,6 +26,7 @@ from services.runtime.deadlines.assignment import Resolution, resolve_rules
 from services.runtime.engine import InstanceState
 from services.runtime.instances.applier import Step
 from services.runtime.instances.models import instances
+from services.runtime.instances.repository import get_visible
 from services.runtime.operations.actions import instance_action
 from services.runtime.org.repository import roles_of
 from services.runtime.tasks.models import tasks
@@ -135,6 +136,8 @@ class Copies:
             and instance.initiator != principal.username
             and not await self._participant(instance_id, principal.username, roles)
         ):
+            if await get_visible(self.session, instance_id, principal, roles) is None:
+                raise NotFound(f"process instance {instance_id} not found")  # as for any other look
             raise Forbidden(
                 "only the initiator, a participant or an administrator may copy this instance"
             )

@@ -284,10 +284,10 @@ class InstanceCommands:
         task = dict(found)
         row = InstanceRow(**{name: task.pop(alias) for name, alias in _LOCKED_INSTANCE_COLUMNS})
         roles = principal.roles.union(task.pop("caller_org_roles") or ())
+        if not offered_to(task, principal.username, roles) and task["completed_by"] != principal.username:
+            raise Forbidden("you may not work on this task")
         if task["state"] != "open":
             raise Conflict(f"task {task_id} is already {task['state']}")
-        if not may_work(task, principal.username, roles):
-            raise Forbidden("you may not work on this task")
         if task["delegation_state"] == "pending":
             raise Conflict("the task is delegated: the delegate resolves it, then its owner completes it")
         check_variables(variables)
@@ -398,6 +398,13 @@ def may_work(task: Mapping[str, Any], username: str, roles: frozenset[str]) -> b
     """Whether `username` may complete `task`: its assignee, or one of its candidates."""
     if task["state"] != "open":
         return False
+    return offered_to(task, username, roles)
+
+
+def offered_to(task: Mapping[str, Any], username: str, roles: frozenset[str]) -> bool:
+    """Whether `task`, open or not, is (or was last) for `username`: its assignee, or a
+    candidate. Checked before the task's state, so that whom a task is not for learns
+    nothing of its state."""
     if task["assignee"]:
         return task["assignee"] == username
     return username in (task["candidate_users"] or ()) or bool(roles.intersection(task["candidate_roles"] or ()))

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.app import ServiceContext
@@ -22,7 +22,9 @@ from bpm_common.auth import Principal
 from bpm_common.errors import Conflict, Forbidden, TooManyRequests, Unprocessable, field_error
 from services.runtime.engine import set_variables
 from services.runtime.instances.applier import Step
-from services.runtime.instances.service import InstanceCommands, check_variables, may_work
+from services.runtime.instances.models import instances
+from services.runtime.instances.repository import OVERSEERS
+from services.runtime.instances.service import InstanceCommands, check_variables, may_work, offered_to
 from services.runtime.operations.actions import instance_action, task_event_data, task_row
 from services.runtime.operations.users import require_known_user
 from services.runtime.tasks.models import tasks
@@ -65,6 +67,26 @@ def view(task: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _concerned(task: Mapping[str, Any], user: str, roles: frozenset[str], initiator: str | None) -> None:
+    """403, as a completion answers, for a caller the task does not concern: not offered
+    to them, not completed, owned or started by them, and no administrator or overseer.
+    Checked before the task's state, so that they learn nothing of it (its state, its
+    assignee)."""
+    if (
+        offered_to(task, user, roles)
+        or _candidate(task, user, roles)
+        or user in (task["completed_by"], task["owner"], initiator)
+        or roles.intersection(OVERSEERS)
+    ):
+        return
+    raise Forbidden("you may not act on this task")
+
+
+def _candidate(task: Mapping[str, Any], user: str, roles: frozenset[str]) -> bool:
+    """Whether the task is offered to `user` or a role of theirs, claimed or not."""
+    return user in (task["candidate_users"] or ()) or bool(roles.intersection(task["candidate_roles"] or ()))
+
+
 def _not_delegated(task: Mapping[str, Any]) -> None:
     if task["delegation_state"] == PENDING:
         raise Conflict(
@@ -101,6 +123,7 @@ class TaskAssignments:
         """Lock the instance, re-read the task, apply `change`, record and announce it."""
         first = await task_row(self.session, task_id)
         roles = await self.commands.caller_roles(principal)
+        _concerned(first, principal.username, roles, None)  # no change is the initiator's
         async with instance_action(
             self.session,
             self.ctx,
@@ -124,10 +147,10 @@ class TaskAssignments:
         """Take a task offered to the caller (or a role of theirs): it becomes theirs alone."""
 
         def change(task: Mapping[str, Any], user: str, roles: frozenset[str]) -> dict[str, Any]:
+            if not _candidate(task, user, roles) and task["assignee"] != user:
+                raise Forbidden("the task is not offered to you")
             if task["assignee"] is not None:
                 raise Conflict(f"task {task_id} is already assigned to {task['assignee']}")
-            if not may_work(task, user, roles):
-                raise Forbidden("the task is not offered to you")
             return {"assignee": user}
 
         return await self._change(principal, task_id, "claim", change)
@@ -223,6 +246,8 @@ class TaskAssignments:
             return {"assignee": task["owner"], "owner": None, "delegation_state": RESOLVED}
 
         task = await task_row(self.session, task_id)
+        roles = await self.commands.caller_roles(principal)
+        _concerned(task, principal.username, roles, None)
         if task["state"] != "open":
             raise Conflict(f"task {task_id} is already {task['state']}")
         change(task, principal.username, frozenset())
@@ -247,14 +272,18 @@ class TaskAssignments:
         most once per `URGE_INTERVAL` per task (429 with Retry-After)."""
         first = await task_row(self.session, task_id)
         roles = await self.commands.caller_roles(principal)
+        initiator = (
+            await self.session.execute(select(instances.c.initiator).where(instances.c.id == first["instance_id"]))
+        ).scalar_one_or_none()
+        _concerned(first, principal.username, roles, initiator)
         async with instance_action(
             self.session, self.ctx, first["instance_id"], actor=principal.username
         ) as step:
             task = await task_row(self.session, task_id, lock=True)
-            if task["state"] != "open":
-                raise Conflict(f"task {task_id} is already {task['state']}")
             if step.row.initiator != principal.username and ADMIN not in roles:
                 raise Forbidden("only the initiator or an administrator may urge a task")
+            if task["state"] != "open":
+                raise Conflict(f"task {task_id} is already {task['state']}")
             last = task["last_urged_at"]
             if last is not None and step.now - last < URGE_INTERVAL:
                 wait = math.ceil((last + URGE_INTERVAL - step.now).total_seconds())

@@ -31,7 +31,7 @@ from services.runtime.engine import (
 )
 from services.runtime.instances.models import history, instances
 from services.runtime.instances.repository import get_visible
-from services.runtime.instances.service import InstanceCommands, engine_error, may_work
+from services.runtime.instances.service import InstanceCommands, engine_error, offered_to
 from services.runtime.operations.actions import task_row
 from services.runtime.operations.users import require_known_user
 from services.runtime.tasks.models import tasks
@@ -68,12 +68,13 @@ class ApprovalOperations:
         """The task, open and workable by the caller (or any open task for an admin when
         `admin_may`); returns the row and whether the caller is an administrator."""
         task = await task_row(self.session, task_id)
-        if task["state"] != "open":
-            raise Conflict(f"task {task_id} is already {task['state']}")
         roles = await self.commands.caller_roles(principal)
         admin = ADMIN in roles
-        if not may_work(task, principal.username, roles) and not (admin_may and admin):
+        mine = offered_to(task, principal.username, roles) or task["completed_by"] == principal.username
+        if not mine and not (admin_may and admin):
             raise Forbidden("you may not work on this task")
+        if task["state"] != "open":
+            raise Conflict(f"task {task_id} is already {task['state']}")
         return task, admin
 
     @staticmethod

@@ -15,7 +15,12 @@ class TaskQuery(BaseModel):
     """The inbox's query parameters."""
 
     state: str = Field(default="open", pattern="^(open|completed|cancelled)$")
-    scope: str = Field(default="mine", pattern="^(mine|all)$", description="`all` for administrators")
+    scope: str = Field(
+        default="mine",
+        pattern="^(mine|all)$",
+        description="`all`: every task, for administrators and the roles that oversee processes "
+        "(process designers and owners, analysts)",
+    )
     instance_id: UUID | None = None
     definition_key: str | None = None
     node_id: str | None = None
