@@ -387,7 +387,7 @@ def main() -> int:
     print("bench: engine core and SpiffWorkflow (in process, no I/O) ...", flush=True)
     from services.runtime.engine.bench import engine_figures
 
-    figures.update(engine_figures(seconds=3.0))
+    figures.update(engine_figures(seconds=2.0, rounds=3))
     # this process is the load generator from here on: it should not carry the engine runs'
     # garbage and SpiffWorkflow's modules through its own collections while it measures
     gc.collect()

@@ -227,17 +227,23 @@ def bench_spiff(
     return _measure(run_one, seconds, 20)
 
 
-def engine_figures(seconds: float = 2.0) -> dict[str, float]:
+def engine_figures(seconds: float = 2.0, rounds: int = 3) -> dict[str, float]:
     """Our instances per second, SpiffWorkflow's, and the ratio, for the expense and
     the countersign models (keys ``engine_<model>_instances_per_second``,
-    ``spiff_<model>_instances_per_second``, ``engine_vs_spiff_<model>_ratio``)."""
+    ``spiff_<model>_instances_per_second``, ``engine_vs_spiff_<model>_ratio``).
+
+    Each engine runs ``rounds`` times for ``seconds``, the two taking turns, and the
+    best round of each counts (as ``timeit`` reports the best of its repeats): a round
+    slowed by the machine's other work then decides neither figure nor the ratio."""
     figures: dict[str, float] = {}
     for name, model, variables, spiff_variables in (
         ("expense", demo_model(), EXPENSE_VARIABLES, EXPENSE_VARIABLES),
         ("countersign", countersign_model(), COUNTERSIGN_VARIABLES, SPIFF_COUNTERSIGN_VARIABLES),
     ):
-        ours = bench_instances_per_second(model, seconds=seconds, variables=variables)
-        theirs = bench_spiff(model, seconds=seconds, variables=spiff_variables)
+        ours = theirs = 0.0
+        for _ in range(max(rounds, 1)):
+            ours = max(ours, bench_instances_per_second(model, seconds=seconds, variables=variables))
+            theirs = max(theirs, bench_spiff(model, seconds=seconds, variables=spiff_variables))
         figures[f"engine_{name}_instances_per_second"] = round(ours, 1)
         figures[f"spiff_{name}_instances_per_second"] = round(theirs, 1)
         figures[f"engine_vs_spiff_{name}_ratio"] = round(ours / theirs, 1)
