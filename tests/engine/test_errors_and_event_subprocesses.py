@@ -294,6 +294,20 @@ def test_call_activity_asks_the_runtime_to_start_the_child_with_mapped_inputs():
         instance.call(complete_call_activity, started.call_id)
 
 
+def test_the_called_version_may_be_an_expression_and_binding_version_needs_one():
+    def calling(attributes: str) -> str:
+        return ('<startEvent id="s"/><callActivity id="call" calledElement="kid" '
+                f'{attributes}/><endEvent id="e"/>' + flows("s>call", "call>e"))
+
+    instance = Instance(model(calling('camunda:calledElementBinding="version" '
+                                      'camunda:calledElementVersion="${kidVersion}"')))
+    (started,) = [e for e in instance.start({"kidVersion": 2}).events
+                  if isinstance(e, CallActivityStarted)]
+    assert (started.binding, started.version) == ("version", "2")
+    with pytest.raises(BpmnError, match="needs calledElementVersion"):
+        model(calling('camunda:calledElementBinding="version"'))
+
+
 def test_zeebe_call_activity_passes_all_variables_both_ways_by_default():
     graph = model('<startEvent id="s"/><callActivity id="call"><extensionElements>'
                   '<zeebe:calledElement processId="child"/></extensionElements></callActivity>'

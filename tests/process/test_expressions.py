@@ -341,3 +341,11 @@ def test_no_eval_or_exec_in_the_package():
         source = path.read_text()
         for forbidden in ("eval(", "exec(", "__import__", "compile(source"):
             assert forbidden not in source, f"{forbidden} in {path}"
+
+
+@pytest.mark.parametrize(
+    "text", ["#{execution.processBusinessKey}", "${execution.getVariable}", "order-${execution.id}", "=execution"]
+)
+def test_another_engines_execution_object_is_refused_rather_than_read_as_null(text):
+    with pytest.raises(ExpressionError, match="another engine's object"):
+        compile_value(text)

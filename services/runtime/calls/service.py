@@ -185,7 +185,14 @@ async def report_to_parent(step: Step, outcome: dict[str, Any]) -> None:
     if parent.suspended:
         await _later(step, parent_id, call_id, outcome, step.now + SUSPENDED_RECHECK)
         return
-    await deliver(commands, parent, call_id, outcome, actor=step.actor)
+    try:
+        await deliver(commands, parent, call_id, outcome, actor=step.actor)
+    except DomainError as exc:
+        # The parent's model cannot take the report (an output mapping fails ...): that is
+        # no fault of whoever finished the child, whose work stands. The report waits in a
+        # job, which opens an incident on the parent if it keeps failing.
+        log.warning("call_report_refused", instance_id=str(parent_id), call_id=call_id, reason=exc.detail)
+        await _later(step, parent_id, call_id, outcome, step.now)
 
 
 async def _locked(commands: InstanceCommands, instance_id: UUID) -> InstanceRow | None:

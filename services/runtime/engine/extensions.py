@@ -621,7 +621,10 @@ def read_call(node: FlowNode, problems: list[ErrorEntry]) -> CallDefinition | No
     if binding not in ("latest", "deployment", "version", "versionTag"):
         reader.problem(f"calledElementBinding {binding!r} is not latest, deployment, version "
                        "or versionTag")
-    version = _dialect(element, "calledElementVersion")
+    version_text = _dialect(element, "calledElementVersion")
+    version = reader.value(version_text, "calledElementVersion") if version_text else None
+    if binding == "version" and not version_text:
+        reader.problem('calledElementBinding="version" needs calledElementVersion (the version to call)')
     version_tag = _dialect(element, "calledElementVersionTag")
     inputs: list[VariableMapping] = []
     outputs: list[VariableMapping] = []

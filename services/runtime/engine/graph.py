@@ -210,7 +210,7 @@ class CallDefinition:
 
     called_element: Expression
     binding: str
-    version: str | None
+    version: Expression | None  # with binding "version": a number, or an expression giving one
     version_tag: str | None
     inputs: tuple[VariableMapping, ...]
     all_inputs: bool

@@ -752,8 +752,10 @@ class Run:
                                      limit=MAX_KEY_CHARS)
         self.tokens.append(Token(token_id, node.id, scope, None, None, call_id))
         self.works.append(Work(call_id, "call", node.id, token_id, scope))
+        version = self.text(call.version, scope, node.id, "called version", limit=MAX_KEY_CHARS) \
+            if call.version is not None else None
         self.events.append(CallActivityStarted(call_id, node.id, called, call.binding,
-                                               call.version, call.version_tag, variables,
+                                               version, call.version_tag, variables,
                                                business_key))
         if node.armed and via != INNER:
             self.arm_boundaries(token_id, scope, node)

@@ -30,6 +30,8 @@ JobHandler = Callable[[AsyncSession, ServiceContext, dict[str, Any]], Awaitable[
 JOB_HANDLERS: dict[str, JobHandler] = {}
 JOBS_RUN = Counter("bpm_jobs_executed", "Jobs executed by kind and outcome", ["kind", "outcome"])
 MAX_BACKOFF = 300.0
+#: attempts after which a failing job of an instance opens an incident (`jobs.incidents`)
+INCIDENT_AFTER = 5
 
 
 def job_handler(kind: str) -> Callable[[JobHandler], JobHandler]:
@@ -114,12 +116,25 @@ class JobRunner:
         attempts = job["attempts"] + 1
         delay = min(2.0 ** attempts, MAX_BACKOFF)
         log.warning("job_failed", kind=job["kind"], job_id=str(job["id"]), attempts=attempts, error=repr(exc))
+        if attempts >= INCIDENT_AFTER and job["instance_id"] is not None:
+            # imported here: the incidents module reaches the instance commands, which
+            # themselves schedule jobs through this module
+            from services.runtime.jobs.incidents import open_incident
+
+            await open_incident(self.ctx, job, _error_text(exc), attempts)
+            return
         async with self.ctx.db.transaction() as session:
             await session.execute(
                 update(jobs)
                 .where(jobs.c.id == job["id"])
                 .values(attempts=attempts, due_at=moment + dt.timedelta(seconds=delay), last_error=repr(exc)[:2000])
             )
+
+
+def _error_text(exc: BaseException) -> str:
+    """What an administrator reads of a job's failure: a refusal's own words."""
+    detail = getattr(exc, "detail", None)
+    return detail if isinstance(detail, str) and detail else repr(exc)
 
 
 async def delete_job(session: AsyncSession, job_id: Any) -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+#: a message or signal name: blank is no name
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
 class SendMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=500, description="The message name of the BPMN model")
+    name: Name = Field(description="The message name of the BPMN model")
     correlation_key: str | None = Field(default=None, max_length=500)
     business_key: str | None = Field(default=None, max_length=255, description="Only instances with this key")
     variables: dict[str, Any] = Field(default_factory=dict)
@@ -34,7 +37,7 @@ class MessageCorrelated(BaseModel):
 class SendSignal(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=500)
+    name: Name = Field(description="The signal name of the BPMN model")
     variables: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -43,3 +46,8 @@ class SignalBroadcast(BaseModel):
     reached: int = Field(description="Instances that received the signal plus instances it started")
     instances_signalled: list[str]
     instances_started: list[str]
+    failed: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Recipients whose model could not take the signal: an instance_id (a waiting "
+        "instance) or a definition_key (a signal start), with the detail",
+    )

@@ -69,6 +69,12 @@ class Correlation:
                 )
                 if summary is not None:
                     delivered.append(summary)
+            if not delivered:  # every instance that waits is suspended or stopped waiting meanwhile
+                raise Conflict(
+                    f"no instance that waits for the message {name!r} can take it now (suspended); "
+                    "send it again after they are resumed",
+                    errors=[field_error("name", "every waiting instance refused it")],
+                )
             return {"result_type": "correlated", "instances": delivered}
         starts = await repository.live_starts(self.session, "message", name)
         if not starts:
@@ -133,10 +139,12 @@ class Correlation:
         self, name: str, variables: Mapping[str, Any] | None = None, *, actor: str | None = None
     ) -> dict[str, Any]:
         """Broadcast the signal: every waiting instance receives it, every live process with a
-        signal start event for it starts."""
+        signal start event for it starts. Each recipient is apart: one whose model cannot
+        take the signal (listed in `failed`, with why) keeps it from no other."""
         payload = dict(variables or {})
         check_variables(payload)
         reached: list[str] = []
+        failed: list[dict[str, Any]] = []
         for instance_id in await repository.waiting_for_signal(self.session, name):
             try:
                 async with self.session.begin_nested():
@@ -149,18 +157,25 @@ class Correlation:
                     )
                 reached.append(str(instance_id))
             except DomainError as exc:
-                if exc.status not in SKIPPED_STATUSES:
-                    raise
-                log.info("signal_not_delivered", instance_id=str(instance_id), reason=exc.detail)
-        started = [
-            (await self._start(target, payload, None, actor))["id"]
-            for target in await repository.live_starts(self.session, "signal", name)
-        ]
+                if exc.status in SKIPPED_STATUSES:
+                    log.info("signal_not_delivered", instance_id=str(instance_id), reason=exc.detail)
+                    continue
+                log.error("signal_refused", instance_id=str(instance_id), reason=exc.detail)
+                failed.append({"instance_id": str(instance_id), "detail": exc.detail})
+        started: list[str] = []
+        for target in await repository.live_starts(self.session, "signal", name):
+            try:
+                async with self.session.begin_nested():
+                    started.append((await self._start(target, payload, None, actor))["id"])
+            except DomainError as exc:
+                log.error("signal_start_refused", definition_key=target.definition.key, reason=exc.detail)
+                failed.append({"definition_key": target.definition.key, "detail": exc.detail})
         return {
             "name": name,
             "reached": len(reached) + len(started),
             "instances_signalled": reached,
             "instances_started": started,
+            "failed": failed,
         }
 
     # -- shared ----------------------------------------------------------------------------

@@ -52,7 +52,9 @@ incidents = Table(
     Base.metadata,
     Column("id", Uuid, primary_key=True),
     Column("instance_id", Uuid, nullable=False),
-    Column("work_id", Uuid, nullable=False),
+    Column("work_id", Uuid, nullable=False),  # the work item, or the job (see job_kind)
+    #: set for the incident of a job (`jobs.incidents`): the job's kind; its id is work_id
+    Column("job_kind", String(50)),
     Column("definition_key", String(255), nullable=False),
     Column("node_id", String(255), nullable=False),
     Column("node_name", String(500)),

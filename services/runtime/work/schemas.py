@@ -112,7 +112,10 @@ class RetryIncident(_Strict):
 class IncidentView(BaseModel):
     id: str
     instance_id: str
-    work_id: str
+    work_id: str = Field(description="The failed work item, or the failed job when job_kind is set")
+    job_kind: str | None = Field(
+        default=None, description="For a job that kept failing: timer, call_ended, deliver_signal ..."
+    )
     definition_key: str
     node_id: str
     node_name: str | None

@@ -20,6 +20,7 @@ from bpm_common.app import ServiceContext
 from bpm_common.errors import Conflict, NotFound
 from services.runtime.engine import complete_work, fail_work, retry_work, throw_work_error
 from services.runtime.instances.service import InstanceCommands, check_variables, utcnow
+from services.runtime.jobs.incidents import retry_job
 from services.runtime.work import repository
 from services.runtime.work.models import FAILED, LOCKED, work_items
 
@@ -55,6 +56,7 @@ def incident_view(row: Mapping[str, Any]) -> dict[str, Any]:
         "id": str(row["id"]),
         "instance_id": str(row["instance_id"]),
         "work_id": str(row["work_id"]),
+        "job_kind": row["job_kind"],
         "definition_key": row["definition_key"],
         "node_id": row["node_id"],
         "node_name": row["node_name"],
@@ -190,6 +192,7 @@ class Incidents:
 
     def __init__(self, session: AsyncSession, ctx: ServiceContext) -> None:
         self.session = session
+        self.ctx = ctx
         self.commands = InstanceCommands(session, ctx)
 
     async def retry(self, incident_id: UUID, actor: str, retries: int, reason: str) -> dict[str, Any]:
@@ -198,6 +201,11 @@ class Incidents:
             raise NotFound(f"incident {incident_id} not found")
         if incident["state"] != "open":
             raise Conflict(f"incident {incident_id} is already {incident['state']}")
+        if incident["job_kind"] is not None:
+            await retry_job(self.session, self.ctx, incident, actor, reason)
+            resolved = await repository.get_incident(self.session, incident_id)
+            assert resolved is not None
+            return incident_view(resolved)
         work_id = str(incident["work_id"])
         await self.commands.execute(
             incident["instance_id"],

@@ -209,15 +209,31 @@ def _compile_list(text: str) -> ListExpression:
     return ListExpression(source, items)
 
 
+#: names of other engines' objects (Camunda's ``execution``) that an
+#: expression here cannot read: a model that uses them would silently get null
+ENGINE_OBJECTS = frozenset({"execution"})
+
+
+def _no_engine_objects(names: frozenset[str]) -> frozenset[str]:
+    found = names & ENGINE_OBJECTS
+    if found:
+        name = sorted(found)[0]
+        raise ExpressionError(
+            f"{name!r} is another engine's object, not a process variable: expressions here read "
+            "process variables only (to pass the business key to a called process, put it in a variable)"
+        )
+    return names
+
+
 def _single(source: str, kind: str, node: Node) -> Expression:
-    return Expression(source, kind, compile_node(node), referenced_names(node))
+    return Expression(source, kind, compile_node(node), _no_engine_objects(referenced_names(node)))
 
 
 def _template(source: str, parts: list[str | Node]) -> Expression:
     compiled: list[str | Callable[[Mapping[str, Any]], Any]] = [
         part if isinstance(part, str) else compile_node(part) for part in parts
     ]
-    names = frozenset().union(*(referenced_names(p) for p in parts if isinstance(p, Node)))
+    names = _no_engine_objects(frozenset().union(*(referenced_names(p) for p in parts if isinstance(p, Node))))
 
     def render(variables: Mapping[str, Any]) -> str:
         pieces: list[str] = []
