@@ -284,3 +284,31 @@ async def test_a_renamed_task_takes_its_deadline_jobs_along(runtime):
     assert sorted((row["kind"], row["node_id"]) for row in rows) == [
         ("deadline_due_soon", "check"), ("deadline_overdue", "check")
     ]
+
+
+async def test_a_dry_run_of_listed_instances_pages_them_and_names_only_missing_ones(runtime):
+    v1, v2, at_review, _ = await _setup(runtime)
+    missing = "01900000-0000-7000-8000-000000000000"
+    body = {"from_definition_id": v1, "to_definition_id": v2,
+            "instance_ids": [i["id"] for i in at_review] + [missing]}
+    seen: list[str] = []
+    cursor = None
+    while True:
+        r = await runtime.client.post("/api/v1/migrations/dry-run", params={"limit": 2, **({"cursor": cursor} if cursor else {})},
+                                      json=body, headers=runtime.auth(*ADMIN))
+        assert r.status_code == 200, r.text
+        for item in r.json()["items"]:
+            assert item["reason"] != "no such process instance" or item["instance_id"] == missing, item
+            seen.append(item["instance_id"])
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(body["instance_ids"]), "each instance reported once"
+
+
+async def test_a_mapping_that_merges_two_waiting_nodes_is_refused(runtime):
+    v1, v2, _, _ = await _setup(runtime)
+    r = await post(runtime, "/migrations/dry-run", ADMIN,
+                   {"from_definition_id": v1, "to_definition_id": v2, "mapping": {"pay": "review"}})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"].startswith("mapping."), r.text

@@ -121,7 +121,7 @@ from services.runtime.engine.events import (
 )
 from services.runtime.engine.execution import MAX_STEPS, NewId, Result, complete_task, start
 from services.runtime.engine.graph import Flow, Node, ProcessGraph
-from services.runtime.engine.migration import migrate, migration_plan
+from services.runtime.engine.migration import duplicate_targets, migrate, migration_plan
 from services.runtime.engine.operations import (
     add_signer,
     cancel_token,
@@ -210,6 +210,7 @@ __all__ = [
     "message_start_events",
     "migrate",
     "migration_plan",
+    "duplicate_targets",
     "move_token",
     "next_fire",
     "receive_signal",

@@ -43,6 +43,26 @@ def _waits(node: Node) -> bool:
     return node.behavior in _WAIT_STATES or node.joins or node.loop is not None
 
 
+def _loop_changed(old: Node, new: Node) -> bool:
+    """Whether a node gains or loses multi-instance, or turns sequential or parallel:
+    the waiting instances' scopes and counters would not fit."""
+    if (old.loop is None) != (new.loop is None):
+        return True
+    return old.loop is not None and new.loop is not None and old.loop.sequential != new.loop.sequential
+
+
+def duplicate_targets(old_graph: ProcessGraph, new_graph: ProcessGraph,
+                      mapping: Mapping[str, str]) -> dict[str, list[str]]:
+    """New nodes that two or more old nodes where tokens can wait would become (their
+    tokens would merge into one node, each with its own task)."""
+    targets: dict[str, list[str]] = {}
+    for old_id, node in old_graph.nodes.items():
+        new_id_ = mapping.get(old_id, old_id)
+        if _waits(node) and new_id_ in new_graph.nodes:
+            targets.setdefault(new_id_, []).append(old_id)
+    return {new: olds for new, olds in targets.items() if len(olds) > 1}
+
+
 def migration_plan(old_graph: ProcessGraph, new_graph: ProcessGraph) -> dict[str, Any]:
     """What migrating instances from ``old_graph`` to ``new_graph`` means.
 
@@ -64,12 +84,12 @@ def migration_plan(old_graph: ProcessGraph, new_graph: ProcessGraph) -> dict[str
     for node_id in mapped:
         old = old_graph.nodes[node_id]
         new = new_graph.nodes[node_id]
-        if _waits(old) and (old.behavior != new.behavior
-                            or (old.loop is None) != (new.loop is None)):
+        if _waits(old) and (old.behavior != new.behavior or _loop_changed(old, new)):
             risks.append({"node_id": node_id,
                           "reason": f"changes from {old.kind} to {new.kind}"
-                          + (" (multi-instance changed)" if (old.loop is None)
-                             != (new.loop is None) else "")})
+                          + (" (multi-instance changed)" if _loop_changed(old, new) else "")})
+        elif old.scope != new.scope and _waits(old):
+            risks.append({"node_id": node_id, "reason": "moves into another sub-process"})
     return {
         "mapped": mapped,
         "removed": sorted(old_ids - new_ids),
@@ -104,8 +124,15 @@ def migrate(
             raise InvalidCommand(f"{new_id_!r} is not a node of the new version",
                                  element_id=new_id_)
 
+    for new_node_id, old_ids in duplicate_targets(old_graph, new_graph, explicit).items():
+        raise InvalidCommand(f"{', '.join(map(repr, old_ids))} would all become {new_node_id!r}",
+                             element_id=old_ids[-1])
+
     def target(old_id: str) -> str:
         return explicit.get(old_id, old_id)
+
+    def container(old_scope: str) -> str:
+        return new_graph.id if old_scope == old_graph.id else target(old_scope)
 
     def counterpart(old_id: str) -> Node:
         new_node = new_graph.nodes.get(target(old_id))
@@ -113,10 +140,14 @@ def migrate(
         if new_node is None:
             raise NotAllowed(f"{old_id!r} has no counterpart in the new version; map it",
                              element_id=old_id)
-        if new_node.behavior != old_node.behavior or (new_node.loop is None) != (
-                old_node.loop is None):
+        if new_node.behavior != old_node.behavior or _loop_changed(old_node, new_node):
             raise NotAllowed(f"{old_id!r} ({old_node.kind}) cannot become {new_node.id!r} "
-                             f"({new_node.kind})", element_id=old_id)
+                             f"({new_node.kind})"
+                             + (": its multi-instance changed" if _loop_changed(old_node, new_node)
+                                else ""), element_id=old_id)
+        if new_node.scope != container(old_node.scope):
+            raise NotAllowed(f"{old_id!r} cannot become {new_node.id!r}: a token cannot move into "
+                             "or out of a sub-process by migration", element_id=old_id)
         return new_node
 
     tokens = []
@@ -143,16 +174,22 @@ def migrate(
                            works=tuple(works), signers=tuple(signers), completed=completed,
                            jobs=(), subscriptions=())
     run = Run(new_graph, moved, now, new_id)
-    _rearm(run, new_graph, jobs, subs)
+    existed = {target(old_id) for old_id in old_graph.nodes}
+    _rearm(run, new_graph, jobs, subs, existed)
     run.events.append(InstanceMigrated(old_graph.id, new_graph.id,
                                        {old: new for old, new in used.items()}))
     return run.result()
 
 
-def _rearm(run: Run, graph: ProcessGraph, jobs: list[Any], subs: list[Any]) -> None:
+def _rearm(run: Run, graph: ProcessGraph, jobs: list[Any], subs: list[Any],
+           existed: set[str]) -> None:
     """Keep the jobs and subscriptions whose events still exist where they belong,
-    close the others, and open those of boundary events and event sub-processes the
-    new version adds."""
+    close the others, and open those of the events the new version adds (boundary
+    events, event-based gateway branches, event sub-processes; ``existed``: the new ids
+    of the old version's nodes). An event of the old version without its job or
+    subscription has fired (a one-shot timer) or is running (an interrupting event
+    sub-process): it is not armed again. A subscription whose event now waits for
+    another message or key is opened anew."""
     kept_jobs = []
     for job in jobs:
         if _still_armed(run, graph, job.node, job.token, job.scope):
@@ -161,31 +198,52 @@ def _rearm(run: Run, graph: ProcessGraph, jobs: list[Any], subs: list[Any]) -> N
             run.changed().removed_jobs.append(job.id)
     kept_subs = []
     for sub in subs:
-        if _still_armed(run, graph, sub.node, sub.token, sub.scope):
+        if _still_armed(run, graph, sub.node, sub.token, sub.scope) \
+                and _same_subscription(run, graph, sub):
             kept_subs.append(sub)
         else:
             run.changed().closed_subs.append(sub.id)
+            if _still_armed(run, graph, sub.node, sub.token, sub.scope):
+                existed = existed - {sub.node}  # armed again below, for its new message
     run.jobs = kept_jobs
     run.subs = kept_subs
     armed = {(item.node, item.token, item.scope) for item in [*kept_jobs, *kept_subs]}
     for token in list(run.tokens):
         node = graph.nodes[token.node]
-        if not node.armed or token.via is not None or run.is_instance(token.scope, node):
+        if token.via is not None:
             continue
-        for boundary_id in node.boundaries:
-            boundary = graph.nodes[boundary_id]
-            trigger = boundary.trigger
+        # an instance's token: the boundary events belong to the multi-instance body's token
+        events = list(node.boundaries) if node.armed and not run.is_instance(token.scope, node) else []
+        if node.behavior == EVENT_GATEWAY:
+            events += node.targets
+        elif node.trigger is not None and token.work is None and token.task is None:
+            events.append(node.id)  # a catch event or receive task waiting for its message
+        for event_id in events:
+            event = graph.nodes[event_id]
+            trigger = event.trigger
             if trigger is not None and trigger.kind in ("timer", "message", "signal") \
-                    and (boundary_id, token.id, token.scope) not in armed:
-                run.arm(boundary, token.id, token.scope)
+                    and event_id not in existed and (event_id, token.id, token.scope) not in armed:
+                run.arm(event, token.id, token.scope)
     for scope_id in [ROOT_SCOPE, *run.scopes]:
         record = run.scopes.get(scope_id)
         if record is not None and record.kind not in (SUB_SCOPE, EVENT_SCOPE):
             continue
         container = graph.id if record is None else record.node
         for start_id in graph.armed_event_subprocesses.get(container, ()):
-            if (start_id, "", scope_id) not in armed:
+            if start_id not in existed and (start_id, "", scope_id) not in armed:
                 run.arm(graph.nodes[start_id], "", scope_id)
+
+
+def _same_subscription(run: Run, graph: ProcessGraph, sub: Any) -> bool:
+    """Whether the subscription still waits for what its event in the new version names
+    (its message or signal name and correlation key)."""
+    trigger = graph.nodes[sub.node].trigger
+    if trigger is None or trigger.name is None:
+        return True
+    name = run.text(trigger.name, sub.scope, sub.node, f"{trigger.kind} name")
+    key = run.text(trigger.correlation_key, sub.scope, sub.node, "correlation key") \
+        if trigger.correlation_key is not None else None
+    return name == sub.name and key == sub.correlation_key
 
 
 def _still_armed(run: Run, graph: ProcessGraph, node_id: str, token_id: str,

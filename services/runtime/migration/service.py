@@ -30,6 +30,7 @@ from services.runtime.engine import (
     EngineError,
     InstanceState,
     ProcessGraph,
+    duplicate_targets,
     migrate,
     migration_plan,
 )
@@ -113,6 +114,13 @@ def check_mapping(versions: Versions, mapping: Mapping[str, str]) -> None:
             )
     if errors:
         raise Unprocessable("the mapping names unknown nodes", errors=errors)
+    for new_id_, old_ids in duplicate_targets(versions.old, versions.new, mapping).items():
+        errors.append(field_error(
+            f"mapping.{old_ids[-1]}",
+            f"{', '.join(map(repr, old_ids))} would all become {new_id_!r}: map each to a node of its own",
+        ))
+    if errors:
+        raise Unprocessable("the mapping makes one node of several", errors=errors)
 
 
 def suggested_mapping(versions: Versions, risks: list[dict[str, str]]) -> dict[str, str | None]:
@@ -234,8 +242,10 @@ async def dry_run(
             else try_migration(versions, row.engine_state, mapping, now)
         )
         items.append({"instance_id": str(row.id), "business_key": row.business_key, **outcome})
-    if instance_ids:
-        found = {row.id for row in rows}
+    if instance_ids and after is None:  # reported once, on the first page
+        found = set(
+            (await session.execute(select(instances.c.id).where(instances.c.id.in_(instance_ids)))).scalars()
+        )
         items.extend(
             {
                 "instance_id": str(i),
