@@ -200,3 +200,30 @@ async def test_a_countersign_by_the_initiator_is_not_a_resubmission(runtime):
     withdrawn = await post(runtime, f"/process-instances/{inst['id']}/withdraw", ALICE, {"reason": "too late"})
     assert withdrawn.status_code == 200 and withdrawn.json()["state"] == "terminated", withdrawn.text
     await assert_chain_valid(runtime, inst["id"])
+
+
+async def _returned_inside_another_branch(runtime) -> dict:
+    """larry and fiona approved; frank sent finance2 back to fiona, not to the initiator,
+    whose own branch task `own` has been open all along."""
+    await runtime.publish(model("operations-parallel-two-step.bpmn"), "pfr2")
+    inst = await start(runtime, "pfr2")
+    draft = await only_task(runtime, inst["id"], "draft")
+    assert (await post(runtime, f"/tasks/{draft['id']}/complete", ALICE)).status_code == 200
+    for node, user in (("legal", "larry"), ("finance", "fiona")):
+        task = await only_task(runtime, inst["id"], node)
+        assert (await post(runtime, f"/tasks/{task['id']}/approve", (user,))).status_code == 200
+    finance2 = await only_task(runtime, inst["id"], "finance2")
+    back = await post(runtime, f"/tasks/{finance2['id']}/return", ("frank",), {"target_node_id": "finance", "reason": "redo"})
+    assert back.status_code == 200, back.text
+    return inst
+
+
+async def test_a_return_to_someone_else_is_no_wait_for_the_initiator(runtime):
+    inst = await _returned_inside_another_branch(runtime)
+    refused = await post(runtime, f"/process-instances/{inst['id']}/withdraw", ALICE, {"reason": "x"})
+    assert refused.status_code == 409 and "frank" in refused.json()["detail"], refused.text
+    own = await only_task(runtime, inst["id"], "own")
+    assert (await post(runtime, f"/tasks/{own['id']}/complete", ALICE)).status_code == 200
+    still = await post(runtime, f"/process-instances/{inst['id']}/withdraw", ALICE, {"reason": "x"})
+    assert still.status_code == 409, "her own branch task is no resubmission: " + still.text
+    assert (await instance(runtime, inst["id"]))["state"] == "active"

@@ -8,6 +8,7 @@ from tests.runtime.test_operations_helpers import (
     assert_chain_valid,
     events,
     history,
+    instance,
     model,
     only_task,
     open_tasks,
@@ -174,3 +175,41 @@ async def test_return_refusals(runtime):
         {"target_node_id": "draft", "reason": "x"},
     )
     assert again.status_code == 409
+
+
+async def _past_the_join(runtime) -> dict:
+    """`pfr`: draft, then legal, finance and the initiator's own check in parallel,
+    joined before `final` (whose reject action is `previous`)."""
+    await runtime.publish(model("operations-parallel-final.bpmn"), "pfr")
+    inst = await start(runtime, "pfr")
+    for node, user in (("draft", "alice"), ("own", "alice")):
+        task = await only_task(runtime, inst["id"], node)
+        assert (await post(runtime, f"/tasks/{task['id']}/complete", (user,))).status_code == 200
+    for node, user in (("legal", "larry"), ("finance", "fiona")):
+        await _complete(runtime, inst["id"], node, user)
+    return inst
+
+
+async def test_a_return_from_past_the_join_into_one_branch_redoes_only_that_branch(runtime):
+    inst = await _past_the_join(runtime)
+    final = await only_task(runtime, inst["id"], "final")
+    targets = await runtime.client.get(f"/api/v1/tasks/{final['id']}/return-targets", headers=runtime.auth("bob"))
+    assert "finance" in [t["node_id"] for t in targets.json()["items"]], targets.text
+    r = await post(runtime, f"/tasks/{final['id']}/return", ("bob",), {"target_node_id": "finance", "reason": "redo"})
+    assert r.status_code == 200, r.text
+    assert [t["node_id"] for t in await open_tasks(runtime, inst["id"])] == ["finance"], "legal and own stay done"
+    await _complete(runtime, inst["id"], "finance", "fiona")
+    assert [t["node_id"] for t in await open_tasks(runtime, inst["id"])] == ["final"]
+    await assert_chain_valid(runtime, inst["id"])
+
+
+async def test_a_rejection_back_to_a_branch_task_past_the_join_comes_back_once_it_is_redone(runtime):
+    inst = await _past_the_join(runtime)
+    final = await only_task(runtime, inst["id"], "final")
+    r = await post(runtime, f"/tasks/{final['id']}/reject", ("bob",), {"comment": "redo finance"})
+    assert r.status_code == 200, r.text
+    assert [t["node_id"] for t in await open_tasks(runtime, inst["id"])] == ["finance"]
+    await _complete(runtime, inst["id"], "finance", "fiona")
+    assert [t["node_id"] for t in await open_tasks(runtime, inst["id"])] == ["final"]
+    await _complete(runtime, inst["id"], "final", "bob")
+    assert (await instance(runtime, inst["id"]))["state"] == "completed"

@@ -148,3 +148,51 @@ async def test_signer_refusals(runtime):
         f"/api/v1/tasks/{manager['id']}/signers/{signer['signer_id']}", headers=runtime.auth("bob")
     )
     assert signed.status_code == 409, "a signer who signed cannot be removed"
+
+
+async def _add(runtime, task: dict, by: tuple[str, ...], user: str, mode: str):
+    return await post(runtime, f"/tasks/{task['id']}/signers", by, {"user": user, "mode": mode})
+
+
+async def test_a_signer_after_still_signs_when_the_assignee_signs_before_a_parallel_cosigner(runtime):
+    inst, manager = await _at_manager(runtime)
+    assert (await _add(runtime, manager, ("bob",), "dave", "parallel")).status_code == 201
+    assert (await _add(runtime, manager, ("bob",), "carol", "after")).status_code == 201
+    await _approve(runtime, manager)
+    dave = await only_task(runtime, inst["id"], "manager")
+    assert (await _approve(runtime, dave))["active_nodes"] == ["manager"], "carol still signs"
+    carol = await only_task(runtime, inst["id"], "manager")
+    assert carol["assignee"] == "carol"
+    assert (await _approve(runtime, carol))["active_nodes"] == ["director"]
+
+
+async def test_a_task_a_signer_before_hands_back_goes_to_whoever_held_it(runtime):
+    inst, manager = await _at_manager(runtime)
+    assert (await post(runtime, f"/tasks/{manager['id']}/transfer", ("bob",), {"to": "carol"})).status_code == 200
+    assert (await _add(runtime, manager, ("carol",), "dave", "before")).status_code == 201
+    await _approve(runtime, await only_task(runtime, inst["id"], "manager"))
+    assert (await only_task(runtime, inst["id"], "manager"))["assignee"] == "carol", "not bob, the model's assignee"
+
+    director = await only_task(runtime, inst["id"], "manager")
+    await _approve(runtime, director)
+    claimable = await only_task(runtime, inst["id"], "director")
+    assert (await post(runtime, f"/tasks/{claimable['id']}/claim", ("dave", "director"))).status_code == 200
+    signer = (await _add(runtime, claimable, ("dave", "director"), "carol", "before")).json()
+    removed = await runtime.client.delete(
+        f"/api/v1/tasks/{claimable['id']}/signers/{signer['signer_id']}", headers=runtime.auth("dave", "director")
+    )
+    assert removed.status_code == 204, removed.text
+    assert (await only_task(runtime, inst["id"], "director"))["assignee"] == "dave", "back to the claimer"
+
+
+async def test_one_person_signs_a_node_once(runtime):
+    inst, manager = await _at_manager(runtime)
+    assert (await _add(runtime, manager, ("bob",), "dave", "parallel")).status_code == 201
+    for mode in ("parallel", "after", "before"):
+        twice = await _add(runtime, manager, ("bob",), "dave", mode)
+        assert twice.status_code == 409 and twice.json()["errors"][0]["field"] == "user", (mode, twice.text)
+    assert (await _add(runtime, manager, ("bob",), "carol", "after")).status_code == 201
+    again = await _add(runtime, manager, ("bob",), "carol", "after")
+    assert again.status_code == 409 and again.json()["errors"][0]["field"] == "user", again.text
+    assert sorted(t["assignee"] for t in await open_tasks(runtime, inst["id"], "manager")) == ["bob", "dave"]
+    await assert_chain_valid(runtime, inst["id"])

@@ -231,7 +231,16 @@ def continue_signers(run: Run, token: Token, node: Node, task_id: str,
     if others:
         if outcome != REJECT:
             run.live[scope] -= 1
-            run.signers = [s for s in run.signers if s.token != token.id]
+            # signers asked to sign after this task sign after the group: they wait on
+            # a task of the group that is still open
+            heir = others[0].id
+            kept = []
+            for signer in run.signers:
+                if signer.token != token.id:
+                    kept.append(signer)
+                elif signer.mode == "after" and signer.task is None:
+                    kept.append(signer._replace(token=heir))
+            run.signers = kept
             return False
         for other in others:
             run.cancel_token(other, "rejected")

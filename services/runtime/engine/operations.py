@@ -324,6 +324,7 @@ def add_signer(
     mode: str = "after",
     now: datetime,
     new_id: NewId,
+    holder: str | None = None,
 ) -> Result:
     """Add a signer to an open user task.
 
@@ -334,6 +335,10 @@ def add_signer(
       for its original assignment;
     * ``after``: when the task is completed, a task for ``user`` at the same node must
       be completed before the token moves on.
+
+    ``holder``: whoever works the task now (after a transfer or a claim); a task that a
+    ``before`` signer hands back goes to them (without one, to the node's assignment).
+    A user who already waits to sign after at this node is refused.
     """
     check_now(now)
     check_state(graph, state)
@@ -345,6 +350,8 @@ def add_signer(
     token = _task_token(state, task_id)
     node = graph.nodes[token.node]
     run = Run(graph, state, now, new_id)
+    if any(s.user == user and s.node == node.id and s.task is None for s in run.signers):
+        raise NotAllowed(f"{user!r} already signs after at {node.id!r}", element_id=node.id, field="user")
     if mode == "parallel" and node.loop is not None and not node.loop.sequential \
             and run.is_instance(token.scope, node):
         # in a parallel multi-instance node the signer is one more instance: a vote of
@@ -366,7 +373,7 @@ def add_signer(
         run.tokens.pop(index)
         signer_task = run.create_task(token.id, token.scope, node, None, assignee=user,
                                       signer=True, group=token.group, arm=False)
-        run.signers.append(Signer(signer_task, mode, node.id, token.id, user, signer_task))
+        run.signers.append(Signer(signer_task, mode, node.id, token.id, user, signer_task, holder))
         signer_id = signer_task
     else:
         signer_id = run.next_id()

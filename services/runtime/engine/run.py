@@ -1431,9 +1431,34 @@ class Run:
                 if other in self.tokens:
                     removed |= self.cancel_token(other, cancel_reason)
         self.drop_agenda(removed)
+        if host.node not in region:
+            self.stand_in_arrivals(region, scope, host.node)
         self.events.append(TokenMoved(token.node, target.id, reason))
         self.live[scope] += 1
         self.agenda.append((self.next_id(), scope, target, via))
+
+    def stand_in_arrivals(self, region: frozenset[str], scope: str, past: str) -> None:
+        """A token at ``past`` goes back into one branch of a parallel block it had left
+        through the block's join (``region``: what the branch runs before that join). The
+        other branches were done and stay done: their arrivals at the join are put back,
+        so that the join fires again once the branch redone arrives, instead of waiting
+        for ever for branches nobody runs again."""
+        nodes, flows = self.graph.nodes, self.graph.flows
+        for member in region:
+            for out in nodes[member].outgoing:
+                join = nodes[out.target]
+                if join.id in region or join.behavior != PARALLEL_GATEWAY or len(join.incoming) < 2:
+                    continue
+                if past != join.id and past not in self.graph.successors(join.id):
+                    continue  # a join the token had not passed
+                present = {t.via for t in self.tokens if t.node == join.id and t.scope == scope}
+                for incoming in join.incoming:
+                    if incoming in flows and flows[incoming].source not in region \
+                            and incoming not in present:
+                        self.tokens.append(_new(Token, (self.next_id(), join.id, scope, None,
+                                                        incoming, None, None)))
+                        self.live[scope] += 1
+                        present.add(incoming)
 
     # -- leaving nodes ---------------------------------------------------------------------
 

@@ -284,7 +284,9 @@ class InstanceCommands:
         task = dict(found)
         row = InstanceRow(**{name: task.pop(alias) for name, alias in _LOCKED_INSTANCE_COLUMNS})
         roles = principal.roles.union(task.pop("caller_org_roles") or ())
-        if not offered_to(task, principal.username, roles) and task["completed_by"] != principal.username:
+        if not offered_to(task, principal.username, roles) and principal.username not in (
+            task["completed_by"], task["owner"]
+        ):
             raise Forbidden("you may not work on this task")
         if task["state"] != "open":
             raise Conflict(f"task {task_id} is already {task['state']}")

@@ -70,7 +70,9 @@ class ApprovalOperations:
         task = await task_row(self.session, task_id)
         roles = await self.commands.caller_roles(principal)
         admin = ADMIN in roles
-        mine = offered_to(task, principal.username, roles) or task["completed_by"] == principal.username
+        mine = offered_to(task, principal.username, roles) or principal.username in (
+            task["completed_by"], task["owner"]  # the owner of a delegated task hears it is delegated
+        )
         if not mine and not (admin_may and admin):
             raise Forbidden("you may not work on this task")
         if task["state"] != "open":
@@ -196,11 +198,25 @@ class ApprovalOperations:
                 "the signer must be someone else than whoever works the task",
                 errors=[field_error("user", "already works this task")],
             )
+        signs_already = (
+            await self.session.execute(
+                select(tasks.c.id).where(
+                    tasks.c.instance_id == task["instance_id"], tasks.c.node_id == task["node_id"],
+                    tasks.c.state == "open", tasks.c.assignee == user,
+                ).limit(1)
+            )
+        ).first()
+        if signs_already is not None:
+            raise Conflict(
+                f"{user} already has a task at this node: one person, one signature",
+                errors=[field_error("user", "already signs at this node")],
+            )
         produced: list[Result] = []
 
         def command(graph: ProcessGraph, state: InstanceState, now: Any, nid: Any) -> Result:
             result = add_signer(
-                graph, state, str(task_id), user=user, mode=mode, now=now, new_id=nid
+                graph, state, str(task_id), user=user, mode=mode, now=now, new_id=nid,
+                holder=task["assignee"],
             )
             produced.append(result)
             return result
@@ -286,6 +302,14 @@ class ApprovalOperations:
         }
 
 
+def _sent_back_to(row: Any) -> str | None:
+    """The node an act sent the request back to (a return, a rejection's jump), else None."""
+    if row.action not in SENT_BACK:
+        return None
+    details = row.details or {}
+    return details.get("target_node_id") or details.get("to_node") or row.node_id
+
+
 async def withdraw_refusal(session: AsyncSession, instance_id: UUID, initiator: str) -> str | None:
     """Why the initiator may not withdraw the instance now, or None if they may.
 
@@ -294,7 +318,9 @@ async def withdraw_refusal(session: AsyncSession, instance_id: UUID, initiator: 
     after a return). They may withdraw it when, since the last submission, nobody else
     has acted on it (completed or returned a task, added or removed a signer, skipped,
     moved or cancelled a token: `ACTED`), or when the last such act sent the request
-    back and it now waits for the initiator (an open task assigned to them).
+    back and it now waits for the initiator at the node it was sent back to (an open
+    task there assigned to them; a task of theirs elsewhere, in a parallel branch, is
+    no such wait).
 
     An initiator who also works on the request later (a signer of a countersign, a
     task of their own in a parallel branch) does not submit it again by completing
@@ -302,7 +328,7 @@ async def withdraw_refusal(session: AsyncSession, instance_id: UUID, initiator: 
     """
     rows = (
         await session.execute(
-            select(history.c.action, history.c.actor)
+            select(history.c.action, history.c.actor, history.c.node_id, history.c.details)
             .where(
                 history.c.instance_id == instance_id,
                 history.c.action.in_(("instance_started", *ACTED)),
@@ -311,22 +337,25 @@ async def withdraw_refusal(session: AsyncSession, instance_id: UUID, initiator: 
         )
     ).all()
     last = None  # the last act of someone else since the request was last submitted
+    sent_to = None  # the node the last act sent the request back to
     for row in rows:
         if row.action == "instance_started":
-            last = None
+            last = sent_to = None
         elif row.actor == initiator:
-            if row.action == "task_completed" and last is not None and last.action in SENT_BACK:
-                last = None  # submitted again
+            if row.action == "task_completed" and last is not None and row.node_id == sent_to:
+                last = sent_to = None  # submitted again, at the node it was sent back to
         elif row.actor is not None:
             last = row
+            sent_to = _sent_back_to(row)
     if last is None:
         return None
-    if last.action in SENT_BACK:
+    if sent_to is not None:
         waiting = (
             await session.execute(
                 select(tasks.c.id)
                 .where(
                     tasks.c.instance_id == instance_id,
+                    tasks.c.node_id == sent_to,
                     tasks.c.state == "open",
                     tasks.c.assignee == initiator,
                 )
