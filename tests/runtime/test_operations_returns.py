@@ -213,3 +213,21 @@ async def test_a_rejection_back_to_a_branch_task_past_the_join_comes_back_once_i
     assert [t["node_id"] for t in await open_tasks(runtime, inst["id"])] == ["final"]
     await _complete(runtime, inst["id"], "final", "bob")
     assert (await instance(runtime, inst["id"]))["state"] == "completed"
+
+
+async def test_after_a_return_only_what_this_round_passed_can_be_returned_to(runtime):
+    await runtime.publish(model("operations-xor-route.bpmn"), "xor-route")
+    inst = await start(runtime, "xor-route", variables={"days": 5})
+    await _complete(runtime, inst["id"], "submit", "alice")
+    await _complete(runtime, inst["id"], "director", "dave")  # a long leave: the director decides
+    hr = await only_task(runtime, inst["id"], "hr")
+    back = await post(runtime, f"/tasks/{hr['id']}/return", ("erin",), {"target_node_id": "submit", "reason": "fewer days"})
+    assert back.status_code == 200, back.text
+    submit = await only_task(runtime, inst["id"], "submit")
+    again = await post(runtime, f"/tasks/{submit['id']}/approve", ("alice",), {"variables": {"days": 1}})
+    assert again.json()["active_nodes"] == ["manager"], again.text
+    await _complete(runtime, inst["id"], "manager", "bob")
+    hr = await only_task(runtime, inst["id"], "hr")
+    targets = await runtime.client.get(f"/api/v1/tasks/{hr['id']}/return-targets", headers=runtime.auth("erin"))
+    assert [t["node_id"] for t in targets.json()["items"]] == ["submit", "manager"], targets.text
+    await assert_chain_valid(runtime, inst["id"])
