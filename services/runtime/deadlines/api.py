@@ -7,6 +7,7 @@ already set stay.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import Path, Query
@@ -20,7 +21,7 @@ from bpm_common.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encod
 from bpm_process.isotime import time_zone_names
 from services.runtime.deadlines import repository
 from services.runtime.deadlines.schemas import CalendarIn, CalendarOut, CalendarPage
-from services.runtime.deadlines.worktime import BusinessCalendar, calendar_from_row
+from services.runtime.deadlines.worktime import BusinessCalendar, add_working_time, calendar_from_row
 from services.runtime.instances.service import utcnow
 from services.runtime.org.models import org_departments
 
@@ -120,7 +121,7 @@ def _check(name: str, body: CalendarIn) -> BusinessCalendar:
             errors=[field_error("working_hours", "a calendar needs working hours")],
         )
     try:
-        return BusinessCalendar(
+        calendar = BusinessCalendar(
             name,
             body.timezone,
             hours.week,
@@ -131,6 +132,13 @@ def _check(name: str, body: CalendarIn) -> BusinessCalendar:
         raise Unprocessable(
             "invalid calendar", errors=[field_error("extra_working_days", str(exc))]
         ) from None
+    try:  # holidays may leave no working day within reach: no time limit could be counted
+        add_working_time(dt.datetime.now(dt.UTC), "PT1M", calendar)
+    except ValueError as exc:
+        raise Unprocessable(
+            "invalid calendar", errors=[field_error("holidays", f"no working time is left: {exc}")]
+        ) from None
+    return calendar
 
 
 async def _check_departments(session: SessionDep, name: str, departments: list[str]) -> None:

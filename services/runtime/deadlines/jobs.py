@@ -24,7 +24,7 @@ from services.runtime.deadlines.assignment import (
     resolve_rules,
     role_holders,
 )
-from services.runtime.deadlines.repository import calendar_for
+from services.runtime.deadlines.repository import calendar_for, load_calendar
 from services.runtime.deadlines.service import (
     DUE_SOON,
     ESCALATE,
@@ -57,6 +57,8 @@ async def due_soon(session: AsyncSession, ctx: ServiceContext, job: dict[str, An
     task = await _take(session, ctx, job)
     if task is None:
         return
+    if task["due_at"] is not None and job["due_at"] >= task["due_at"]:
+        return  # held back past the due time (a suspension): "due soon" would come too late
     async with instance_action(
         session, ctx, task["instance_id"], actor=SYSTEM, allow_suspended=True
     ) as step:
@@ -155,7 +157,10 @@ async def _escalate(
     )
     limit = job["payload"].get("time_limit")
     if limit and level < MAX_ESCALATION_LEVELS and len(managers) > level:
-        calendar = await calendar_for(step.session, step.row.initiator, step.ctx.extras.get("calendars"))
+        cache = step.ctx.extras.get("calendars")
+        name = job["payload"].get("calendar")  # the calendar the task's time limit was counted in
+        calendar = (await load_calendar(step.session, name, cache) if name
+                    else await calendar_for(step.session, step.row.initiator, cache))
         await schedule(
             step.session,
             escalation_job(job, level + 1, add_working_time(job["due_at"], limit, calendar)),
@@ -182,6 +187,8 @@ async def _reassign(step: Step, task: Mapping[str, Any], rules: list[str]) -> No
             assignee=assignee,
             candidate_users=[] if assignee else users,
             candidate_roles=roles,
+            owner=None,  # a delegation ends: the task is someone else's now
+            delegation_state=None,
         )
     )
     for rule, reason in found.unresolved:

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from services.runtime.deadlines import jobs as deadline_jobs_handlers  # noqa: F401 - registers the job handlers
-from services.runtime.deadlines.service import DEADLINE_JOBS, DROP_DEADLINE_JOBS, deadline_jobs
+from services.runtime.deadlines.service import CALENDAR_USED, DEADLINE_JOBS, DROP_DEADLINE_JOBS, deadline_jobs
 from services.runtime.instances import records as core_records  # noqa: F401 - core handlers first
 from services.runtime.instances.applier import Step, on_record
 from services.runtime.jobs.models import jobs
@@ -18,7 +18,7 @@ async def watch_due_time(step: Step, record: Any) -> None:
     spec = record.task
     task_id = UUID(spec.id)
     task = next(row for row in reversed(step.new_tasks) if row["id"] == task_id)
-    await step.writes.insert(jobs, deadline_jobs(task, spec, step.now))
+    await step.writes.insert(jobs, deadline_jobs(task, spec, step.now, step.extras.get(CALENDAR_USED)))
 
 
 @on_record("task_completed", "task_cancelled")

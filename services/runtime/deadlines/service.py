@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
+from bpm_common.errors import Unprocessable
 from bpm_common.ids import new_id
 from bpm_process.isotime import IsoDuration, parse_duration
 from services.runtime.deadlines.repository import calendar_for
@@ -34,6 +35,8 @@ DEADLINE_JOBS = (DUE_SOON, OVERDUE, ESCALATE)
 MAX_ESCALATION_LEVELS = 3
 """Escalation levels at most (level 1 at the due time, then one per time limit)."""
 NO_ACTION = "none"
+#: `Step.extras` key: the name of the calendar the last task's time limit was counted in
+CALENDAR_USED = "deadline_calendar"
 
 
 async def task_due_at(step: Step, spec: TaskSpec) -> dt.datetime | None:
@@ -43,13 +46,18 @@ async def task_due_at(step: Step, spec: TaskSpec) -> dt.datetime | None:
     if spec.time_limit is None:
         return spec.due_at
     calendar = await calendar_for(step.session, step.row.initiator, step.ctx.extras.get("calendars"))
-    return add_working_time(step.now, spec.time_limit, calendar)
+    step.extras[CALENDAR_USED] = calendar.name  # the task's escalations count in it too
+    try:
+        return add_working_time(step.now, spec.time_limit, calendar)
+    except ValueError as exc:  # a calendar without any working time within reach
+        raise Unprocessable(f"the time limit of {spec.node_id!r} cannot be counted: {exc}") from exc
 
 
 def deadline_jobs(
-    task: Mapping[str, Any], spec: TaskSpec, now: dt.datetime
+    task: Mapping[str, Any], spec: TaskSpec, now: dt.datetime, calendar: str | None = None
 ) -> list[dict[str, Any]]:
-    """The job rows that watch a new task's due time (none without one)."""
+    """The job rows that watch a new task's due time (none without one); `calendar`: the
+    business calendar its time limit was counted in, which its escalations count in too."""
     due_at = task["due_at"]
     if due_at is None:
         return []
@@ -62,6 +70,7 @@ def deadline_jobs(
         "action": spec.timeout_action or NO_ACTION,
         "time_limit": spec.time_limit,
         "reassign_to": list(spec.timeout_reassign_to),
+        "calendar": calendar,
     }
     rows = [{**common, "id": UUID(new_id()), "kind": OVERDUE, "due_at": due_at, "payload": payload}]
     if spec.time_limit and spec.remind_before:

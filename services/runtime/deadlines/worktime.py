@@ -15,6 +15,7 @@ working time consumed period by period. Both walk whole days at once, never minu
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,8 @@ __all__ = [
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY = 86_400
 MAX_SEARCH_DAYS = 800
+#: a time of day as the calendars write it: two ASCII digits, a colon, two ASCII digits
+_CLOCK = re.compile(r"[0-9]{2}:[0-9]{2}")
 """A calendar without a working day in this many days has no working time."""
 
 _NINE_TO_SIX = (("09:00", "18:00"),)
@@ -259,12 +262,11 @@ def _periods(day: str, items: Sequence[Sequence[str]]) -> tuple[Period, ...]:
 
 
 def _seconds(day: str, text: str) -> int:
-    try:
-        hours, minutes = str(text).split(":")
-        value = int(hours) * 3600 + int(minutes) * 60
-    except ValueError:
-        raise ValueError(f"{day}: {text!r} is not a time of day (HH:MM)") from None
-    if not (len(minutes) == 2 and 0 <= int(minutes) < 60 and 0 <= value <= DAY):
+    if not isinstance(text, str) or _CLOCK.fullmatch(text) is None:
+        raise ValueError(f"{day}: {text!r} is not a time of day (HH:MM)")
+    hours, minutes = text.split(":")
+    value = int(hours) * 3600 + int(minutes) * 60
+    if not (0 <= int(minutes) < 60 and 0 <= value <= DAY):
         raise ValueError(f"{day}: {text!r} is not a time of day (HH:MM, 00:00-24:00)")
     return value
 

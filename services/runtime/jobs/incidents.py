@@ -68,7 +68,8 @@ async def open_incident(ctx: ServiceContext, job: dict[str, Any], error: str, at
             await session.rollback()
             async with ctx.db.transaction() as again:
                 await again.execute(delete(jobs).where(jobs.c.id == job["id"]))
-            log.info("job_dropped", kind=job["kind"], job_id=str(job["id"]), reason="its instance has ended")
+            log.warning("job_dropped", kind=job["kind"], job_id=str(job["id"]), attempts=attempts, error=error,
+                        reason="it kept failing and its instance has ended: no incident can be opened")
             return
     log.error("job_incident", kind=job["kind"], job_id=str(job["id"]), attempts=attempts, incident_id=incident_id)
 
