@@ -346,3 +346,20 @@ async def test_moving_a_task_takes_its_parallel_cosigners_along(runtime):
     assert [t["node_id"] for t in await open_tasks(runtime, inst["id"])] == ["director"]
     assert (await post(runtime, f"/tasks/{cosigner}/approve", ("dave",))).status_code in (404, 409)
     await assert_chain_valid(runtime, inst["id"])
+
+
+async def test_the_history_keeps_what_a_completion_or_a_skip_overwrote(runtime):
+    inst = await _leave(runtime)  # days = 3
+    manager = await only_task(runtime, inst["id"], "manager")
+    done = await post(runtime, f"/tasks/{manager['id']}/approve", ("bob",), {"variables": {"days": 10, "note": "x"}})
+    assert done.status_code == 200, done.text
+    [completed] = [h for h in await history(runtime, inst["id"]) if h["action"] == "task_completed"
+                   and h["node_id"] == "manager"]
+    assert completed["details"]["variables_before"] == {"days": 3, "note": None}
+    director = await only_task(runtime, inst["id"], "director")
+    skipped = await post(runtime, _admin(inst["id"], "skip"), ADMIN,
+                         {"task_id": director["id"], "reason": "director away", "variables": {"days": 4}})
+    assert skipped.status_code == 200, skipped.text
+    [entry] = [h for h in await history(runtime, inst["id"]) if h["action"] == "node_skipped"]
+    assert (entry["details"]["variables"], entry["details"]["variables_before"]) == ({"days": 4}, {"days": 10})
+    await assert_chain_valid(runtime, inst["id"])

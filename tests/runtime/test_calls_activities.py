@@ -76,6 +76,9 @@ async def test_the_called_instance_gets_the_inputs_and_returns_the_outputs(runti
                                       headers=_admin(runtime))).json()["items"]
     [entry] = [e for e in trail if e["action"] == "called_instance_started"]
     assert entry["details"]["instance_id"] == child["id"]
+    [ended] = [e for e in trail if e["action"] == "called_instance_ended"]
+    assert (ended["details"]["instance_id"], ended["details"]["outcome"]) == (child["id"], "completed")
+    assert ended["actor"] == "carol", "whoever finished the child"
 
 
 async def test_an_error_of_the_called_instance_reaches_the_boundary_event_of_the_call_activity(runtime):

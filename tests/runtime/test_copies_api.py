@@ -111,6 +111,9 @@ async def test_read_receipts_are_idempotent_and_only_for_the_recipient(runtime):
     assert first.status_code == 200 and first.json()["read_at"] is not None
     again = await c.post(f"/api/v1/copies/{mine['id']}/read", headers=runtime.auth("carol"))
     assert again.json()["read_at"] == first.json()["read_at"]
+    trail = (await c.get(f"/api/v1/process-instances/{instance_id}/history", headers=runtime.auth(*ADMIN))).json()
+    receipts_in_history = [e for e in trail["items"] if e["action"] == "copy_read"]
+    assert [(e["actor"], e["details"]["copy_id"]) for e in receipts_in_history] == [("carol", mine["id"])], "once"
     assert await my_copies(runtime, "carol", "?unread=true") == []
     assert len(await my_copies(runtime, "carol")) == 1
 

@@ -275,6 +275,11 @@ async def test_reassign_hands_the_task_to_the_named_people(runtime):
         assigned["previous_assignee"],
         assigned["actor"],
     ) == ("escalation", "dave", None, "system")
+    trail = (await runtime.client.get(
+        f"/api/v1/process-instances/{task['instance_id']}/history", headers=runtime.auth("admin", "admin")
+    )).json()["items"]
+    [entry] = [e for e in trail if e["action"] == "task_reassigned_on_timeout"]
+    assert entry["details"]["previous_candidate_users"] == ["carol"], "from whom, not only to whom"
     [mine] = (await runtime.client.get("/api/v1/tasks", headers=runtime.auth("dave"))).json()[
         "items"
     ]

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.runtime.engine import InstanceState
-from services.runtime.instances.applier import Step, on_record
+from services.runtime.instances.applier import Step, on_record, values_before
 
 
 @on_record("token_cancelled")
@@ -33,7 +33,8 @@ async def node_skipped(step: Step, record: Any) -> None:
         node_id=record.node_id,
         node_name=step.node_name(record.node_id),
         comment=record.reason,
-        details={"variables": dict(step.submitted)} if step.submitted else None,
+        details={"variables": dict(step.submitted),
+                 "variables_before": values_before(step, step.submitted)} if step.submitted else None,
     )
 
 

@@ -186,7 +186,7 @@ async def report_to_parent(step: Step, outcome: dict[str, Any]) -> None:
         await _later(step, parent_id, call_id, outcome, step.now + SUSPENDED_RECHECK)
         return
     try:
-        await deliver(commands, parent, call_id, outcome, actor=step.actor)
+        await deliver(commands, parent, call_id, outcome, actor=step.actor, child_id=step.row.id)
     except DomainError as exc:
         # The parent's model cannot take the report (an output mapping fails ...): that is
         # no fault of whoever finished the child, whose work stands. The report waits in a
@@ -222,8 +222,15 @@ async def deliver(
     outcome: Mapping[str, Any],
     *,
     actor: str | None,
+    child_id: Any = None,
 ) -> None:
-    """Complete or fail the locked parent's call activity; a parent that no longer waits is left alone."""
+    """Complete or fail the locked parent's call activity; a parent that no longer waits is left alone.
+    The parent's history names the child and how it ended (`called_instance_ended`)."""
+    ended = {"call_id": call_id, "instance_id": str(child_id) if child_id else None, "outcome": outcome["kind"]}
+    if outcome["kind"] == "completed":
+        ended["variables"] = sorted((outcome.get("variables") or {}).keys())
+    else:
+        ended.update(error_code=outcome.get("code"), message=outcome.get("message"))
     if outcome["kind"] == "completed":
         variables = dict(outcome.get("variables") or {})
 
@@ -236,7 +243,8 @@ async def deliver(
             return fail_call_activity(graph, state, call_id, error_code=code, message=message, now=now, new_id=nid)
     try:
         async with commands.session.begin_nested():
-            await commands.execute(parent.id, command, actor=actor, locked=parent)
+            await commands.execute(parent.id, command, actor=actor, locked=parent,
+                                   history=[("called_instance_ended", {"details": ended})])
     except DomainError as exc:
         if exc.status not in (404, 409):
             raise
@@ -257,4 +265,5 @@ async def call_ended(session: AsyncSession, ctx: ServiceContext, job: dict[str, 
     if parent is None or parent.state != "active":
         return
     payload = job["payload"]
-    await deliver(commands, parent, str(payload["call_id"]), payload, actor=None)
+    await deliver(commands, parent, str(payload["call_id"]), payload, actor=None,
+                  child_id=payload.get("child_instance_id"))

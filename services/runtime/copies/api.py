@@ -25,6 +25,7 @@ from services.runtime.copies.service import ADMIN, Copies, view
 from services.runtime.instances.api import IdempotencyKey
 from services.runtime.instances.idempotency import remember, replay
 from services.runtime.instances.service import utcnow
+from services.runtime.operations.actions import instance_action
 from services.runtime.org.repository import roles_of
 
 router = api_router(prefix="/api/v1", tags=["copies"])
@@ -99,11 +100,18 @@ async def my_copies(
 
 
 @router.post("/copies/{copy_id}/read", response_model=CopyView, summary="Read receipt of a copy")
-async def read_copy(copy_id: UUID, session: SessionDep, principal: CurrentPrincipal) -> Any:
-    """Marks the caller's copy read; reading again keeps the first time."""
-    row = await repository.mark_read(session, copy_id, principal.username, utcnow())
+async def read_copy(copy_id: UUID, request: Request, session: SessionDep, principal: CurrentPrincipal) -> Any:
+    """Marks the caller's copy read; reading again keeps the first time. The first
+    reading is a read receipt in the instance's history."""
+    now = utcnow()
+    row = await repository.mark_read(session, copy_id, principal.username, now)
     if row is None:
         raise NotFound(f"copy {copy_id} not found")
+    if row["read_at"] == now:
+        async with instance_action(session, request.app.state.ctx, row["instance_id"], actor=principal.username,
+                                   allow_suspended=True, allow_ended=True) as step:
+            step.history.add("copy_read", step.now, actor=principal.username, node_id=row["node_id"],
+                             node_name=step.node_name(row["node_id"]), details={"copy_id": str(copy_id)})
     return ExactJSONResponse(view(row))
 
 

@@ -214,6 +214,9 @@ async def _reassign(step: Step, task: Mapping[str, Any], rules: list[str]) -> No
             "previous_assignee": task["assignee"],
             "candidate_users": [] if assignee else users,
             "candidate_roles": roles,
+            "previous_candidate_users": list(task["candidate_users"] or []),
+            "previous_candidate_roles": list(task["candidate_roles"] or []),
+            "previous_owner": task["owner"],
         },
     )
     step.event(

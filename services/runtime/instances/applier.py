@@ -11,7 +11,7 @@ their handlers in their own `records.py`; nothing else writes instance state.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -22,7 +22,7 @@ from bpm_common import jsonutil
 from bpm_common.app import ServiceContext
 from bpm_common.db import WriteBatch, after_commit
 from bpm_common.events.envelope import Event, new_event
-from services.runtime.engine import ProcessGraph
+from services.runtime.engine import InstanceState, ProcessGraph
 from services.runtime.instances.history import HistoryWriter
 from services.runtime.jobs.models import jobs
 from services.runtime.subscriptions.models import subscriptions
@@ -239,3 +239,21 @@ async def record_step(step: Step) -> None:
     await writes.change("instances", _RECORD_STEP, row.id, row.event_sequence, step.history.last_hash)
     await step.ctx.events.add_to(writes, *step.events)
     await writes.flush()
+
+
+def values_before(step: Step, names: Iterable[str]) -> dict[str, Any]:
+    """The values the instance held for `names` before the step (in the instance, or the
+    innermost scope that holds each), for the history's before and after."""
+    state = InstanceState.from_json(step.row.engine_state)
+    found: dict[str, Any] = {}
+    for name in names:
+        if name in state.variables:
+            found[name] = state.variables[name]
+            continue
+        for scope in reversed(state.scopes):
+            if name in scope.variables:
+                found[name] = scope.variables[name]
+                break
+        else:
+            found[name] = None
+    return found

@@ -378,8 +378,8 @@ class InstanceCommands:
             outcome=outcome,
             reason=reason,
         )
-        for action, fields in history or ():
-            step.history.add(action, now, actor=actor, **fields)
+        for action, entry in history or ():
+            step.history.add(action, now, actor=actor, **entry)
         await apply_result(step, result)
         return summary(row, result)
 
