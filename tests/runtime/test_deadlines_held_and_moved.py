@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from services.runtime.jobs.models import jobs
 from services.runtime.jobs.worker import JobRunner
-from tests.runtime.test_assignment_rules import build_org
+from tests.runtime.test_assignment_rules import BPMN, build_org
 from tests.runtime.test_deadlines_jobs import events, task_row
 
 ADMIN = ("admin", "admin")
@@ -24,18 +24,7 @@ BERLIN_OFFICE = {
     "working_hours": {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
     "departments": ["sales"],
 }
-PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
-<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"
-             xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
-             xmlns:bpm="http://bpm-platform.org/schema/bpmn/1.0" targetNamespace="t">
-  <process id="{key}" isExecutable="true">
-    <startEvent id="start"/>
-    <sequenceFlow id="f1" sourceRef="start" targetRef="review"/>
-    <userTask id="review" name="Review" camunda:assignee="carol" {attributes}/>
-    <sequenceFlow id="f2" sourceRef="review" targetRef="done"/>
-    <endEvent id="done"/>
-  </process>
-</definitions>"""
+
 
 
 @pytest.fixture
@@ -51,7 +40,7 @@ def clock(monkeypatch):
 
 
 async def _started(runtime, key: str, attributes: str) -> tuple[str, dict[str, Any]]:
-    await runtime.publish(PROCESS.format(key=key, attributes=attributes).encode(), key)
+    await runtime.publish(BPMN.format(key=key, attributes=f'camunda:assignee="carol" {attributes}').encode(), key)
     r = await runtime.client.post("/api/v1/process-instances", json={"definition_key": key},
                                   headers=runtime.auth("alice"))
     assert r.status_code == 201, r.text

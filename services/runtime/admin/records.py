@@ -4,11 +4,9 @@ values before and after, so an edit can be undone by hand)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from services.runtime.engine import InstanceState
-from services.runtime.instances.applier import Step, on_record, values_before
+from services.runtime.instances.applier import Step, on_record, values_before, variable_values
 
 
 @on_record("token_cancelled")
@@ -40,12 +38,9 @@ async def node_skipped(step: Step, record: Any) -> None:
 
 @on_record("variables_updated")
 async def variables_updated(step: Step, record: Any) -> None:
-    before = InstanceState.from_json(step.row.engine_state)
-    after = step.extras["result"].state
-    changes = [
-        {"name": name, "before": _value(before, name), "after": _value(after, name)}
-        for name in record.names
-    ]
+    before = values_before(step, record.names)
+    after = variable_values(step.extras["result"].state, record.names)
+    changes = [{"name": name, "before": before[name], "after": after[name]} for name in record.names]
     step.history.add(
         "variables_updated",
         step.now,
@@ -53,14 +48,3 @@ async def variables_updated(step: Step, record: Any) -> None:
         comment=step.reason,
         details={"changes": changes},
     )
-
-
-def _value(state: InstanceState, name: str) -> Any:
-    """The variable's value in the instance, or in the innermost scope that holds it."""
-    if name in state.variables:
-        return state.variables[name]
-    for scope in reversed(state.scopes):
-        local: Mapping[str, Any] = scope.variables
-        if name in local:
-            return local[name]
-    return None

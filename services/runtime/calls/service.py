@@ -228,16 +228,14 @@ async def deliver(
     The parent's history names the child and how it ended (`called_instance_ended`)."""
     ended = {"call_id": call_id, "instance_id": str(child_id) if child_id else None, "outcome": outcome["kind"]}
     if outcome["kind"] == "completed":
-        ended["variables"] = sorted((outcome.get("variables") or {}).keys())
-    else:
-        ended.update(error_code=outcome.get("code"), message=outcome.get("message"))
-    if outcome["kind"] == "completed":
         variables = dict(outcome.get("variables") or {})
+        ended["variables"] = sorted(variables)
 
         def command(graph: Any, state: Any, now: Any, nid: Any) -> Any:
             return complete_call_activity(graph, state, call_id, output_variables=variables, now=now, new_id=nid)
     else:
         code, message = str(outcome["code"]), outcome.get("message")
+        ended.update(error_code=code, message=message)
 
         def command(graph: Any, state: Any, now: Any, nid: Any) -> Any:
             return fail_call_activity(graph, state, call_id, error_code=code, message=message, now=now, new_id=nid)

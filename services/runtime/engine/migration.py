@@ -84,10 +84,11 @@ def migration_plan(old_graph: ProcessGraph, new_graph: ProcessGraph) -> dict[str
     for node_id in mapped:
         old = old_graph.nodes[node_id]
         new = new_graph.nodes[node_id]
-        if _waits(old) and (old.behavior != new.behavior or _loop_changed(old, new)):
+        loop_changed = _loop_changed(old, new)
+        if _waits(old) and (old.behavior != new.behavior or loop_changed):
             risks.append({"node_id": node_id,
                           "reason": f"changes from {old.kind} to {new.kind}"
-                          + (" (multi-instance changed)" if _loop_changed(old, new) else "")})
+                          + (" (multi-instance changed)" if loop_changed else "")})
         elif old.scope != new.scope and _waits(old):
             risks.append({"node_id": node_id, "reason": "moves into another sub-process"})
     return {
@@ -140,11 +141,11 @@ def migrate(
         if new_node is None:
             raise NotAllowed(f"{old_id!r} has no counterpart in the new version; map it",
                              element_id=old_id)
-        if new_node.behavior != old_node.behavior or _loop_changed(old_node, new_node):
+        loop_changed = _loop_changed(old_node, new_node)
+        if new_node.behavior != old_node.behavior or loop_changed:
             raise NotAllowed(f"{old_id!r} ({old_node.kind}) cannot become {new_node.id!r} "
-                             f"({new_node.kind})"
-                             + (": its multi-instance changed" if _loop_changed(old_node, new_node)
-                                else ""), element_id=old_id)
+                             f"({new_node.kind})" + (": its multi-instance changed" if loop_changed else ""),
+                             element_id=old_id)
         if new_node.scope != container(old_node.scope):
             raise NotAllowed(f"{old_id!r} cannot become {new_node.id!r}: a token cannot move into "
                              "or out of a sub-process by migration", element_id=old_id)
@@ -198,12 +199,12 @@ def _rearm(run: Run, graph: ProcessGraph, jobs: list[Any], subs: list[Any],
             run.changed().removed_jobs.append(job.id)
     kept_subs = []
     for sub in subs:
-        if _still_armed(run, graph, sub.node, sub.token, sub.scope) \
-                and _same_subscription(run, graph, sub):
+        still = _still_armed(run, graph, sub.node, sub.token, sub.scope)
+        if still and _same_subscription(run, graph, sub):
             kept_subs.append(sub)
         else:
             run.changed().closed_subs.append(sub.id)
-            if _still_armed(run, graph, sub.node, sub.token, sub.scope):
+            if still:
                 existed = existed - {sub.node}  # armed again below, for its new message
     run.jobs = kept_jobs
     run.subs = kept_subs

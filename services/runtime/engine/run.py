@@ -1435,8 +1435,7 @@ class Run:
             self.stand_in_arrivals(region, scope, host.node)
         # the nodes run again from ``target`` are no longer done: a later return offers
         # only what this round has passed
-        self.completed = [node_id for node_id in self.completed
-                          if node_id not in region or self.nodes[node_id].scope != target.scope]
+        self.completed = [node_id for node_id in self.completed if node_id not in region]
         self.events.append(TokenMoved(token.node, target.id, reason))
         self.live[scope] += 1
         self.agenda.append((self.next_id(), scope, target, via))

@@ -76,6 +76,14 @@ class Step:
     followups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     #: the command's writes, sent together (record handlers queue theirs here)
     writes: WriteBatch = field(init=False)
+    #: the instance's state before the command, as the command read it (see `state_before`)
+    before: InstanceState | None = None
+
+    def state_before(self) -> InstanceState:
+        """The instance's state before the command (read once)."""
+        if self.before is None:
+            self.before = InstanceState.from_json(self.row.engine_state)
+        return self.before
 
     def __post_init__(self) -> None:
         self.writes = WriteBatch(self.session)
@@ -242,9 +250,14 @@ async def record_step(step: Step) -> None:
 
 
 def values_before(step: Step, names: Iterable[str]) -> dict[str, Any]:
-    """The values the instance held for `names` before the step (in the instance, or the
-    innermost scope that holds each), for the history's before and after."""
-    state = InstanceState.from_json(step.row.engine_state)
+    """The values the instance held for `names` before the step, for the history's before
+    and after."""
+    return variable_values(step.state_before(), names)
+
+
+def variable_values(state: InstanceState, names: Iterable[str]) -> dict[str, Any]:
+    """The values of `names` in `state`: in the instance, or in the innermost scope that
+    holds each; None for a name nothing holds."""
     found: dict[str, Any] = {}
     for name in names:
         if name in state.variables:

@@ -284,9 +284,7 @@ class InstanceCommands:
         task = dict(found)
         row = InstanceRow(**{name: task.pop(alias) for name, alias in _LOCKED_INSTANCE_COLUMNS})
         roles = principal.roles.union(task.pop("caller_org_roles") or ())
-        if not offered_to(task, principal.username, roles) and principal.username not in (
-            task["completed_by"], task["owner"]
-        ):
+        if not works_on(task, principal.username, roles):
             raise Forbidden("you may not work on this task")
         if task["state"] != "open":
             raise Conflict(f"task {task_id} is already {task['state']}")
@@ -360,8 +358,9 @@ class InstanceCommands:
             raise Conflict(f"process instance {row.id} is suspended")
         graph = await self.graphs.get(self.session, row.definition_id)
         now = utcnow()
+        before = InstanceState.from_json(row.engine_state)
         try:
-            result = command(graph, InstanceState.from_json(row.engine_state), now, new_id)
+            result = command(graph, before, now, new_id)
         except EngineError as exc:
             raise engine_error(exc, fields) from exc
         step = Step(
@@ -377,6 +376,7 @@ class InstanceCommands:
             submitted=submitted,
             outcome=outcome,
             reason=reason,
+            before=before,
         )
         for action, entry in history or ():
             step.history.add(action, now, actor=actor, **entry)
@@ -403,10 +403,17 @@ def may_work(task: Mapping[str, Any], username: str, roles: frozenset[str]) -> b
     return offered_to(task, username, roles)
 
 
+def works_on(task: Mapping[str, Any], username: str, roles: frozenset[str]) -> bool:
+    """Whether `task`, open or not, is `username`'s: offered to them, completed by them, or
+    theirs once its delegate resolves it. Checked before the task's state, so that whom a
+    task is not for learns nothing of it, while its people hear that it is done or
+    delegated."""
+    return offered_to(task, username, roles) or username in (task["completed_by"], task["owner"])
+
+
 def offered_to(task: Mapping[str, Any], username: str, roles: frozenset[str]) -> bool:
     """Whether `task`, open or not, is (or was last) for `username`: its assignee, or a
-    candidate. Checked before the task's state, so that whom a task is not for learns
-    nothing of its state."""
+    candidate."""
     if task["assignee"]:
         return task["assignee"] == username
     return username in (task["candidate_users"] or ()) or bool(roles.intersection(task["candidate_roles"] or ()))

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from uuid import UUID
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.app import ServiceContext
 from bpm_common.errors import Conflict, NotFound
-from bpm_common.ids import new_id
 from bpm_common.logging import get_logger
 from services.runtime.jobs.models import jobs
 from services.runtime.operations.actions import instance_action
 from services.runtime.work.models import incidents
+from services.runtime.work.records import incident_resolved_entry, open_incident
 
 log = get_logger(__name__)
 
@@ -33,37 +32,22 @@ PARKED = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 MAX_MESSAGE = 4000
 
 
-async def open_incident(ctx: ServiceContext, job: dict[str, Any], error: str, attempts: int) -> None:
+async def park_with_incident(ctx: ServiceContext, job: dict[str, Any], error: str, attempts: int) -> None:
     """Park `job` and open an incident for it in its instance (its own unit of work); a
     job whose instance has ended or gone is dropped."""
     message = f"{job['kind']} failed {attempts} times: {error}"[:MAX_MESSAGE]
     async with ctx.db.transaction() as session:
         try:
             async with instance_action(session, ctx, job["instance_id"], actor=None, allow_suspended=True) as step:
-                incident_id = new_id()
-                node_id = job["node_id"] or ""
-                name = step.node_name(job["node_id"])
-                await session.execute(
-                    insert(incidents).values(
-                        id=UUID(incident_id), instance_id=step.row.id, work_id=job["id"], job_kind=job["kind"],
-                        definition_key=step.row.definition_key, node_id=node_id, node_name=name,
-                        message=message, state="open", created_at=step.now,
-                    )
+                incident_id = await open_incident(
+                    step, job["node_id"], job["id"], message,
+                    {"job_id": str(job["id"]), "job_kind": job["kind"]}, job_kind=job["kind"],
                 )
                 await session.execute(
                     update(jobs).where(jobs.c.id == job["id"]).values(
                         attempts=attempts, due_at=PARKED, locked_until=None, last_error=error[:2000]
                     )
                 )
-                step.history.add(
-                    "incident_created", step.now, node_id=job["node_id"], node_name=name,
-                    details={"incident_id": incident_id, "job_id": str(job["id"]), "job_kind": job["kind"],
-                             "message": message},
-                )
-                step.event("incident.created", {
-                    **step.instance_common(), "incident_id": incident_id, "node_id": job["node_id"],
-                    "message": message, "at": step.now,
-                })
         except (NotFound, Conflict):
             await session.rollback()
             async with ctx.db.transaction() as again:
@@ -91,12 +75,5 @@ async def retry_job(session: AsyncSession, ctx: ServiceContext, incident: dict[s
                 state="resolved", resolved_at=step.now, resolved_by=actor, resolution=reason
             )
         )
-        step.history.add(
-            "incident_resolved", step.now, actor=actor, node_id=incident["node_id"] or None,
-            node_name=incident["node_name"], comment=reason,
-            details={"incident_id": str(incident["id"]), "job_id": str(incident["work_id"])},
-        )
-        step.event("incident.resolved", {
-            **step.instance_common(), "incident_id": str(incident["id"]), "node_id": incident["node_id"],
-            "actor": actor, "reason": reason, "at": step.now,
-        })
+        incident_resolved_entry(step, str(incident["id"]), incident["node_id"] or None,
+                                {"job_id": str(incident["work_id"])})

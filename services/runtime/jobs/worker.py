@@ -119,9 +119,9 @@ class JobRunner:
         if attempts >= INCIDENT_AFTER and job["instance_id"] is not None:
             # imported here: the incidents module reaches the instance commands, which
             # themselves schedule jobs through this module
-            from services.runtime.jobs.incidents import open_incident
+            from services.runtime.jobs.incidents import park_with_incident
 
-            await open_incident(self.ctx, job, _error_text(exc), attempts)
+            await park_with_incident(self.ctx, job, _error_text(exc), attempts)
             return
         async with self.ctx.db.transaction() as session:
             await session.execute(

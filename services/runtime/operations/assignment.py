@@ -24,7 +24,7 @@ from services.runtime.engine import set_variables
 from services.runtime.instances.applier import Step
 from services.runtime.instances.models import instances
 from services.runtime.instances.repository import OVERSEERS
-from services.runtime.instances.service import InstanceCommands, check_variables, may_work, offered_to
+from services.runtime.instances.service import InstanceCommands, check_variables, may_work, works_on
 from services.runtime.operations.actions import instance_action, task_event_data, task_row
 from services.runtime.operations.users import require_known_user
 from services.runtime.tasks.models import tasks
@@ -73,9 +73,9 @@ def _concerned(task: Mapping[str, Any], user: str, roles: frozenset[str], initia
     Checked before the task's state, so that they learn nothing of it (its state, its
     assignee)."""
     if (
-        offered_to(task, user, roles)
-        or _candidate(task, user, roles)
-        or user in (task["completed_by"], task["owner"], initiator)
+        works_on(task, user, roles)
+        or _candidate(task, user, roles)  # a claimed task stays a candidate's concern
+        or user == initiator
         or roles.intersection(OVERSEERS)
     ):
         return

@@ -31,7 +31,7 @@ from services.runtime.engine import (
 )
 from services.runtime.instances.models import history, instances
 from services.runtime.instances.repository import get_visible
-from services.runtime.instances.service import InstanceCommands, engine_error, offered_to
+from services.runtime.instances.service import InstanceCommands, engine_error, works_on
 from services.runtime.operations.actions import task_row
 from services.runtime.operations.users import require_known_user
 from services.runtime.tasks.models import tasks
@@ -70,10 +70,7 @@ class ApprovalOperations:
         task = await task_row(self.session, task_id)
         roles = await self.commands.caller_roles(principal)
         admin = ADMIN in roles
-        mine = offered_to(task, principal.username, roles) or principal.username in (
-            task["completed_by"], task["owner"]  # the owner of a delegated task hears it is delegated
-        )
-        if not mine and not (admin_may and admin):
+        if not works_on(task, principal.username, roles) and not (admin_may and admin):
             raise Forbidden("you may not work on this task")
         if task["state"] != "open":
             raise Conflict(f"task {task_id} is already {task['state']}")

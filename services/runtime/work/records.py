@@ -123,25 +123,42 @@ async def work_cancelled(step: Step, record: Any) -> None:
 
 @on_record("incident_created")
 async def incident_created(step: Step, record: Any) -> None:
+    await open_incident(step, record.node_id, UUID(record.work_id), _clipped(record.message),
+                        {"work_id": record.work_id})
+
+
+async def open_incident(step: Step, node_id: str | None, work_id: UUID, message: str | None,
+                        details: dict[str, Any], job_kind: str | None = None) -> str:
+    """An open incident of the work item (or, with `job_kind`, the job) `work_id`, in the
+    instance's history and events; its id."""
     incident_id = new_id()
-    name = step.node_name(record.node_id)
+    name = step.node_name(node_id)
     await step.session.execute(
         insert(incidents).values(
-            id=UUID(incident_id), instance_id=step.row.id, work_id=UUID(record.work_id),
-            definition_key=step.row.definition_key, node_id=record.node_id, node_name=name,
-            message=_clipped(record.message), state="open", created_at=step.now,
+            id=UUID(incident_id), instance_id=step.row.id, work_id=work_id, job_kind=job_kind,
+            definition_key=step.row.definition_key, node_id=node_id or "", node_name=name,
+            message=message, state="open", created_at=step.now,
         )
     )
     step.history.add(
-        "incident_created", step.now, node_id=record.node_id, node_name=name,
-        details={"incident_id": incident_id, "work_id": record.work_id, "message": _clipped(record.message)},
+        "incident_created", step.now, node_id=node_id, node_name=name,
+        details={"incident_id": incident_id, **details, "message": message},
     )
     step.event("incident.created", {
-        **step.instance_common(),
-        "incident_id": incident_id,
-        "node_id": record.node_id,
-        "message": _clipped(record.message),
-        "at": step.now,
+        **step.instance_common(), "incident_id": incident_id, "node_id": node_id, "message": message, "at": step.now,
+    })
+    return incident_id
+
+
+def incident_resolved_entry(step: Step, incident_id: str, node_id: str | None, details: dict[str, Any]) -> None:
+    """The history entry and event of an incident that `step.actor` resolved with `step.reason`."""
+    step.history.add(
+        "incident_resolved", step.now, actor=step.actor, node_id=node_id,
+        node_name=step.node_name(node_id), comment=step.reason, details={"incident_id": incident_id, **details},
+    )
+    step.event("incident.resolved", {
+        **step.instance_common(), "incident_id": incident_id, "node_id": node_id, "actor": step.actor,
+        "reason": step.reason, "at": step.now,
     })
 
 
@@ -156,16 +173,4 @@ async def incident_resolved(step: Step, record: Any) -> None:
         )
     ).scalars().all()
     for incident_id in resolved:
-        step.history.add(
-            "incident_resolved", step.now, actor=step.actor, node_id=record.node_id,
-            node_name=step.node_name(record.node_id), comment=step.reason,
-            details={"incident_id": str(incident_id), "work_id": record.work_id},
-        )
-        step.event("incident.resolved", {
-            **step.instance_common(),
-            "incident_id": str(incident_id),
-            "node_id": record.node_id,
-            "actor": step.actor,
-            "reason": step.reason,
-            "at": step.now,
-        })
+        incident_resolved_entry(step, str(incident_id), record.node_id, {"work_id": record.work_id})
