@@ -48,6 +48,8 @@ async def test_a_message_reaches_the_instance_waiting_with_its_correlation_key(r
     trail = (await runtime.client.get(f"/api/v1/process-instances/{second}/history", headers=_admin(runtime))).json()
     [received] = [e for e in trail["items"] if e["action"] == "message_received"]
     assert received["actor"] == "erp-bot" and received["node_id"] == "wait_payment"
+    assert received["details"]["variables"] == {"paid": 99.95}, "what the message set"
+    assert received["details"]["variables_before"] == {"paid": None}
     assert (await _send(runtime, name="payment-received", correlation_key="A-2")).status_code == 404
 
 
@@ -111,6 +113,10 @@ async def test_a_signal_reaches_every_waiting_instance_and_starts_processes(runt
     assert sorted(body["instances_signalled"]) == sorted(waiting)
     for instance_id in waiting:
         assert (await _instance(runtime, instance_id))["state"] == "completed"
+        trail = (await runtime.client.get(f"/api/v1/process-instances/{instance_id}/history",
+                                          headers=_admin(runtime))).json()["items"]
+        [received] = [e for e in trail if e["action"] == "signal_received"]
+        assert received["details"]["variables"] == {"batch": "B-3"}
     [started] = body["instances_started"]
     view = await _instance(runtime, started)
     assert view["definition_key"] == "recall-handling" and view["variables"] == {"batch": "B-3"}

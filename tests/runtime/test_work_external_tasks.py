@@ -212,3 +212,5 @@ async def test_a_lock_belongs_to_the_account_that_fetched_it_and_the_history_nam
                          headers=runtime.auth("admin", "admin"))).json()["items"]
     actors = {entry["actor"] for entry in trail if entry["node_id"] == "book" and entry["actor"]}
     assert actors == {"erp-bot"}, "the account, not the worker_id it chose"
+    [completed] = [entry for entry in trail if entry["action"] == "work_completed"]
+    assert completed["details"]["variables"] == {"erpId": "B-1"}, "what the worker set"

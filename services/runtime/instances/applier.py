@@ -249,6 +249,18 @@ async def record_step(step: Step) -> None:
     await writes.flush()
 
 
+def variables_details(step: Step) -> dict[str, Any]:
+    """The history's record of the variables the step was given: `variables`, and in
+    `variables_before` the old values of those it changed (None for a new one). Empty when
+    it was given none."""
+    if not step.submitted:
+        return {}
+    submitted = dict(step.submitted)
+    before = values_before(step, submitted)
+    changed = {name: value for name, value in before.items() if value != submitted[name]}
+    return {"variables": submitted, "variables_before": changed} if changed else {"variables": submitted}
+
+
 def values_before(step: Step, names: Iterable[str]) -> dict[str, Any]:
     """The values the instance held for `names` before the step, for the history's before
     and after."""

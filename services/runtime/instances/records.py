@@ -10,7 +10,7 @@ from prometheus_client import Counter
 from bpm_common import jsonutil
 from services.runtime.deadlines.assignment import task_people
 from services.runtime.deadlines.service import task_due_at
-from services.runtime.instances.applier import Step, on_record, values_before
+from services.runtime.instances.applier import Step, on_record, variables_details
 
 INSTANCES_STARTED = Counter("bpm_process_instances_started", "Process instances started", ["process"])
 INSTANCES_COMPLETED = Counter("bpm_process_instances_completed", "Process instances completed", ["process"])
@@ -89,11 +89,7 @@ async def task_completed(step: Step, record: Any) -> None:
     if record.outcome:
         details["outcome"] = record.outcome
     if submitted:
-        details["variables"] = submitted
-        before = values_before(step, submitted)
-        changed = {name: value for name, value in before.items() if value != submitted[name]}
-        if changed:
-            details["variables_before"] = changed  # what the completion overwrote
+        details.update(variables_details(step))  # with what the completion overwrote
     step.history.add(
         "task_completed", step.now, actor=record.actor, node_id=record.node_id, node_name=name,
         task_id=record.task_id, comment=comment, details=details or None,

@@ -14,7 +14,7 @@ from uuid import UUID
 from bpm_common import jsonutil
 from bpm_common.ids import new_id
 from services.runtime.instances import records as core_records  # noqa: F401 - core handlers run first
-from services.runtime.instances.applier import Step, on_record
+from services.runtime.instances.applier import Step, on_record, variables_details
 from services.runtime.jobs.worker import schedule
 from services.runtime.messages import starts  # noqa: F401 - registers the timer start job handler
 from services.runtime.messages.delivery import DELIVER_MESSAGE, DELIVER_SIGNAL
@@ -61,5 +61,5 @@ async def event_triggered(step: Step, record: Any) -> None:
         return
     step.history.add(
         f"{record.trigger}_received", step.now, actor=step.actor, node_id=record.node_id,
-        node_name=step.node_name(record.node_id), details={"name": record.name},
+        node_name=step.node_name(record.node_id), details={"name": record.name, **variables_details(step)},
     )

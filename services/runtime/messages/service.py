@@ -126,6 +126,7 @@ class Correlation:
                         graph, state, subscription_id, variables=payload, now=now, new_id=nid
                     ),
                     actor=actor,
+                    submitted=payload,
                 )
         except DomainError as exc:
             if not skip_refused or exc.status not in SKIPPED_STATUSES:
@@ -154,6 +155,7 @@ class Correlation:
                             graph, state, name, variables=payload, now=now, new_id=nid
                         ),
                         actor=actor,
+                        submitted=payload,
                     )
                 reached.append(str(instance_id))
             except DomainError as exc:

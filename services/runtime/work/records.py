@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from bpm_common import jsonutil
 from bpm_common.ids import new_id
 from services.runtime.instances import records as core_records  # noqa: F401 - core handlers run first
-from services.runtime.instances.applier import Step, on_record
+from services.runtime.instances.applier import Step, on_record, variables_details
 from services.runtime.work.models import (
     CANCELLED,
     COMPLETED,
@@ -77,7 +77,7 @@ async def work_completed(step: Step, record: Any) -> None:
     )
     step.history.add(
         "work_completed", step.now, actor=step.actor, node_id=record.node_id,
-        node_name=step.node_name(record.node_id), details={"work_id": record.work_id},
+        node_name=step.node_name(record.node_id), details={"work_id": record.work_id, **variables_details(step)},
     )
 
 

@@ -115,6 +115,7 @@ class ExternalTasks:
                 graph, state, str(work_id), variables=variables, now=now, new_id=nid
             ),
             actor=self.account,
+            submitted=variables,
         )
         return self._summary(item, "completed", summary)
 
