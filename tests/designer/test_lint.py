@@ -328,6 +328,7 @@ TIMER = """
         ("timeDuration", "P1X", "PT1H30M"),
         ("timeDuration", "-PT1H", "${delay}"),
         ("timeDate", "2024-02-30T10:00:00Z", "2024-02-28T10:00:00Z"),
+        ("timeDate", "9999-12-31T23:00:00-05:00", "9999-12-31T23:00:00+05:00"),  # past the calendar in UTC
         ("timeCycle", "R3/every-hour", "R3/PT1H"),
         ("timeCycle", "${", "R/2024-01-01T00:00:00Z/P1D"),
     ],

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any, Literal
 
 from lxml import etree
@@ -505,7 +506,7 @@ def _timer_problem(text: str, check: str) -> str | None:
         return None
     try:
         if check == "date":
-            parse_datetime(text)
+            parse_datetime(text).astimezone(UTC)  # in UTC, as the runtime keeps it
         elif check == "duration":
             if parse_duration(text).negative:
                 return "a timer duration cannot be negative"
@@ -513,6 +514,8 @@ def _timer_problem(text: str, check: str) -> str | None:
             parse_repeating_interval(text)
     except ValueError as exc:
         return str(exc)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is past the calendar in UTC
+        return "the date is out of the range of dates"
     return None
 
 

@@ -62,13 +62,15 @@ async def on_definition_published(session: AsyncSession, event: Event) -> None:
         "sequence": event.sequence,
     }
     stmt = insert(definitions).values(values)
-    await session.execute(
+    stored = await session.execute(
         stmt.on_conflict_do_update(
             index_elements=[definitions.c.id],
             set_={k: stmt.excluded[k] for k in values if k != "id"},
             where=definitions.c.sequence < stmt.excluded.sequence,
         )
     )
+    if stored.rowcount == 0:
+        return  # an older or repeated event: its start events were handled when it came first
     await start_events.on_definition_published(session, d["id"])  # message, signal and timer starts
 
 

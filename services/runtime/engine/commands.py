@@ -97,7 +97,9 @@ def _rearm(run: Run, job: Job) -> None:
     if trigger is None or trigger.timer is None or job.cycle is None:
         return
     definition = parse_timer_value(CYCLE, job.cycle)
-    due = definition.next_due(job.due_at, job.count + 1)
+    # from the last occurrence that has passed: a cycle held back by a suspension or a
+    # worker outage fires once for the occurrences it missed, not once for each
+    due = definition.next_due(definition.last_passed(job.due_at, run.now), job.count + 1)
     if due is None:
         return
     following = Job(run.next_id(), job.kind, job.node, job.token, job.scope, due, job.cycle,

@@ -1577,7 +1577,7 @@ class Run:
         for (scope, node_id), arrived in waiting.items():
             reach = upstream[node_id]
             if any(t.scope == scope and t.node != node_id and t.node in reach
-                   for t in self.tokens):
+                   for t in self.tokens) and not self.all_flows_arrived(node_id, arrived):
                 continue
             keep = arrived[0]
             used: set[str | None] = set()
@@ -1594,6 +1594,14 @@ class Run:
             self.leave(keep.id, scope, node)
             return True
         return False
+
+    def all_flows_arrived(self, node_id: str, arrived: list[Token]) -> bool:
+        """Every incoming flow of the join ``node_id`` holds a token: it fires whatever
+        else may still come (as Camunda's does). Else, nested in a loop, a join waiting for
+        an outer join that can reach it through the loop, and that outer join waiting for
+        it, would both wait for ever."""
+        flows = {token.via for token in arrived}
+        return all(flow in flows for flow in self.nodes[node_id].incoming)
 
     # -- ending ------------------------------------------------------------------------------
 

@@ -35,6 +35,9 @@ DURATION = "duration"
 CYCLE = "cycle"
 
 _EMPTY: Mapping[str, Any] = {}
+#: months or years stepped over at most when catching up a calendar cycle (ten thousand
+#: months is more than eight centuries)
+_MAX_CALENDAR_STEPS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,20 +75,55 @@ class TimerDefinition:
         if self.kind == DURATION and self.duration is not None:
             return _utc(self.duration.add_to(now))
         if self.cycle is not None:
-            return _utc_or_none(self.cycle.next_after(
-                now - timedelta(microseconds=1) if self.cycle.start is not None else now,
-                origin=now))
+            after = now - timedelta(microseconds=1) if self.cycle.start is not None else now
+            return _utc_or_none(_near(self.cycle, after).next_after(after, origin=now))
         return None  # pragma: no cover - the compiler always sets one
 
     def next_due(self, previous: datetime, fired: int) -> datetime | None:
         """For a cycle that fired ``fired`` times, the last time at ``previous``: the
-        next time, or ``None`` when the repetitions are used up."""
+        next time, or ``None`` when the repetitions are used up.
+
+        A cycle with a start date counts its repetitions from that date, not from the
+        firings: armed after some occurrences had passed, it fires only those left. A
+        cycle that would run past the calendar (year 9999) ends there.
+        """
         if self.cycle is None:
             return None
         cycle = self.cycle
-        if cycle.repetitions is not None and fired >= cycle.repetitions:
+        try:
+            if cycle.start is not None:
+                return _utc_or_none(_near(cycle, previous).next_after(previous, origin=previous))
+            if cycle.repetitions is not None and fired >= cycle.repetitions:
+                return None
+            return _utc(cycle.period.add_to(previous))
+        except ValueError:
             return None
-        return _utc(cycle.period.add_to(previous))
+
+    def last_passed(self, previous: datetime, now: datetime) -> datetime:
+        """For a cycle that fell due at ``previous``: its last occurrence not later than
+        ``now`` on the same schedule (``previous`` itself when the next one is ahead).
+
+        A cycle whose instance was suspended, or whose worker was down, for many periods
+        goes on from here: the occurrences missed meanwhile are skipped, not fired all at
+        once (Camunda 7 schedules a repetition after the current time), and the cycle
+        keeps its time of day.
+        """
+        cycle = self.cycle
+        if cycle is None or now <= previous:
+            return previous
+        period = cycle.period
+        if not period.years and not period.months:
+            return previous + period.span * ((now - previous) // period.span)
+        moment = previous
+        for _ in range(_MAX_CALENDAR_STEPS):
+            try:
+                following = period.add_to(moment)
+            except ValueError:
+                break
+            if following > now:
+                break
+            moment = following
+        return moment
 
     @property
     def text(self) -> str:
@@ -102,7 +140,19 @@ class TimerDefinition:
 
 def parse_timer_value(kind: str, value: Any, source: str | None = None) -> TimerDefinition:
     """A literal :class:`TimerDefinition` of ``kind`` from a text or Python value;
-    ``ValueError`` when it does not fit."""
+    ``ValueError`` when it does not fit.
+
+    A date at the edge of the calendar whose offset moves it out (``9999-12-31T23:00-05:00``
+    in UTC) overflows: that is a bad value too, refused when compiling, not a crash of
+    whoever compiles it.
+    """
+    try:
+        return _parse_timer_value(kind, value, source)
+    except OverflowError:
+        raise ValueError(f"{value!r} is out of the range of dates") from None
+
+
+def _parse_timer_value(kind: str, value: Any, source: str | None) -> TimerDefinition:
     text_source = source if source is not None else str(value)
     if kind == DATE:
         if isinstance(value, datetime):
@@ -114,6 +164,8 @@ def parse_timer_value(kind: str, value: Any, source: str | None = None) -> Timer
         return TimerDefinition(DATE, text_source, at=parse_datetime(_text(value)).astimezone(UTC))
     if kind == DURATION:
         if isinstance(value, timedelta):
+            if value < timedelta(0):
+                raise ValueError("a timer duration cannot be negative")
             return TimerDefinition(DURATION, text_source, duration=IsoDuration(span=value))
         duration = parse_duration(_text(value))
         if duration.negative:
@@ -146,8 +198,29 @@ def next_fire(
     if definition.kind == DURATION and definition.duration is not None:
         return _utc(definition.duration.add_to(after))
     if definition.cycle is not None:
-        return _utc_or_none(definition.cycle.next_after(after, origin=after, fired=fired))
+        return _utc_or_none(_near(definition.cycle, after).next_after(after, origin=after, fired=fired))
     return None  # pragma: no cover
+
+
+def _near(cycle: RepeatingInterval, after: datetime) -> RepeatingInterval:
+    """``cycle`` restarted at its last occurrence not later than ``after``, its
+    repetitions counted down by the occurrences skipped.
+
+    ``RepeatingInterval.next_after`` walks from the start one period at a time and gives
+    up after a million steps: ``R/2020-01-01T00:00:00Z/PT1M`` would never fire (and each
+    try costs a fraction of a second). A period of fixed length (no years or months) is
+    skipped over by division instead; calendar periods cannot reach a million steps.
+    """
+    period = cycle.period
+    if cycle.start is None or period.years or period.months or cycle.start >= after:
+        return cycle
+    skipped = (after - cycle.start) // period.span
+    if cycle.repetitions is not None:
+        skipped = min(skipped, cycle.repetitions)
+    if skipped <= 0:
+        return cycle
+    repetitions = None if cycle.repetitions is None else cycle.repetitions - skipped
+    return RepeatingInterval(repetitions, period, cycle.start + period.span * skipped)
 
 
 def _text(value: Any) -> str:

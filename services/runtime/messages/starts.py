@@ -1,10 +1,17 @@
 """Start events that are not started by a user: messages, signals and timers.
 
 When a definition is published, its message and signal start events are indexed
-by name (`start_events`), and the timer start events of the process key are
-scheduled again: the latest live version's timers replace the older version's.
-A `timer_start` job starts an instance (initiator none, actor `timer`) and
-schedules the next occurrence of a cycle.
+by name (`start_events`), and the timer start events of the process key follow:
+the older versions' timers are removed, and the new version's are scheduled when
+it is the latest live one. A `timer_start` job starts an instance (initiator
+none, actor `timer`) and schedules the next occurrence of a cycle.
+
+A version's timers are scheduled once, when it is published, as Camunda
+schedules them once per deployment: a one-shot timer that fired, or a cycle
+that ran out, leaves no job, and publishing something else of the key (a trial
+version, for instance) does not schedule them again. A version that becomes
+the latest live one again because a newer one was deprecated does not get its
+timers back.
 """
 
 from __future__ import annotations
@@ -58,11 +65,12 @@ async def on_definition_published(session: AsyncSession, definition_id: str | UU
         ]
         if rows:
             await session.execute(insert(start_events), rows)
-    await sync_timer_starts(session, row.key)
+    await sync_timer_starts(session, row.key, published=definition_id)
 
 
-async def sync_timer_starts(session: AsyncSession, key: str) -> None:
-    """Make the `timer_start` jobs of `key` those of its latest live version (idempotent)."""
+async def sync_timer_starts(session: AsyncSession, key: str, *, published: UUID | None = None) -> None:
+    """Remove the `timer_start` jobs of `key` that are not its latest live version's; schedule
+    that version's when it is `published`, the definition just published (idempotent)."""
     ref = await latest_live(session, key)
     existing = (
         await session.execute(
@@ -74,7 +82,7 @@ async def sync_timer_starts(session: AsyncSession, key: str) -> None:
     stale = [j.id for j in existing if ref is None or j.definition_id != ref.id]
     if stale:
         await session.execute(delete(jobs).where(jobs.c.id.in_(stale)))
-    if ref is None or any(j.definition_id == ref.id for j in existing):
+    if ref is None or ref.id != published or any(j.definition_id == ref.id for j in existing):
         return
     found = (
         await session.execute(
