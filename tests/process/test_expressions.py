@@ -67,7 +67,9 @@ def ev(text: str, **variables):
         ("${'a' + 'b'}", {}, "ab"),
         ("${amount > 5000}", {"amount": "6000"}, True),
         ("${amount + 1}", {"amount": "41"}, Decimal(42)),
-        ("${flag == 'true'}", {"flag": True}, False),
+        ("${flag == 'true'}", {"flag": True}, True),  # JUEL coerces the text to a boolean
+        ("${flag == 'yes'}", {"flag": True}, False),
+        ("${flag != 'FALSE'}", {"flag": False}, False),
         ("${when < limit}", {"when": datetime(2024, 1, 1, tzinfo=UTC),
                              "limit": datetime(2024, 2, 1, tzinfo=UTC)}, True),
     ],

@@ -144,8 +144,9 @@ def complete_task(
     values = copy_variables(variables) if variables is not None else None
     scopes = None
     completes = None
+    outputs = node.io is not None and bool(node.io.outputs)
     if not (values or token.group is not None or signers or jobs or subscriptions
-            or graph.inclusive_upstream):
+            or graph.inclusive_upstream or outputs):
         # Nothing else to keep track of: a shortcut may make the state a run would.
         if node.loop is None:
             if node.approval is None and not records:
@@ -172,8 +173,8 @@ def complete_task(
     run.tokens.remove(token)
     events = run.events
     events.append(_new(TaskCompleted, (task_id, node_id, actor, outcome)))
-    if values:
-        run.set_outputs(node, scope, values)
+    if values or outputs:  # output mappings run whenever the task completes (as in Camunda)
+        run.set_outputs(node, scope, values or {})
     completed = run.completed
     if node_id in completed:
         completed.remove(node_id)

@@ -94,11 +94,13 @@ def tokenize(
         if char == "'" or char == '"':
             pos = _string(source, pos, tokens)
             continue
-        if char.isalpha() or char == "_" or (char == "$" and dialect == JUEL):
+        if char.isalpha() or char == "_" or (char == "$" and dialect == JUEL) or (
+            char.isidentifier()
+        ):
             end = pos + 1
             while end < length and (
                 source[end].isalnum() or source[end] == "_" or (
-                    source[end] == "$" and dialect == JUEL)
+                    source[end] == "$" and dialect == JUEL) or _continues_name(source[end])
             ):
                 end += 1
             word = source[pos:end]
@@ -114,6 +116,14 @@ def tokenize(
         else:
             raise ExpressionError(_unexpected_character(char, dialect), position=pos,
                                   source=source)
+
+
+def _continues_name(char: str) -> bool:
+    """Whether ``char`` may go on a name as it may go on a variable name the API accepts
+    (``str.isidentifier``): besides letters and digits, the combining marks of Devanagari,
+    Thai or decomposed accents (``राशि``, ``café``) and connectors such as ``·``; without
+    them such a variable could be set but never read."""
+    return ("_" + char).isidentifier()
 
 
 def _unexpected_character(char: str, dialect: str) -> str:
@@ -185,13 +195,8 @@ def _string(source: str, pos: int, tokens: list[Token]) -> int:
             parts.append(source[chunk_start:index])
             escaped = source[index + 1]
             if escaped == "u" and index + 6 <= length:
-                digits = source[index + 2 : index + 6]
-                try:
-                    parts.append(chr(int(digits, 16)))
-                except ValueError:
-                    raise ExpressionError("invalid \\u escape", position=index,
-                                          source=source) from None
-                index += 6
+                character, index = _unicode_escape(source, index)
+                parts.append(character)
             elif escaped in _ESCAPES:
                 parts.append(_ESCAPES[escaped])
                 index += 2
@@ -202,3 +207,34 @@ def _string(source: str, pos: int, tokens: list[Token]) -> int:
             continue
         index += 1
     raise ExpressionError("the string is not closed", position=pos, source=source)
+
+
+def _unicode_escape(source: str, index: int) -> tuple[str, int]:
+    """The character of the ``\\uXXXX`` escape at ``index`` (a UTF-16 surrogate pair
+    written as two escapes is one character) and the position after it.
+
+    NUL and a lone surrogate are refused: neither can be stored (PostgreSQL has no
+    U+0000 and a lone surrogate is not Unicode), so a value holding one would fail only
+    when the instance is saved, as a server error, instead of here, when the model is
+    compiled."""
+    code = _hex(source, index)
+    end = index + 6
+    if 0xD800 <= code <= 0xDBFF and source.startswith("\\u", end) and end + 6 <= len(source):
+        low = _hex(source, end)
+        if 0xDC00 <= low <= 0xDFFF:
+            return chr(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)), end + 6
+    if code == 0:
+        raise ExpressionError("the escape \\u0000 (NUL) is not allowed: text cannot hold it",
+                              position=index, source=source)
+    if 0xD800 <= code <= 0xDFFF:
+        raise ExpressionError(
+            f"the escape \\u{code:04x} is half of a surrogate pair: write the whole pair "
+            "or the character itself", position=index, source=source)
+    return chr(code), end
+
+
+def _hex(source: str, index: int) -> int:
+    digits = source[index + 2 : index + 6]
+    if len(digits) != 4 or not all(d in "0123456789abcdefABCDEF" for d in digits):
+        raise ExpressionError("invalid \\u escape", position=index, source=source)
+    return int(digits, 16)

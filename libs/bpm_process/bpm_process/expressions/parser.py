@@ -253,7 +253,29 @@ class _Parser:
             if token.kind == OPERATOR and token.value == ":":
                 raise self.error("unexpected ':' (only the ternary 'a ? b : c' uses it)", token)
             raise self.error(f"unexpected {_describe(token)}", token)
+        if self.dialect == FEEL:
+            self.refuse_loose_ranges(node)
         return node
+
+    def refuse_loose_ranges(self, root: Node) -> None:
+        """A range is a test, not a value: the evaluator uses one only right after
+        ``in`` (``x in [1..5]``, ``x in ((0..1), >9)``). Anywhere else it would become
+        the value of a mapping or a list, which no variable can hold (the instance could
+        not be saved), so it is refused here with its position."""
+        stack: list[tuple[Node, bool]] = [(root, False)]
+        while stack:
+            node, is_test = stack.pop()
+            if isinstance(node, RangeLiteral) and not is_test:
+                raise ExpressionError(
+                    "a range such as [1..5] can only be tested with 'in' (x in [1..5])",
+                    position=node.position, source=self.source)
+            tests = node.tests if isinstance(node, InTest) else ()
+            for slot in type(node).__slots__:
+                value = getattr(node, slot)
+                children = value if isinstance(value, tuple) else (value,)
+                for child in children:
+                    if isinstance(child, Node):
+                        stack.append((child, any(child is test for test in tests)))
 
     def expression(self, min_power: int) -> Node:
         self.nesting += 1

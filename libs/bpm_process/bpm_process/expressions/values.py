@@ -155,6 +155,17 @@ def as_bool(value: Any, what: str = "condition") -> bool:
     raise ExpressionError(f"the {what} must be a boolean, but it is a {type_name(value)}")
 
 
+def _spelled_boolean(value: Any) -> bool | None:
+    """``value`` as a boolean when it is one or spells one ("true"/"false", any case)."""
+    if value is True or value is False:
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+    return None
+
+
 def is_empty(value: Any) -> bool:
     """JUEL's ``empty``: null, an empty string, list or map."""
     if value is None:
@@ -188,7 +199,9 @@ def equals(left: Any, right: Any) -> bool:
         return left is None and right is None
     left_type = type(left)
     if left_type is bool or type(right) is bool:
-        return left is right
+        # the text "true" or "false" is the boolean it spells, as a condition reads it and as
+        # JUEL coerces it (``${approved == true}`` with approved = "true"); other text is not
+        return _spelled_boolean(left) is _spelled_boolean(right)
     if left_type is Decimal or type(right) is Decimal:
         pair = _numeric_pair(left, right)
         return pair is not None and pair[0] == pair[1]
@@ -352,6 +365,9 @@ def power(left: Any, right: Any) -> Any:
             f"cannot raise a {type_name(left)} to the power of a {type_name(right)}"
         )
     base, exponent = pair
+    if not base and exponent < 0:
+        # Decimal answers Infinity here without a signal; a variable must never hold one
+        raise ExpressionError("zero cannot be raised to a negative power (division by zero)")
     if abs(exponent) > MAX_EXPONENT:
         raise ExpressionError(f"the exponent must be between -{MAX_EXPONENT} and {MAX_EXPONENT}")
     if base.adjusted() > 1000 and exponent > 1:
