@@ -124,3 +124,38 @@ async def test_an_unknown_called_process_and_endless_recursion_are_refused(runti
     assert "nest more than 20" in endless.json()["detail"]
     async with runtime.db.transaction() as session:
         assert (await session.execute(select(func.count()).select_from(instances))).scalar_one() == 0
+
+
+def _inheriting_parent(key: str, call_attributes: str, extension: str) -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+             xmlns:flowable="http://flowable.org/bpmn" id="d" targetNamespace="t">
+  <process id="{key}" isExecutable="true">
+    <startEvent id="start"/>
+    <sequenceFlow id="f1" sourceRef="start" targetRef="call"/>
+    <callActivity id="call" calledElement="credit-check" {call_attributes}>
+      <extensionElements>{extension}</extensionElements>
+    </callActivity>
+    <sequenceFlow id="f2" sourceRef="call" targetRef="done"/>
+    <endEvent id="done"/>
+  </process>
+</definitions>""".encode()
+
+
+async def test_a_called_instance_inherits_the_business_key_as_camunda_and_flowable_models_ask(runtime):
+    """The Camunda Modeler's "Business Key" switch writes
+    `<camunda:in businessKey="#{execution.processBusinessKey}"/>`; Flowable writes
+    `flowable:inheritBusinessKey="true"`. Both give the child the parent's business key."""
+    await runtime.publish((MODELS / "calls-child.bpmn").read_bytes(), "credit-check")
+    await runtime.publish(_inheriting_parent(
+        "camunda-parent", "", '<camunda:in businessKey="#{execution.processBusinessKey}"/>'), "camunda-parent")
+    await runtime.publish(_inheriting_parent(
+        "flowable-parent", 'flowable:inheritBusinessKey="true"', ""), "flowable-parent")
+    for key in ("camunda-parent", "flowable-parent"):
+        started = await runtime.client.post(
+            "/api/v1/process-instances",
+            json={"definition_key": key, "business_key": f"ORDER-{key}", "variables": {}},
+            headers=runtime.auth("alice"))
+        assert started.status_code == 201, started.text
+        [child] = await _children(runtime, started.json()["id"])
+        assert child["business_key"] == f"ORDER-{key}"

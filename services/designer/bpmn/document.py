@@ -22,14 +22,22 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from bpm_process.namespaces import BPM_NS, BPM_PREFIX, BPMN_NS, CAMUNDA_NS, FLOWABLE_NS, ZEEBE_NS
+from bpm_process.namespaces import (
+    ACTIVITI_NS,
+    BPM_NS,
+    BPM_PREFIX,
+    BPMN_NS,
+    CAMUNDA_NS,
+    FLOWABLE_NS,
+    ZEEBE_NS,
+)
 from services.designer.definitions.parsing import Limits, ParsedModel, parse_model
 
 RACI_ROLES = ("responsible", "approver", "consulted", "informed")
 FORM_PREFIX = "form:"
 
 _DECLARATION = re.compile(r"^\ufeff?\s*(<\?xml[^>]*\?>)")
-_DIALECT_PREFIXES = {CAMUNDA_NS: "camunda", FLOWABLE_NS: "flowable"}
+_DIALECT_PREFIXES = {CAMUNDA_NS: "camunda", FLOWABLE_NS: "flowable", ACTIVITI_NS: "activiti"}
 
 
 class ElementNotFound(LookupError):
@@ -197,7 +205,11 @@ class BpmnDocument:
         """Point a start event or user task at `form:<form>` (None removes the reference).
 
         The dialect the element already uses keeps being used (`flowable:formKey`,
-        `zeebe:formDefinition`); otherwise `camunda:formKey` is written.
+        `activiti:formKey`, `zeebe:formDefinition`); an element without a form key gets
+        one in the dialect the document declares (a Flowable or Activiti model stays
+        one), else `camunda:formKey`. Removing removes the `form:` reference in every
+        dialect (an Activiti key left behind would still name the form) and keeps
+        other tools' form keys.
         """
         element = self.find(element_id)
         value = f"{FORM_PREFIX}{form}" if form is not None else None
@@ -209,16 +221,31 @@ class BpmnDocument:
                 zeebe.set("formKey", value)
             self.edited = True
             return
-        namespace = next(
-            (ns for ns in (FLOWABLE_NS, CAMUNDA_NS) if element.get(f"{{{ns}}}formKey") is not None),
-            CAMUNDA_NS,
-        )
         if value is None:
-            element.attrib.pop(f"{{{namespace}}}formKey", None)
+            for namespace in _DIALECT_PREFIXES:
+                if form_name(element.get(f"{{{namespace}}}formKey")) is not None:
+                    element.attrib.pop(f"{{{namespace}}}formKey", None)
         else:
+            namespace = self._form_dialect(element)
             self.declare(_DIALECT_PREFIXES[namespace], namespace)
             self.find(element_id).set(f"{{{namespace}}}formKey", value)
         self.edited = True
+
+    def _form_dialect(self, element: etree._Element) -> str:
+        """The namespace to write a form key in: where the element names one of our
+        forms; else over Flowable's or Camunda's key of another tool (Camunda's wins
+        over an Activiti key, which stays); else the document's dialect."""
+        keys = {ns: element.get(f"{{{ns}}}formKey") for ns in _DIALECT_PREFIXES}
+        for namespace, key in keys.items():
+            if form_name(key) is not None:
+                return namespace
+        if any(key is not None for key in keys.values()):
+            return FLOWABLE_NS if keys[FLOWABLE_NS] is not None else CAMUNDA_NS
+        declared = set(self._root.nsmap.values())
+        for namespace in (CAMUNDA_NS, FLOWABLE_NS, ACTIVITI_NS):
+            if namespace in declared:
+                return namespace
+        return CAMUNDA_NS
 
     # --- namespaces ----------------------------------------------------------------------
 

@@ -27,7 +27,8 @@ from bpm_process.isotime import (
     parse_duration,
     parse_repeating_interval,
 )
-from bpm_process.namespaces import BPM_NS, BPMN_NS
+from bpm_process.jsontemplate import is_json_template, json_template_problem
+from bpm_process.namespaces import ACTIVITI_NS, BPM_NS, BPMN_NS, CAMUNDA_NS, FLOWABLE_NS
 from bpm_process.platform import extension_problems
 from services.designer.definitions.assignment import assignment_texts, due_date_texts
 from services.designer.definitions.parsing import (
@@ -484,9 +485,46 @@ def automation_settings(ctx: LintContext) -> Iterator[Finding]:
                 yield Finding(
                     "automation-settings", ERROR, node.id, "bpm:http needs a url", node.line
                 )
+            problem = _json_body_problem(http)
+            if problem:
+                yield Finding("automation-settings", ERROR, node.id, f"bpm:body: {problem}", node.line)
+
+
+@rule("listeners", "Execution and task listeners (Java classes, delegates, scripts) are named: they do not run.")
+def listeners(ctx: LintContext) -> Iterator[Finding]:
+    """Camunda, Flowable and Activiti run code on an element's events; the runtime runs no
+    code from a model, so a listener that assigned a task or set a variable a condition
+    reads would be silently skipped. A warning names each one (the model still runs)."""
+    if ctx.process is None:
+        return
+    for node in ctx.process.iter_flow_nodes():
+        extensions = node.element.find(f"{{{BPMN_NS}}}extensionElements")
+        if extensions is None:
+            continue
+        for child in extensions:
+            name = etree.QName(child).localname if isinstance(child.tag, str) else ""
+            if name in _LISTENERS and etree.QName(child).namespace in _ENGINE_DIALECTS:
+                yield Finding("listeners", WARNING, node.id,
+                              f"the {_LISTENERS[name]} does not run: the platform runs no code from a "
+                              "model (use a service task, bpm:assignment or an output mapping instead)",
+                              node.line)
 
 
 # --- helpers -----------------------------------------------------------------------------
+
+
+def _json_body_problem(http: etree._Element) -> str | None:
+    """What the engine's compiler would refuse in a JSON body template (text starting with
+    `{` or `[`): the runtime could not run a version published with it."""
+    body = http.find(f"{{{BPM_NS}}}body")
+    text = "".join(body.itertext()).strip() if body is not None else ""
+    if not text or not is_json_template(text):
+        return None
+    return json_template_problem(text)
+
+
+_LISTENERS = {"executionListener": "execution listener", "taskListener": "task listener"}
+_ENGINE_DIALECTS = frozenset({CAMUNDA_NS, FLOWABLE_NS, ACTIVITI_NS})
 
 _SCRIPT_LANGUAGES = frozenset(
     {"javascript", "ecmascript", "js", "groovy", "python", "jython", "ruby"}

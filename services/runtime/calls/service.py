@@ -112,7 +112,8 @@ async def start_child(step: Step, record: Any) -> None:
     try:
         child = await InstanceCommands(session, step.ctx).start_on(
             ref.id, ref.key, ref.version, trial=ref.status == "trial", initiator=row.initiator,
-            variables=dict(record.variables), business_key=record.business_key,
+            variables=dict(record.variables),
+            business_key=row.business_key if record.inherit_business_key else record.business_key,
             parent=(row.id, record.call_id), actor=step.actor,
         )
     finally:

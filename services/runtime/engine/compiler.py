@@ -21,7 +21,14 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from bpm_process import support
-from bpm_process.bpmn import Definitions, FlowNode, Process, SequenceFlow, read_definitions
+from bpm_process.bpmn import (
+    BPMN_NS,
+    Definitions,
+    FlowNode,
+    Process,
+    SequenceFlow,
+    read_definitions,
+)
 from bpm_process.errors import BpmnError, ErrorEntry, error_entry
 from bpm_process.expressions import ExpressionError, compile_expression, compile_value
 from bpm_process.platform import extension_problems
@@ -105,7 +112,8 @@ _KIND_BEHAVIORS: dict[str, str] = {
     "subProcess": SUB_PROCESS,
 }
 _CONDITION_LANGUAGES = ("juel", "feel", "xpath")
-_INITIATOR_DIALECTS = (CAMUNDA_NS, FLOWABLE_NS, ACTIVITI_NS)
+_ENGINE_DIALECTS = (CAMUNDA_NS, FLOWABLE_NS, ACTIVITI_NS)
+_INITIATOR_DIALECTS = _ENGINE_DIALECTS
 _ACTIVITY_BEHAVIORS = frozenset(
     {USER_TASK, WORK_TASK, RECEIVE_TASK, CALL_ACTIVITY, SUB_PROCESS, FLOW_THROUGH}
 )
@@ -159,6 +167,18 @@ def compile_process(definitions: Definitions, process_id: str | None = None) -> 
     """
     process = select_process(definitions, process_id)
     return _Compiler(definitions, process).compile()
+
+
+def _external_condition(flow: SequenceFlow) -> str | None:
+    """The ``resource`` (Camunda 7, Flowable, Activiti) a flow's condition is read from."""
+    element = flow.element.find(f"{{{BPMN_NS}}}conditionExpression")
+    if element is None:
+        return None
+    for namespace in _ENGINE_DIALECTS:
+        resource = (element.get(f"{{{namespace}}}resource") or "").strip()
+        if resource:
+            return resource
+    return None
 
 
 class _Compiler:
@@ -265,7 +285,16 @@ class _Compiler:
                                       "process or sub-process", flow.line)
                 ok = False
         condition = None
-        if flow.condition is not None:
+        external = _external_condition(flow)
+        if external is not None:
+            # Camunda's "External Resource" condition: the script lives in another file,
+            # so the element has no text. Read as text it would be no condition at all,
+            # and the flow would always be taken.
+            self.problem(flow.id, f"the condition is a script in the external resource "
+                                  f"{external!r}, which is not run; write the condition "
+                                  "inside conditionExpression as ${...} or =...", flow.line)
+            ok = False
+        elif flow.condition is not None:
             language = (flow.condition_language or "").strip().lower()
             if language and not any(name in language for name in _CONDITION_LANGUAGES) \
                     and language != "el":

@@ -370,6 +370,8 @@ class CallActivityStarted(_Record):
     version_tag: str | None
     variables: dict[str, Any]
     business_key: str | None
+    inherit_business_key: bool = False
+    """The child takes the calling instance's business key (which the engine does not hold)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,7 @@ present)::
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from lxml import etree
@@ -379,6 +380,8 @@ def read_loop(node: FlowNode, problems: list[ErrorEntry]) -> LoopDefinition | No
     completion_text = _text(element.find(f"{{{BPMN_NS}}}completionCondition"))
     collection_text = _dialect(element, "collection")
     element_variable = _dialect(element, "elementVariable")
+    if collection_text is None:
+        collection_text, element_variable = _data_input(element, element_variable)
     output_collection = None
     output_element_text = None
     extension = _extensions(element)
@@ -407,6 +410,20 @@ def read_loop(node: FlowNode, problems: list[ErrorEntry]) -> LoopDefinition | No
     return LoopDefinition(sequential, cardinality, collection, element_variable, completion,
                           output_collection, output_element,
                           variable_name(collection) if collection is not None else None)
+
+
+def _data_input(element: etree._Element,
+                element_variable: str | None) -> tuple[str | None, str | None]:
+    """BPMN's own ``loopDataInputRef`` and ``inputDataItem``, as Activiti and Flowable
+    write a multi-instance over a collection: the reference names the collection
+    variable and the data item's ``name`` the variable of each instance."""
+    reference = _text(element.find(f"{{{BPMN_NS}}}loopDataInputRef"))
+    if reference is None:
+        return None, element_variable
+    item = element.find(f"{{{BPMN_NS}}}inputDataItem")
+    if element_variable is None and item is not None:
+        element_variable = (item.get("name") or item.get("id") or "").strip() or None
+    return reference, element_variable
 
 
 # -- copies ------------------------------------------------------------------------------
@@ -629,6 +646,7 @@ def read_call(node: FlowNode, problems: list[ErrorEntry]) -> CallDefinition | No
     inputs: list[VariableMapping] = []
     outputs: list[VariableMapping] = []
     business_key = None
+    inherit_key = (_dialect(element, "inheritBusinessKey") or "").lower() == "true"
     camunda_ins = _dialect_children(extension, "in")
     camunda_outs = _dialect_children(extension, "out")
     if camunda_ins or camunda_outs:
@@ -639,7 +657,10 @@ def read_call(node: FlowNode, problems: list[ErrorEntry]) -> CallDefinition | No
             all_inputs = True
             continue
         if item.get("businessKey") is not None:
-            business_key = reader.value(item.get("businessKey") or "", "businessKey")
+            if _INHERITED_KEY.fullmatch(item.get("businessKey") or ""):
+                inherit_key = True
+            else:
+                business_key = reader.value(item.get("businessKey") or "", "businessKey")
             continue
         mapping = _camunda_pass(reader, item, "camunda:in")
         if mapping is not None:
@@ -668,7 +689,12 @@ def read_call(node: FlowNode, problems: list[ErrorEntry]) -> CallDefinition | No
     if called is None:
         return None
     return CallDefinition(called, binding, version, version_tag, tuple(inputs), all_inputs,
-                          tuple(outputs), all_outputs, business_key)
+                          tuple(outputs), all_outputs, business_key, inherit_key)
+
+
+#: the calling instance's business key, as the Camunda Modeler writes it (``execution`` is
+#: otherwise another engine's object, refused in expressions)
+_INHERITED_KEY = re.compile(r"\s*[#$]\{\s*execution\.processBusinessKey\s*\}\s*")
 
 
 def _camunda_pass(reader: _Reader, item: etree._Element, what: str) -> VariableMapping | None:

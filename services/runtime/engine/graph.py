@@ -217,6 +217,10 @@ class CallDefinition:
     outputs: tuple[VariableMapping, ...]
     all_outputs: bool
     business_key: Expression | None = None
+    inherit_business_key: bool = False
+    """The child gets the calling instance's business key (Camunda Modeler's "Business Key"
+    switch, ``<camunda:in businessKey="#{execution.processBusinessKey}"/>``, Flowable's
+    ``inheritBusinessKey``)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -756,7 +756,7 @@ class Run:
             if call.version is not None else None
         self.events.append(CallActivityStarted(call_id, node.id, called, call.binding,
                                                version, call.version_tag, variables,
-                                               business_key))
+                                               business_key, call.inherit_business_key))
         if node.armed and via != INNER:
             self.arm_boundaries(token_id, scope, node)
 
