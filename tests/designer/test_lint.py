@@ -461,6 +461,31 @@ def test_automation_settings():
     )
 
 
+@pytest.mark.parametrize(
+    ("body", "refused"),
+    [
+        ('{"name": "${name}", "amount": ${amount}}', False),
+        ('[${a}, {"${k}": "x ${v} y"}]', False),
+        ("name=${name}&amp;amount=${amount}", False),
+        ("=order", False),
+        ('{"name": ${name}', True),
+        ('{${key}: 1}', True),
+        ('{"amount": -${amount}}', True),
+        ('{"a": ${x +}}', True),
+    ],
+)
+def test_a_json_body_template_that_the_engine_would_refuse_blocks_publication(body, refused):
+    task = (
+        '<bpmn:serviceTask id="t1"><bpmn:extensionElements><bpm:http method="POST" url="${u}">'
+        f"<bpm:body>{body}</bpm:body></bpm:http></bpmn:extensionElements></bpmn:serviceTask>"
+    )
+    data = _bpm(linear(task))
+    assert findings(data, "automation-settings") == ([("error", "t1")] if refused else [])
+    if refused:
+        (finding,) = [f for f in lint(data, LIMITS).findings if f.rule == "automation-settings"]
+        assert finding.message.startswith("bpm:body: ")
+
+
 def test_every_rule_of_the_issue_is_registered():
     assert {
         "timer-value",

@@ -4,7 +4,9 @@ BPMN errors thrown by workers."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -184,3 +186,82 @@ def test_script_tasks_and_workerless_service_tasks_are_refused():
         with pytest.raises(BpmnError) as caught:
             _one(task)
         assert caught.value.errors[0]["element_id"] == "charge"
+
+
+def _json_body(template: str, variables: dict) -> str:
+    """The body the engine renders from the JSON template ``template``."""
+    instance = _one(HTTP.replace('{"amount": ${amount}, "currency": "${currency}"}', template))
+    instance.start({"orderId": "O-1", "token": "t", **variables})
+    body = _created(instance).request["body"]
+    assert isinstance(body, str)
+    return body
+
+
+@pytest.mark.parametrize("value", [
+    'x", "admin": true, "y": "z',
+    'O"Brien',
+    "C:\\temp\\",
+    "two\nlines\tand\r\x00\x1f",
+    "Zoë, 会签, emoji \U0001f600, \u2028",
+    "${not a placeholder}",
+])
+def test_a_json_body_template_keeps_each_value_inside_its_string(value):
+    body = _json_body('{"name": "${name}", "note": "Dear ${name}!"}', {"name": value})
+    assert json.loads(body) == {"name": value, "note": f"Dear {value}!"}
+
+
+def test_a_json_body_template_shows_values_in_strings_as_text_templates_do():
+    body = _json_body('["${n}", "${d}", "${none}", "${yes}", "${items}"]',
+                      {"n": 5, "d": Decimal("0.30"), "none": None, "yes": True, "items": ["a", 1]})
+    assert json.loads(body) == ["5", "0.30", "", "true", '["a", 1]']
+
+
+def test_a_json_body_template_writes_values_outside_strings_as_json():
+    exact = Decimal("0.1000000000000000055511151231257827")
+    variables = {
+        "count": 3, "price": Decimal("12.50"), "exact": exact, "rate": 0.25, "none": None,
+        "yes": True, "no": False, "name": 'O"Brien',
+        "order": {"lines": [{"sku": "A", "qty": 2, "price": Decimal("1.10")}], "note": None,
+                  "tags": ["x", 'y"'], "rush": False},
+    }
+    body = _json_body('{"count": ${count}, "price": ${price}, "exact": ${exact}, "rate": ${rate},'
+                      ' "none": ${none}, "flags": [${yes}, ${no}], "name": ${name},'
+                      ' "order": ${order}, "missing": ${missing}, "sum": ${count * 2}}', variables)
+    parsed = json.loads(body, parse_float=Decimal)
+    assert parsed == {
+        "count": 3, "price": Decimal("12.50"), "exact": exact, "rate": Decimal("0.25"),
+        "none": None, "flags": [True, False], "name": 'O"Brien',
+        "order": {"lines": [{"sku": "A", "qty": 2, "price": Decimal("1.10")}], "note": None,
+                  "tags": ["x", 'y"'], "rush": False},
+        "missing": None, "sum": 6,
+    }
+    assert '"exact": 0.1000000000000000055511151231257827' in body, "a decimal is exact"
+    assert body.startswith('{"count": 3, "price": 12.50, '), "the template's own text is kept"
+
+
+def test_a_json_body_template_may_be_a_list_and_a_key_may_be_a_placeholder():
+    body = _json_body('[{"${key}": ${value}}, "${key}"]', {"key": 'a"b', "value": [1, None]})
+    assert json.loads(body) == [{'a"b': [1, None]}, 'a"b']
+
+
+def test_a_text_body_template_stays_text():
+    body = _json_body('amount=${amount}&amp;name=${name}', {"amount": 5, "name": 'O"Brien'})
+    assert body == 'amount=5&name=O"Brien'
+
+
+@pytest.mark.parametrize("template", [
+    '{"amount": ${amount}',
+    '{${key}: 1}',
+    '{"amount": -${amount}}',
+    '[1${amount}]',
+    '{"a": ${amount} ${amount}}',
+    '{"a": "\\q"}',
+    '{"a": NaN}',
+    '{"a": ${amount +}}',
+])
+def test_a_json_body_template_that_is_not_json_is_refused_when_the_model_is_read(template):
+    with pytest.raises(BpmnError) as caught:
+        _one(HTTP.replace('{"amount": ${amount}, "currency": "${currency}"}', template))
+    (error,) = caught.value.errors
+    assert error["element_id"] == "charge"
+    assert "bpm:body" in error["message"]

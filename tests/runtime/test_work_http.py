@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -69,6 +70,11 @@ async def server() -> AsyncIterator[Server]:
     async def to_metadata(request: web.Request) -> web.Response:
         raise web.HTTPFound("http://169.254.169.254/latest/meta-data/iam/security-credentials/")
 
+    async def echo(request: web.Request) -> web.Response:
+        state.received.append({"path": request.path, "content_type": request.headers.get("Content-Type"),
+                               "raw": await request.read()})
+        return web.json_response({"id": "echoed"})
+
     async def big(request: web.Request) -> web.Response:
         return web.Response(body=b"x" * (600 * 1024), content_type="text/plain")
 
@@ -79,6 +85,7 @@ async def server() -> AsyncIterator[Server]:
     app.router.add_post("/slow", slow)
     app.router.add_post("/to-file", to_file)
     app.router.add_post("/big", big)
+    app.router.add_post("/echo", echo)
     app.router.add_post("/to-metadata", to_metadata)
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
@@ -138,6 +145,34 @@ async def test_a_successful_call_maps_the_response_and_moves_on(runtime, server,
     async with runtime.db.transaction() as session:
         trail = jsonutil.dumps((await session.execute(select(history.c.details))).scalars().all())
     assert "s3cret-token" not in trail, "request headers never reach the history"
+
+
+JSON_BODY = ('{"name": "${name}", "note": "for ${name}", "amount": ${amount}, "exact": ${exact},'
+             ' "order": ${order}, "none": ${none}}')
+
+
+async def test_a_json_body_template_places_each_value_as_json_whatever_it_holds(runtime, server, connector):
+    model = (MODELS / "work-http.bpmn").read_bytes().replace(b"http-order", b"http-json-body").replace(
+        b"<bpm:body>=order</bpm:body>", f"<bpm:body>{JSON_BODY}</bpm:body>".encode())
+    await runtime.publish(model, "http-json-body")
+    name = 'x", "admin": true, "y": "O\\"Brien\n\u4f1a'
+    variables = {"url": f"{server.base}/echo", "token": "t", "name": name, "amount": 5, "exact": "EXACT",
+                 "order": {"lines": [{"sku": 'A"1', "qty": 2}], "rush": True}, "none": None}
+    start = jsonutil.dumps({"definition_key": "http-json-body", "variables": variables})
+    started = await runtime.client.post(  # a decimal that no float holds, as a JSON number
+        "/api/v1/process-instances", content=start.replace('"EXACT"', "0.1000000000000000055511151231257827"),
+        headers={**runtime.auth("alice"), "Content-Type": "application/json"},
+    )
+    assert started.status_code == 201, started.text
+    assert await connector.run_due() == ["completed"]
+    sent = server.received[-1]
+    assert sent["path"] == "/echo" and sent["content_type"] == "application/json"
+    assert jsonutil.loads(sent["raw"]) == {
+        "name": name, "note": f"for {name}", "amount": 5, "exact": Decimal("0.1000000000000000055511151231257827"),
+        "order": {"lines": [{"sku": 'A"1', "qty": 2}], "rush": True}, "none": None,
+    }
+    view = await _instance(runtime, started.json()["id"])
+    assert view["active_nodes"] == ["ship"] and view["variables"]["chargeId"] == "echoed"
 
 
 async def test_a_server_error_is_retried_after_the_backoff(runtime, server, connector):

@@ -12,5 +12,7 @@
   RACI) and :mod:`bpm_process.timelimits` - working-time limits of user tasks;
 * :mod:`bpm_process.platform` - the checks of those extensions the lint and the
   engine's compiler share;
+* :mod:`bpm_process.jsontemplate` - JSON body templates of the HTTP connector (read by the
+  engine's compiler and the lint alike);
 * :mod:`bpm_process.errors` - :class:`BpmnError`.
 """

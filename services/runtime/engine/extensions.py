@@ -54,12 +54,17 @@ rule task::
 
 ``method`` (default GET), ``url``, header values and the body may contain expressions;
 a body that is one expression (``=order`` or ``${order}``) sends that value as JSON.
-The runtime reports the response with ``complete_work(variables={"status": 200,
-"headers": {...}, "body": ...})``. ``<bpm:response variable="x" path="data.id"/>``
-stores the value at that path of the body (dots separate map keys and list indexes;
-no path: the whole body); ``resultVariable`` stores the whole response object, and
-each ``bpm:output`` maps an expression over it (``status``, ``headers``, ``body``, and
-the instance's variables) to a variable.
+A body whose text starts with ``{`` or ``[`` is a JSON template
+(:mod:`bpm_process.jsontemplate`): a placeholder inside a JSON string gives the value's
+text escaped for the string, one elsewhere the value as JSON, so the body is always
+valid JSON and no value can add keys to it; a JSON template that is not JSON (each
+placeholder taken as a value) is refused. The runtime reports the response with
+``complete_work(variables={"status": 200, "headers": {...}, "body": ...})``.
+``<bpm:response variable="x" path="data.id"/>`` stores the value at that path of the
+body (dots separate map keys and list indexes; no path: the whole body);
+``resultVariable`` stores the whole response object, and each ``bpm:output`` maps an
+expression over it (``status``, ``headers``, ``body``, and the instance's variables) to
+a variable.
 
 Variable mappings of our own, for any activity (used when no vendor mapping is
 present)::
@@ -80,6 +85,7 @@ from bpm_process.bpmn import Definitions, FlowNode
 from bpm_process.errors import ErrorEntry, error_entry
 from bpm_process.expressions import Expression, ExpressionError, compile_expression, compile_value
 from bpm_process.isotime import parse_duration, parse_repeating_interval
+from bpm_process.jsontemplate import compile_json_template, is_json_template
 from bpm_process.namespaces import (
     ACTIVITI_NS,
     BPM_NS,
@@ -591,7 +597,7 @@ def _http(reader: _Reader, http: etree._Element) -> HttpRequestDefinition | None
     body_element = http.find(f"{{{BPM_NS}}}body")
     body_text = _text(body_element)
     if body_text:
-        body = reader.value(body_text, "body")
+        body = _body(reader, body_text)
     outputs: list[VariableMapping] = []
     for child in http.findall(f"{{{BPM_NS}}}output"):
         mapping = reader.mapping(child.get("target"), child.get("source"), "bpm:output")
@@ -611,6 +617,19 @@ def _http(reader: _Reader, http: etree._Element) -> HttpRequestDefinition | None
         return None
     return HttpRequestDefinition(method, url, tuple(headers), body, result_variable,
                                  tuple(outputs), timeout, tuple(responses))
+
+
+def _body(reader: _Reader, text: str) -> Expression | None:
+    """The body template: JSON (text starting with ``{`` or ``[``) places each value by
+    where it stands, so no value can add keys or break the JSON; other text is a text
+    template. A JSON template that is not JSON is refused here, not at the first call."""
+    if not is_json_template(text):
+        return reader.value(text, "body")
+    try:
+        return compile_json_template(text)
+    except ExpressionError as exc:
+        reader.problem(f"bpm:body: {exc}")
+        return None
 
 
 # -- call activities ---------------------------------------------------------------------

@@ -13,8 +13,14 @@ Only `http` and `https` URLs are called, also after redirects, and never a host 
 resolves to one of the denied networks (`BPM_RUNTIME_HTTP_DENIED_NETWORKS`: by default
 the cloud metadata services, link-local, unspecified and multicast addresses), so a
 model cannot read a cloud machine's credentials; responses are read up to
-`MAX_RESPONSE_BYTES`. Request headers may carry credentials: they are never
-logged, and errors name the URL without its query.
+`MAX_RESPONSE_BYTES`, also while they are decompressed. Request headers may carry
+credentials: they are never logged, a value that would inject a header (a line
+break from a variable) is refused naming the header only, and errors name the URL
+without its query. A request that cannot be sent as the model made it (an invalid
+URL, method or header) opens an incident at once; an answer PostgreSQL could not
+store (a NUL character, JSON nested too deep, `NaN`) is kept as storable text, so no
+answer makes the call repeat unseen. An answer that arrives while the instance is
+suspended is kept and reported on resume: the call is not made twice.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ import asyncio
 import datetime as dt
 import ipaddress
 import os
+import re
 import socket
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -56,9 +64,15 @@ MAX_BACKOFF = dt.timedelta(hours=1)
 SUSPENDED_RECHECK = dt.timedelta(seconds=30)
 MAX_RESPONSE_BYTES = 512 * 1024
 MAX_REDIRECTS = 5
+ERROR_EXCERPT = 300
 CONCURRENCY = 16
 IDLE_SECONDS = 1.0
 SCHEMES = ("http", "https")
+#: answer headers that carry the called system's credentials for the connector (which keeps no
+#: cookies): they are not stored with the answer, where everyone who sees the instance reads them
+CREDENTIAL_HEADERS = frozenset({"set-cookie", "set-cookie2", "proxy-authenticate", "www-authenticate"})
+#: the key of the request that keeps an answer received while the instance was suspended
+ANSWERED = "answered"
 
 
 class SchemeRefused(Exception):
@@ -117,8 +131,12 @@ def safe_url(url: str) -> str:
     except ValueError:
         return "<invalid url>"
     host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    try:
+        port = parts.port
+    except ValueError:  # out of range: the URL is refused, but its message still names it
+        port = None
+    if port:
+        host = f"{host}:{port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
@@ -134,7 +152,50 @@ def check_url(url: Any) -> str | None:
         return "only http and https URLs may be called"
     if not parts.hostname:
         return "the URL names no host"
+    try:
+        parts.port  # noqa: B018 - raises for a port out of range
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL):
+        return "the URL is not valid"
     return None
+
+
+#: an HTTP method or header name (RFC 9110 `token`)
+TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: what a header value may not hold: line breaks and other control characters (a tab is fine)
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+class RequestRefused(Exception):
+    """The model's request cannot be sent as it is (retrying cannot mend it)."""
+
+
+def check_method(method: str) -> str:
+    """The method, when it is an HTTP token: a method from an expression must not carry
+    spaces or line breaks into the request line."""
+    if not TOKEN.fullmatch(method):
+        raise RequestRefused("the method is not an HTTP method")
+    return method
+
+
+def request_headers(headers: Mapping[str, Any]) -> dict[str, str]:
+    """The model's headers, checked: a value from a template that holds a line break would
+    inject headers, and it must not reach the error message either (header values often
+    are credentials), so the refusal names the header only. Values are trimmed (HTTP field
+    values have no surrounding whitespace); values outside ASCII are sent as UTF-8."""
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        name, text = str(name), str(value).strip(" \t")
+        if not TOKEN.fullmatch(name):
+            raise RequestRefused(f"the header name {name[:100]!r} is not valid")
+        if CONTROL.search(text):
+            raise RequestRefused(f"the value of the header {name!r} holds a line break or a control character")
+        checked[name] = text
+    return checked
+
+
+def _encoded(headers: dict[str, str]) -> dict[str, str | bytes]:
+    return {name: value if value.isascii() else value.encode() for name, value in headers.items()}
 
 
 async def _only_http(request: httpx.Request) -> None:
@@ -203,25 +264,89 @@ def _content(body: Any, headers: dict[str, str]) -> bytes | None:
     return jsonutil.dumps_bytes(body)
 
 
+def _storable(value: Any) -> Any:
+    """`value` with every NUL character replaced: PostgreSQL cannot store one in text or
+    JSON, and an answer it cannot store would be called again and again. `NaN` and
+    `Infinity` (the only floats `jsonutil.loads` gives) are not JSON: ValueError."""
+    if isinstance(value, float):
+        raise ValueError("NaN and Infinity are not JSON")
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
+
+
 def _body(raw: bytes, content_type: str) -> Any:
+    """The answer's body: parsed when it is JSON (strictly: `NaN` is not), else text
+    (invalid UTF-8 replaced)."""
     if not raw:
         return None
     text = raw.decode("utf-8", errors="replace")
     if "json" in content_type.lower():
         try:
-            return jsonutil.loads(text)
-        except ValueError:
-            return text
-    return text
+            return _storable(jsonutil.loads(text))
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
+            pass
+    return _storable(text)
+
+
+def _excerpt(raw: bytes) -> str:
+    """The start of an error answer on one line: what the server says is wrong is what an
+    administrator needs to mend the incident (`ERROR_EXCERPT` characters at most)."""
+    text = " ".join(raw[: ERROR_EXCERPT * 4].decode("utf-8", errors="replace").replace("\x00", " ").split())
+    return text if len(text) <= ERROR_EXCERPT else text[:ERROR_EXCERPT] + "…"
+
+
+class _Inflater:
+    """Undoes one `Content-Encoding` (gzip or deflate) producing at most `room` bytes per
+    piece: httpx's own decoding inflates a whole network chunk at once, and 200 KB of
+    gzip can hold gigabytes, so the limit must hold while decompressing, not after."""
+
+    def __init__(self, coding: str) -> None:
+        self.deflate = coding == "deflate"
+        self.first = True
+        self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if not self.deflate else zlib.MAX_WBITS)
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        first, self.first = self.first, False
+        try:
+            out = self.inflater.decompress(data, room + 1)
+        except zlib.error as exc:
+            if first and self.deflate:  # deflate without its zlib header, as some servers send it
+                self.inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+                return self.feed(data, room)
+            raise httpx.DecodingError(f"the answer is not valid {'deflate' if self.deflate else 'gzip'}") from exc
+        if len(out) > room:
+            raise ResponseTooLarge
+        return out
+
+
+def _inflaters(encoding: str) -> list[_Inflater]:
+    """The decoders of a `Content-Encoding`, in the order to apply them (other codings
+    are left as they are, as httpx does)."""
+    codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
+    found = [_Inflater("deflate" if c == "deflate" else "gzip") for c in codings if c in ("gzip", "x-gzip", "deflate")]
+    return found[::-1]
 
 
 async def _read(response: httpx.Response) -> bytes:
+    """The answer's body, decoded, refused (`ResponseTooLarge`) beyond `MAX_RESPONSE_BYTES`
+    (before or after decompression)."""
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
         raise ResponseTooLarge
+    inflaters = _inflaters(response.headers.get("content-encoding", ""))
     chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
+    received = size = 0
+    async for chunk in response.aiter_raw():
+        received += len(chunk)
+        if received > MAX_RESPONSE_BYTES:
+            raise ResponseTooLarge
+        for inflater in inflaters:
+            chunk = inflater.feed(chunk, MAX_RESPONSE_BYTES - size)
         size += len(chunk)
         if size > MAX_RESPONSE_BYTES:
             raise ResponseTooLarge
@@ -276,20 +401,28 @@ class HttpConnector:
     async def perform(self, item: Mapping[str, Any]) -> Outcome:
         """Send the item's request (no database work here)."""
         request = item.get("request") or {}
+        answered = request.get(ANSWERED)
+        if answered is not None:  # made before its instance was suspended: never twice
+            return Outcome(response=answered)
         url = request.get("url")
         refused = check_url(url)
         if refused:
             return Outcome(error=refused, final=True)
         method = str(request.get("method") or "GET").upper()
-        headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
+        shown = safe_url(url)
+        try:
+            method = check_method(method)
+            shown = f"{method} {shown}"
+            headers = request_headers(request.get("headers") or {})
+        except RequestRefused as exc:
+            return Outcome(error=f"{shown}: {exc}", final=True)
         content = _content(request.get("body"), headers)
         timeout = call_timeout(item)
-        shown = f"{method} {safe_url(url)}"
         started = asyncio.get_running_loop().time()
         try:
             async with asyncio.timeout(timeout):
                 async with self.client.stream(
-                    method, url, headers=headers, content=content, timeout=httpx.Timeout(timeout)
+                    method, url, headers=_encoded(headers), content=content, timeout=httpx.Timeout(timeout)
                 ) as response:
                     raw = await _read(response)
         except TimeoutError:
@@ -305,14 +438,21 @@ class HttpConnector:
         except httpx.HTTPError as exc:
             detail = str(exc).replace(url, safe_url(url)) if str(exc) else type(exc).__name__
             return Outcome(error=f"{shown} failed: {detail}")
+        except Exception as exc:  # noqa: BLE001 - counted like any failed attempt, never retried unseen
+            log.warning("http_work_call_failed", work_id=str(item["id"]), url=safe_url(url), error=type(exc).__name__)
+            return Outcome(error=f"{shown} failed: {type(exc).__name__}")
         elapsed = round((asyncio.get_running_loop().time() - started) * 1000, 1)
         log.info("http_work_called", work_id=str(item["id"]), method=method, url=safe_url(url),
                  status=response.status_code, ms=elapsed)
         if response.status_code >= 400:
-            return Outcome(error=f"{shown} answered HTTP {response.status_code} {response.reason_phrase}".rstrip())
+            said = _excerpt(raw)
+            status_line = f"{shown} answered HTTP {response.status_code} {response.reason_phrase}".rstrip()
+            return Outcome(error=f"{status_line}: {said}" if said else status_line)
         answer_headers: dict[str, str] = {}
         for name, value in response.headers.multi_items():
             key = name.lower()
+            if key in CREDENTIAL_HEADERS:
+                continue
             answer_headers[key] = f"{answer_headers[key]}, {value}" if key in answer_headers else value
         body = _body(raw, response.headers.get("content-type", ""))
         return Outcome(response={"status": response.status_code, "headers": answer_headers, "body": body})
@@ -330,7 +470,7 @@ class HttpConnector:
                 log.info("http_work_lease_lost", work_id=str(item["id"]))
                 return "dropped"
             if instance.state != "active" or instance.suspended:
-                await self._release(session, item["id"])
+                await self._release(session, current, outcome.response)
                 return "released"
             error, final = outcome.error, outcome.final
             if outcome.response is not None:
@@ -374,12 +514,16 @@ class HttpConnector:
             .values(state=CANCELLED, lock_owner=None, locked_until=None, ended_at=utcnow(), last_error=why[:4000])
         )
 
-    async def _release(self, session: Any, work_id: UUID) -> None:
-        await session.execute(
-            update(work_items)
-            .where(work_items.c.id == work_id)
-            .values(state=OPEN, lock_owner=None, locked_until=None, available_at=utcnow() + SUSPENDED_RECHECK)
-        )
+    async def _release(self, session: Any, current: Mapping[str, Any], response: dict[str, Any] | None) -> None:
+        """Hand the item back while its instance is suspended. An answer is kept with the
+        request and reported on resume: the call may have changed something (a charge, an
+        order) and must not be made again. A failed attempt is not counted."""
+        values: dict[str, Any] = {
+            "state": OPEN, "lock_owner": None, "locked_until": None, "available_at": utcnow() + SUSPENDED_RECHECK,
+        }
+        if response is not None:
+            values["request"] = {**(current["request"] or {}), ANSWERED: jsonutil.jsonable(response)}
+        await session.execute(update(work_items).where(work_items.c.id == current["id"]).values(**values))
 
     async def process(self, item: Mapping[str, Any]) -> str:
         outcome = await self.perform(item)
