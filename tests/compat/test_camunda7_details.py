@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bpm_process.engine import compile_bpmn
 from bpm_process.errors import BpmnError
-from services.runtime.engine import compile_bpmn
 from tests.compat.conftest import deploy, start, xml_headers
 from tests.compat.modeller import gateway, model
 

@@ -37,7 +37,7 @@ from typing import Any
 
 from lxml import etree
 
-from services.runtime.engine import (
+from bpm_process.engine import (
     ACTIVE,
     InstanceState,
     Result,
@@ -51,8 +51,8 @@ from services.runtime.engine import (
     receive_signal,
     start,
 )
-from services.runtime.engine.bench import spiff_compatible
-from services.runtime.engine.events import (
+from bpm_process.engine.bench import spiff_compatible
+from bpm_process.engine.events import (
     CallActivityStarted,
     ErrorUnhandled,
     MessageThrown,

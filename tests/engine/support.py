@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.runtime.engine import (
+from bpm_process.engine import (
     InstanceState,
     ProcessGraph,
     Result,

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from services.runtime.engine import ExpressionFailed, complete_task, start
+from bpm_process.engine import ExpressionFailed, complete_task, start
 
 from .support import NOW, Ids, Instance, load
 
@@ -173,8 +173,8 @@ def test_a_priority_that_is_not_a_whole_number_is_refused():
 
 
 def test_the_demo_expense_model():
-    from services.runtime.engine import compile_bpmn
-    from services.runtime.engine.bench import demo_model
+    from bpm_process.engine import compile_bpmn
+    from bpm_process.engine.bench import demo_model
 
     graph = compile_bpmn(demo_model())
     assert graph.id == "expense-reimbursement"

@@ -4,7 +4,7 @@ the real figures come from ``make bench``)."""
 
 from __future__ import annotations
 
-from services.runtime.engine.bench import (
+from bpm_process.engine.bench import (
     COUNTERSIGN_VARIABLES,
     SPIFF_COUNTERSIGN_VARIABLES,
     bench_instances_per_second,
@@ -14,7 +14,7 @@ from services.runtime.engine.bench import (
     demo_model,
     run_instance,
 )
-from services.runtime.engine.compiler import compile_bpmn
+from bpm_process.engine.compiler import compile_bpmn
 
 from .support import Ids
 

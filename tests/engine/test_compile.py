@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bpm_process.bpmn import read_definitions
+from bpm_process.engine import compile_bpmn, compile_process
 from bpm_process.errors import BpmnError
-from services.runtime.engine import compile_bpmn, compile_process
 
 from .support import MODELS
 
@@ -119,7 +119,7 @@ def test_graph_is_compiled_once_and_immutable():
 
 def test_the_engine_executes_exactly_the_shared_list_of_supported_elements():
     from bpm_process import support
-    from services.runtime.engine.compiler import _EVENT_BEHAVIORS, _KIND_BEHAVIORS
+    from bpm_process.engine.compiler import _EVENT_BEHAVIORS, _KIND_BEHAVIORS
 
     listed = {tag for tag in support.EXECUTABLE_FLOW_NODES}
     assert listed == set(_KIND_BEHAVIORS)

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from bpm_process.bpmn import read_definitions
-from bpm_process.errors import BpmnError
-from services.runtime.engine import (
+from bpm_process.engine import (
     ExpressionFailed,
     NoPathFound,
     StepLimitExceeded,
     compile_process,
 )
+from bpm_process.errors import BpmnError
 
 from .support import Instance
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from bpm_process.errors import BpmnError
-from services.runtime.engine import (
+from bpm_process.engine import (
     WorkNotActive,
     complete_call_activity,
     fail_call_activity,
 )
-from services.runtime.engine.events import CallActivityCancelled, CallActivityStarted
+from bpm_process.engine.events import CallActivityCancelled, CallActivityStarted
+from bpm_process.errors import BpmnError
 
 from .support import Instance, flows, model, trace
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.runtime.engine import (
+from bpm_process.engine import (
     ExpressionFailed,
     NoPathFound,
     complete_task,

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.runtime.engine import NoPathFound, SubscriptionNotFound
+from bpm_process.engine import NoPathFound, SubscriptionNotFound
 
 from .support import NOW, Instance, event_types, flows, model, trace
 

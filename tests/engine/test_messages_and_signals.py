@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from services.runtime.engine import (
+from bpm_process.engine import (
     SubscriptionNotFound,
     correlate_message,
     message_start_events,
     signal_start_events,
 )
-from services.runtime.engine.events import MessageThrown, SignalThrown
+from bpm_process.engine.events import MessageThrown, SignalThrown
 
 from .support import NOW, Instance, flows, model, trace
 

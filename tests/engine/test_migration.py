@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.runtime.engine import InvalidCommand, NotAllowed, migrate, migration_plan
+from bpm_process.engine import InvalidCommand, NotAllowed, migrate, migration_plan
 
 from .support import NOW, Ids, Instance, flows, model
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.runtime.engine import InvalidCommand, NotAllowed
-from services.runtime.engine.events import ApprovalDecided, TaskCancelled
+from bpm_process.engine import InvalidCommand, NotAllowed
+from bpm_process.engine.events import ApprovalDecided, TaskCancelled
 
 from .support import Instance, flows, model
 

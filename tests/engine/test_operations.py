@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.runtime.engine import NotAllowed, TaskNotActive, earlier_nodes
-from services.runtime.engine.events import SignerAdded, TaskCancelled
+from bpm_process.engine import NotAllowed, TaskNotActive, earlier_nodes
+from bpm_process.engine.events import SignerAdded, TaskCancelled
 
 from .support import Instance, flows, model, trace
 

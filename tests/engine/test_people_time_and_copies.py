@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from bpm_process.assignment import AssignmentRuleError, Rule, parse_rules
+from bpm_process.engine import CopyRequested, ExpressionFailed
 from bpm_process.errors import BpmnError
 from bpm_process.timelimits import parse_working_duration
-from services.runtime.engine import CopyRequested, ExpressionFailed
 
 from .support import Instance, event_types, flows, model
 

@@ -18,11 +18,11 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from services.runtime.engine import compile_bpmn, complete_task, execution, start
-from services.runtime.engine import compiler as engine_compiler
-from services.runtime.engine import extensions as engine_extensions
-from services.runtime.engine import tasks as engine_tasks
-from services.runtime.engine.bench import countersign_model, demo_model
+from bpm_process.engine import compile_bpmn, complete_task, execution, start
+from bpm_process.engine import compiler as engine_compiler
+from bpm_process.engine import extensions as engine_extensions
+from bpm_process.engine import tasks as engine_tasks
+from bpm_process.engine.bench import countersign_model, demo_model
 
 from .support import NAMESPACES, NOW, flows
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.runtime.engine import (
+from bpm_process.engine import (
     InstanceState,
     InvalidCommand,
     InvalidState,
@@ -218,7 +218,7 @@ def test_events_serialise_to_plain_dicts():
 def test_jobs_subscriptions_and_scopes_survive_the_json_round_trip():
     from types import MappingProxyType
 
-    from services.runtime.engine import Job, Scope, Subscription, Token
+    from bpm_process.engine import Job, Scope, Subscription, Token
 
     state = InstanceState(
         process_id="p",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.runtime.engine import InstanceNotActive, TaskCancelled, complete_task
+from bpm_process.engine import InstanceNotActive, TaskCancelled, complete_task
 
 from .support import NOW, Ids, Instance, load, trace
 
@@ -96,7 +96,7 @@ _TERMINATE_AROUND_SUB = b"""<?xml version="1.0"?>
 
 
 def test_terminate_in_the_process_cancels_nested_sub_process_tasks_innermost_first():
-    from services.runtime.engine import compile_bpmn
+    from bpm_process.engine import compile_bpmn
 
     instance = Instance(compile_bpmn(_TERMINATE_AROUND_SUB))
     result = instance.start()
@@ -119,7 +119,7 @@ def test_terminate_in_the_process_cancels_nested_sub_process_tasks_innermost_fir
 
 
 def test_a_process_without_wait_states_completes_when_started():
-    from services.runtime.engine import compile_bpmn
+    from bpm_process.engine import compile_bpmn
 
     graph = compile_bpmn(b"""<?xml version="1.0"?>
 <definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">

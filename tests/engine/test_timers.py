@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.runtime.engine import JobNotFound, TimerDefinition, next_fire
-from services.runtime.engine.timers import parse_timer_value
+from bpm_process.engine import JobNotFound, TimerDefinition, next_fire
+from bpm_process.engine.timers import parse_timer_value
 
 from .support import NOW, Instance, flows, model, trace
 
@@ -41,7 +41,7 @@ def test_firing_an_unknown_job_is_a_typed_error_the_runtime_can_ignore():
     instance.start()
     job_id = instance.job_at("wait")
     instance.fire("wait")
-    from services.runtime.engine import fire_timer
+    from bpm_process.engine import fire_timer
 
     with pytest.raises(JobNotFound) as caught:
         fire_timer(graph, instance.result.state, job_id, now=NOW, new_id=instance.ids)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from services.runtime.engine import (
+from bpm_process.engine import (
     MAX_VALUE_BYTES,
     InstanceState,
     InvalidCommand,

@@ -10,8 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from bpm_process.errors import BpmnError
-from services.runtime.engine import (
+from bpm_process.engine import (
     NotAllowed,
     WorkNotActive,
     complete_work,
@@ -19,7 +18,8 @@ from services.runtime.engine import (
     retry_work,
     throw_work_error,
 )
-from services.runtime.engine.events import IncidentCreated, WorkCreated, WorkFailed
+from bpm_process.engine.events import IncidentCreated, WorkCreated, WorkFailed
+from bpm_process.errors import BpmnError
 
 from .support import NOW, Instance, flows, model, trace
 

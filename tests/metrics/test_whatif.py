@@ -14,7 +14,7 @@ from tests.metrics.support import Metrics, Run, published
 
 EXPENSE = (
     Path(__file__).resolve().parents[2]
-    / "services/runtime/engine/models/expense-reimbursement.bpmn"
+    / "libs/bpm_process/bpm_process/engine/models/expense-reimbursement.bpmn"
 )
 HOUR = 3600.0
 # every claim: department review 1 h, finance review 2 h, cashier 10 min; 3 in 10 also

@@ -19,7 +19,7 @@ from services.runtime.org.handlers import on_user_upserted
 from services.runtime.settings import RuntimeSettings
 
 MODELS = Path(__file__).parent / "models"
-EXPENSE = Path(__file__).resolve().parents[2] / "services/runtime/engine/models/expense-reimbursement.bpmn"
+EXPENSE = Path(__file__).resolve().parents[2] / "libs/bpm_process/bpm_process/engine/models/expense-reimbursement.bpmn"
 
 
 class Runtime:

@@ -11,9 +11,9 @@ from sqlalchemy import select, update
 
 from bpm_common import jsonutil
 from bpm_common.events.outbox import add_event_tables
+from bpm_process.engine import return_to, terminate
 from services.runtime.database import Base
 from services.runtime.deadlines.worktime import add_working_time, default_calendar
-from services.runtime.engine import return_to, terminate
 from services.runtime.instances.models import instances
 from services.runtime.instances.service import InstanceCommands
 from services.runtime.jobs.models import jobs

@@ -100,9 +100,9 @@ async def test_an_hourly_reminder_does_not_fire_every_missed_hour_at_once_after_
 def test_a_duration_expression_yielding_a_negative_span_is_refused_like_a_negative_text():
     """An expression that yields a negative ``timedelta`` (``${until - since}`` with dates
     the wrong way round) is refused as ``-PT1H`` is, not armed as a timer already due."""
+    from bpm_process.engine.errors import ExpressionFailed
+    from bpm_process.engine.timers import DURATION, TimerDefinition
     from bpm_process.expressions import compile_value
-    from services.runtime.engine.errors import ExpressionFailed
-    from services.runtime.engine.timers import DURATION, TimerDefinition
 
     timer = TimerDefinition(DURATION, "${until - since}", expression=compile_value("${until - since}"))
     since, until = dt.datetime(2026, 1, 2, tzinfo=dt.UTC), dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

@@ -14,5 +14,7 @@
   engine's compiler share;
 * :mod:`bpm_process.jsontemplate` - JSON body templates of the HTTP connector (read by the
   engine's compiler and the lint alike);
-* :mod:`bpm_process.errors` - :class:`BpmnError`.
+* :mod:`bpm_process.errors` - :class:`BpmnError`;
+* :mod:`bpm_process.engine` - the process engine: compiler and executor (the runtime
+  runs it; the designer's lint runs its compiler on what it publishes).
 """

@@ -385,7 +385,7 @@ def main() -> int:
 
     figures: dict[str, Any] = {"machine_cpus": os.cpu_count(), "e2e_clients": args.clients}
     print("bench: engine core and SpiffWorkflow (in process, no I/O) ...", flush=True)
-    from services.runtime.engine.bench import engine_figures
+    from bpm_process.engine.bench import engine_figures
 
     figures.update(engine_figures(seconds=2.0, rounds=3))
     # this process is the load generator from here on: it should not carry the engine runs'

@@ -20,6 +20,8 @@ from lxml import etree
 
 from bpm_process import support
 from bpm_process.bpmn import Definitions, FlowNode, Process, SequenceFlow
+from bpm_process.engine.compiler import compile_process
+from bpm_process.errors import BpmnError
 from bpm_process.expressions import ExpressionError, compile_expression, compile_list, compile_value
 from bpm_process.isotime import (
     looks_like_duration,
@@ -147,7 +149,14 @@ def lint(data: bytes, limits: Limits, *, publishing: bool = False) -> LintReport
     findings: list[Finding] = []
     for registered in RULES.values():
         findings.extend(registered.check(ctx))
-    return LintReport(tuple(findings))
+    return LintReport(tuple(_without_repeats(findings)))
+
+
+def _without_repeats(findings: list[Finding]) -> list[Finding]:
+    """The findings, less the engine's errors on elements another rule already found an
+    error on (the same problem, said twice)."""
+    faulty = {f.element_id for f in findings if f.severity == ERROR and f.rule != ENGINE_RULE}
+    return [f for f in findings if f.rule != ENGINE_RULE or f.element_id not in faulty]
 
 
 # --- the rules ---------------------------------------------------------------------------
@@ -508,6 +517,25 @@ def listeners(ctx: LintContext) -> Iterator[Finding]:
                               f"the {_LISTENERS[name]} does not run: the platform runs no code from a "
                               "model (use a service task, bpm:assignment or an output mapping instead)",
                               node.line)
+
+
+ENGINE_RULE = "executable"
+
+
+@rule(ENGINE_RULE, "The runtime's compiler accepts the executable process: what it refuses is never published.")
+def executable(ctx: LintContext) -> Iterator[Finding]:
+    """The runtime's own compiler, run on the chosen executable process. The rules above
+    explain the common mistakes in the designer's words; this one catches the rest, so
+    that a model the runtime would refuse at every start (a Camunda input parameter of
+    type script, an empty multi-instance, an unknown error reference ...) is refused at
+    publication instead."""
+    if ctx.definitions is None or ctx.process is None or not ctx.process.is_executable:
+        return
+    try:
+        compile_process(ctx.definitions, ctx.process.id)
+    except BpmnError as exc:
+        for entry in exc.errors:
+            yield Finding(ENGINE_RULE, ERROR, entry.get("element_id"), entry["message"], entry.get("line"))
 
 
 # --- helpers -----------------------------------------------------------------------------

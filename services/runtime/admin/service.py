@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.app import ServiceContext
 from bpm_common.errors import Conflict, NotFound, Unprocessable, field_error
-from services.runtime.engine import (
+from bpm_process.engine import (
     InstanceState,
     cancel_token,
     move_token,

@@ -27,9 +27,9 @@ from bpm_common.app import ServiceContext
 from bpm_common.errors import DomainError, NotFound, Unprocessable, field_error
 from bpm_common.ids import new_id
 from bpm_common.logging import get_logger
+from bpm_process.engine import complete_call_activity, fail_call_activity, terminate
 from services.runtime.definitions.models import definitions
 from services.runtime.definitions.service import DefinitionRef, definition_to_start
-from services.runtime.engine import complete_call_activity, fail_call_activity, terminate
 from services.runtime.instances.applier import InstanceRow, Step
 from services.runtime.instances.models import instances
 from services.runtime.instances.service import InstanceCommands, utcnow

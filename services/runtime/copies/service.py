@@ -21,9 +21,9 @@ from bpm_common.auth import Principal
 from bpm_common.errors import Forbidden, NotFound, Unprocessable, field_error
 from bpm_common.ids import new_id
 from bpm_process.assignment import AssignmentRuleError, parse_rule
+from bpm_process.engine import InstanceState
 from services.runtime.copies.models import copies
 from services.runtime.deadlines.assignment import Resolution, resolve_rules
-from services.runtime.engine import InstanceState
 from services.runtime.instances.applier import Step
 from services.runtime.instances.models import instances
 from services.runtime.instances.repository import get_visible

@@ -35,7 +35,7 @@ from bpm_process.assignment import (
     Rule,
     parse_rule,
 )
-from services.runtime.engine import ExpressionFailed, TaskSpec
+from bpm_process.engine import ExpressionFailed, TaskSpec
 from services.runtime.instances.applier import Step
 from services.runtime.org.models import org_departments, org_users
 

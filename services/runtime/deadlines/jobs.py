@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpm_common.app import ServiceContext
 from bpm_common.errors import DomainError, NotFound
 from bpm_common.logging import get_logger
+from bpm_process.engine import InstanceState, complete_task
 from services.runtime.deadlines.assignment import (
     FALLBACK_ROLE,
     managers_above,
@@ -33,7 +34,6 @@ from services.runtime.deadlines.service import (
     escalation_job,
 )
 from services.runtime.deadlines.worktime import add_working_time
-from services.runtime.engine import InstanceState, complete_task
 from services.runtime.instances.applier import Step
 from services.runtime.instances.service import InstanceCommands
 from services.runtime.jobs.models import jobs

@@ -22,10 +22,10 @@ from uuid import UUID
 
 from bpm_common.errors import Unprocessable
 from bpm_common.ids import new_id
+from bpm_process.engine import TaskSpec
 from bpm_process.isotime import IsoDuration, parse_duration
 from services.runtime.deadlines.repository import calendar_for
 from services.runtime.deadlines.worktime import add_working_time
-from services.runtime.engine import TaskSpec
 from services.runtime.instances.applier import Step
 
 DUE_SOON = "deadline_due_soon"

@@ -13,8 +13,8 @@ from typing import Any
 
 from bpm_common.errors import Unprocessable, field_error
 from bpm_process.bpmn import read_definitions
+from bpm_process.engine.tasks import form_key_of
 from bpm_process.forms import validate_form
-from services.runtime.engine.tasks import form_key_of
 
 
 def start_form_keys(bpmn: bytes, process_id: str) -> dict[str, str]:

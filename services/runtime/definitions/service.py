@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.db import driver_connection
 from bpm_common.errors import NotFound, Unprocessable
+from bpm_process.engine import ProcessGraph, compile_bpmn
 from bpm_process.xml import BpmnError
 from services.runtime.definitions.models import definitions
-from services.runtime.engine import ProcessGraph, compile_bpmn
 from services.runtime.org.repository import PERSON_COLUMNS
 
 

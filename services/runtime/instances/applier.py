@@ -22,7 +22,7 @@ from bpm_common import jsonutil
 from bpm_common.app import ServiceContext
 from bpm_common.db import WriteBatch, after_commit
 from bpm_common.events.envelope import Event, new_event
-from services.runtime.engine import InstanceState, ProcessGraph
+from bpm_process.engine import InstanceState, ProcessGraph
 from services.runtime.instances.history import HistoryWriter
 from services.runtime.jobs.models import jobs
 from services.runtime.subscriptions.models import subscriptions
@@ -132,7 +132,7 @@ RECORD_HANDLERS: dict[str, list[RecordHandler]] = {}
 
 
 def on_record(*types: str) -> Callable[[RecordHandler], RecordHandler]:
-    """Register a handler of engine record types (see services/runtime/engine/events.py).
+    """Register a handler of engine record types (see libs/bpm_process/bpm_process/engine/events.py).
 
     A type may have several handlers; they run in the order they were registered. The
     core handlers (instances/records.py) come first: a domain's records.py imports

@@ -9,8 +9,8 @@ from sqlalchemy import and_, any_, exists, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.auth import Principal
+from bpm_process.engine import InstanceState
 from services.runtime.copies.models import copies
-from services.runtime.engine import InstanceState
 from services.runtime.instances.models import history, instances
 from services.runtime.tasks.models import tasks
 

@@ -22,11 +22,11 @@ from bpm_common.auth import Principal
 from bpm_common.db import driver_connection
 from bpm_common.errors import Conflict, DomainError, Forbidden, NotFound, Unprocessable, field_error
 from bpm_common.ids import new_id
+from bpm_process.engine import MAX_VALUE_BYTES, InstanceState, ProcessGraph, complete_task, start
+from bpm_process.engine.errors import EngineError
 from services.runtime.definitions.forms import check_submission
 from services.runtime.definitions.service import VERSIONS_TO_START_BY, GraphCache, choose_version
 from services.runtime.definitions.signers import resolve_signers
-from services.runtime.engine import MAX_VALUE_BYTES, InstanceState, ProcessGraph, complete_task, start
-from services.runtime.engine.errors import EngineError
 from services.runtime.instances import records  # noqa: F401 - registers the core record handlers
 from services.runtime.instances.applier import InstanceRow, Step, apply_result
 from services.runtime.instances.history import HistoryWriter

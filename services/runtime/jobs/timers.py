@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpm_common.app import ServiceContext
 from bpm_common.errors import DomainError, NotFound
 from bpm_common.logging import get_logger
-from services.runtime.engine import fire_timer
+from bpm_process.engine import fire_timer
 from services.runtime.instances.service import InstanceCommands
 from services.runtime.jobs.models import jobs
 from services.runtime.jobs.worker import delete_job, job_handler

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpm_common.app import ServiceContext
 from bpm_common.errors import Conflict, DomainError, NotFound, field_error
 from bpm_common.logging import get_logger
-from services.runtime.engine import correlate_message, receive_signal
+from bpm_process.engine import correlate_message, receive_signal
 from services.runtime.instances.service import InstanceCommands, check_variables
 from services.runtime.messages import repository
 from services.runtime.messages.repository import MAX_TARGETS, StartTarget

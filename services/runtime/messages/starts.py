@@ -27,10 +27,10 @@ from bpm_common.app import ServiceContext
 from bpm_common.errors import DomainError
 from bpm_common.ids import new_id
 from bpm_common.logging import get_logger
+from bpm_process.engine import message_start_events, next_fire, signal_start_events
+from bpm_process.engine.timers import CYCLE
 from services.runtime.definitions.models import definitions
 from services.runtime.definitions.service import compile_definition
-from services.runtime.engine import message_start_events, next_fire, signal_start_events
-from services.runtime.engine.timers import CYCLE
 from services.runtime.instances.service import InstanceCommands, utcnow
 from services.runtime.jobs.models import jobs
 from services.runtime.jobs.worker import delete_job, job_handler, schedule

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.app import ServiceContext
 from bpm_common.errors import Conflict, DomainError
+from bpm_process.engine import InstanceState, ProcessGraph, Result, migrate
 from services.runtime.definitions.service import GraphCache
-from services.runtime.engine import InstanceState, ProcessGraph, Result, migrate
 from services.runtime.instances.models import instances
 from services.runtime.instances.service import InstanceCommands
 from services.runtime.jobs.models import jobs

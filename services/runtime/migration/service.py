@@ -24,9 +24,7 @@ from bpm_common.db import after_commit
 from bpm_common.errors import NotFound, Unprocessable, field_error
 from bpm_common.ids import new_id
 from bpm_common.pagination import encode_cursor
-from services.runtime.definitions.models import definitions
-from services.runtime.definitions.service import GraphCache
-from services.runtime.engine import (
+from bpm_process.engine import (
     EngineError,
     InstanceState,
     ProcessGraph,
@@ -34,6 +32,8 @@ from services.runtime.engine import (
     migrate,
     migration_plan,
 )
+from services.runtime.definitions.models import definitions
+from services.runtime.definitions.service import GraphCache
 from services.runtime.instances.models import instances
 from services.runtime.jobs.worker import schedule
 from services.runtime.migration.models import instance_migration_items, instance_migrations

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpm_common.app import ServiceContext
 from bpm_common.auth import Principal
 from bpm_common.errors import Conflict, Forbidden, TooManyRequests, Unprocessable, field_error
-from services.runtime.engine import set_variables
+from bpm_process.engine import set_variables
 from services.runtime.instances.applier import Step
 from services.runtime.instances.models import instances
 from services.runtime.instances.repository import OVERSEERS

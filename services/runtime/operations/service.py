@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpm_common.app import ServiceContext
 from bpm_common.auth import Principal
 from bpm_common.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
-from services.runtime.engine import (
+from bpm_process.engine import (
     EngineError,
     InstanceState,
     ProcessGraph,

@@ -46,8 +46,8 @@ from bpm_common.app import ServiceContext
 from bpm_common.errors import DomainError, NotFound
 from bpm_common.ids import new_id
 from bpm_common.logging import get_logger
+from bpm_process.engine import complete_work, fail_work
 from bpm_process.isotime import parse_duration
-from services.runtime.engine import complete_work, fail_work
 from services.runtime.instances.service import InstanceCommands, utcnow
 from services.runtime.settings import RuntimeSettings
 from services.runtime.work import repository

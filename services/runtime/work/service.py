@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.app import ServiceContext
 from bpm_common.errors import Conflict, NotFound
-from services.runtime.engine import complete_work, fail_work, retry_work, throw_work_error
+from bpm_process.engine import complete_work, fail_work, retry_work, throw_work_error
 from services.runtime.instances.service import InstanceCommands, check_variables, utcnow
 from services.runtime.jobs.incidents import retry_job
 from services.runtime.work import repository

@@ -1,7 +1,7 @@
 """The compiled, immutable process graph that commands execute.
 
 A graph is built once per definition version by
-:func:`services.runtime.engine.compiler.compile_process` and shared by every command
+:func:`bpm_process.engine.compiler.compile_process` and shared by every command
 on every instance of that version. Everything a command needs is precomputed here:
 compiled conditions and expressions, the single exit of nodes that need no decision,
 boundary events per activity, event sub-processes per scope, the upstream sets of
@@ -15,16 +15,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bpm_process.expressions import Expression
-from services.runtime.engine.events import (
+from bpm_process.engine.events import (
     ActivityCancelled,
     ActivityCompleted,
     ActivityStarted,
     CopyRequested,
 )
-from services.runtime.engine.quick import QuickTest
-from services.runtime.engine.tasks import UserTaskDefinition
-from services.runtime.engine.timers import TimerDefinition
+from bpm_process.engine.quick import QuickTest
+from bpm_process.engine.tasks import UserTaskDefinition
+from bpm_process.engine.timers import TimerDefinition
+from bpm_process.expressions import Expression
 
 __all__ = [
     "BOUNDARY_EVENT",

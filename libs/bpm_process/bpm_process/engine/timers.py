@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from bpm_process.engine.errors import ExpressionFailed
 from bpm_process.expressions import Expression, ExpressionError
 from bpm_process.isotime import (
     IsoDuration,
@@ -26,7 +27,6 @@ from bpm_process.isotime import (
     parse_duration,
     parse_repeating_interval,
 )
-from services.runtime.engine.errors import ExpressionFailed
 
 __all__ = ["CYCLE", "DATE", "DURATION", "TimerDefinition", "next_fire", "parse_timer_value"]
 

@@ -38,6 +38,9 @@ from lxml import etree
 
 from bpm_process.assignment import AssignmentRuleError, parse_rules
 from bpm_process.bpmn import BPMN_NS, FlowNode
+from bpm_process.engine.errors import ExpressionFailed
+from bpm_process.engine.events import TaskSpec
+from bpm_process.engine.quick import variable_name
 from bpm_process.errors import ErrorEntry, error_entry
 from bpm_process.expressions import (
     Expression,
@@ -56,9 +59,6 @@ from bpm_process.timelimits import (
     DEFAULT_TIMEOUT_ACTION,
     parse_working_duration,
 )
-from services.runtime.engine.errors import ExpressionFailed
-from services.runtime.engine.events import TaskSpec
-from services.runtime.engine.quick import variable_name
 
 __all__ = [
     "ACTIVITI_NS",

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from services.runtime.engine.errors import InvalidCommand, NotAllowed
-from services.runtime.engine.events import InstanceMigrated
-from services.runtime.engine.execution import check_now, check_state
-from services.runtime.engine.graph import (
+from bpm_process.engine.errors import InvalidCommand, NotAllowed
+from bpm_process.engine.events import InstanceMigrated
+from bpm_process.engine.execution import check_now, check_state
+from bpm_process.engine.graph import (
     BOUNDARY_EVENT,
     CALL_ACTIVITY,
     CATCH_EVENT,
@@ -30,8 +30,8 @@ from services.runtime.engine.graph import (
     Node,
     ProcessGraph,
 )
-from services.runtime.engine.run import NewId, Result, Run
-from services.runtime.engine.state import EVENT_SCOPE, ROOT_SCOPE, SUB_SCOPE, InstanceState
+from bpm_process.engine.run import NewId, Result, Run
+from bpm_process.engine.state import EVENT_SCOPE, ROOT_SCOPE, SUB_SCOPE, InstanceState
 
 __all__ = ["migrate", "migration_plan"]
 

@@ -1,9 +1,9 @@
 """Commands for what happens outside the instance: timers firing, messages and
 signals arriving, external work and called instances reporting back.
 
-Like :func:`~services.runtime.engine.execution.complete_task`, each takes the graph,
+Like :func:`~bpm_process.engine.execution.complete_task`, each takes the graph,
 the state, its arguments, ``now`` and ``new_id`` and returns a
-:class:`~services.runtime.engine.run.Result`; none changes its input. Commands about
+:class:`~bpm_process.engine.run.Result`; none changes its input. Commands about
 something the instance no longer waits for raise a typed error the runtime can ignore
 safely (:class:`JobNotFound`, :class:`SubscriptionNotFound`, :class:`WorkNotActive`).
 """
@@ -14,26 +14,26 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bpm_process.isotime import parse_duration
-from services.runtime.engine.errors import (
+from bpm_process.engine.errors import (
     InvalidCommand,
     JobNotFound,
     NotAllowed,
     SubscriptionNotFound,
     WorkNotActive,
 )
-from services.runtime.engine.events import (
+from bpm_process.engine.events import (
     CallActivityCompleted,
     IncidentCreated,
     IncidentResolved,
     WorkCompleted,
     WorkFailed,
 )
-from services.runtime.engine.execution import check_now, check_state
-from services.runtime.engine.graph import MESSAGE, SIGNAL, TIMER, ProcessGraph
-from services.runtime.engine.run import NewId, Result, Run
-from services.runtime.engine.state import InstanceState, Job, Token, Work, copy_variables
-from services.runtime.engine.timers import CYCLE, parse_timer_value
+from bpm_process.engine.execution import check_now, check_state
+from bpm_process.engine.graph import MESSAGE, SIGNAL, TIMER, ProcessGraph
+from bpm_process.engine.run import NewId, Result, Run
+from bpm_process.engine.state import InstanceState, Job, Token, Work, copy_variables
+from bpm_process.engine.timers import CYCLE, parse_timer_value
+from bpm_process.isotime import parse_duration
 
 __all__ = [
     "complete_call_activity",

@@ -1,7 +1,7 @@
 """The working copy of one command: the agenda and every rule of token movement.
 
-Commands (:mod:`~services.runtime.engine.execution`,
-:mod:`~services.runtime.engine.commands`, :mod:`~services.runtime.engine.operations`)
+Commands (:mod:`~bpm_process.engine.execution`,
+:mod:`~bpm_process.engine.commands`, :mod:`~bpm_process.engine.operations`)
 build a :class:`Run` from the input state, change it, call :meth:`Run.work` and then
 :meth:`Run.result`. Only the run is mutated; the input state stays valid, so a refused
 command leaves nothing to roll back.
@@ -30,15 +30,14 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from bpm_process.expressions import Expression, ExpressionError, as_bool, to_text
-from services.runtime.engine.errors import (
+from bpm_process.engine.errors import (
     ExpressionFailed,
     InvalidCommand,
     InvalidState,
     NoPathFound,
     StepLimitExceeded,
 )
-from services.runtime.engine.events import (
+from bpm_process.engine.events import (
     CallActivityCancelled,
     CallActivityStarted,
     ErrorUnhandled,
@@ -58,7 +57,7 @@ from services.runtime.engine.events import (
     WorkCreated,
     approval_decided,
 )
-from services.runtime.engine.graph import (
+from bpm_process.engine.graph import (
     BOUNDARY_EVENT,
     CALL_ACTIVITY,
     CATCH_EVENT,
@@ -86,7 +85,7 @@ from services.runtime.engine.graph import (
     ProcessGraph,
     VariableMapping,
 )
-from services.runtime.engine.state import (
+from bpm_process.engine.state import (
     ACTIVE,
     COMPLETED,
     EVENT_SCOPE,
@@ -107,6 +106,7 @@ from services.runtime.engine.state import (
     copy_dict,
     encode_value,
 )
+from bpm_process.expressions import Expression, ExpressionError, as_bool, to_text
 
 __all__ = [
     "MAX_STEPS",

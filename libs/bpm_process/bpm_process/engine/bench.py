@@ -14,7 +14,7 @@ benchmark dependency), in memory and without serialisation, with the same variab
 :func:`engine_figures` gives ours, Spiff's and the ratio for both models (what
 ``make bench`` prints).
 
-Run ``python -m services.runtime.engine.bench``; with ``--with-json`` each of our
+Run ``python -m bpm_process.engine.bench``; with ``--with-json`` each of our
 steps also writes the state to JSON text and reads it back, as the runtime does around
 every command.
 """
@@ -32,10 +32,10 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from services.runtime.engine.compiler import compile_bpmn
-from services.runtime.engine.execution import Result, complete_task, start
-from services.runtime.engine.graph import ProcessGraph
-from services.runtime.engine.state import ACTIVE, InstanceState
+from bpm_process.engine.compiler import compile_bpmn
+from bpm_process.engine.execution import Result, complete_task, start
+from bpm_process.engine.graph import ProcessGraph
+from bpm_process.engine.state import ACTIVE, InstanceState
 
 __all__ = [
     "COUNTERSIGN_VARIABLES",
@@ -63,7 +63,7 @@ SPIFF_COUNTERSIGN_VARIABLES: Mapping[str, Any] = {
 
 
 def _model(name: str) -> bytes:
-    return resources.files("services.runtime.engine").joinpath(f"models/{name}").read_bytes()
+    return resources.files("bpm_process.engine").joinpath(f"models/{name}").read_bytes()
 
 
 def demo_model() -> bytes:

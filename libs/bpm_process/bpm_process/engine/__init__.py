@@ -54,7 +54,7 @@ State: tokens, scopes, and what they wait for
     ``completed`` the wait-state nodes completed so far (return targets). The JSON
     form (:meth:`InstanceState.to_json`) stores only this, never the graph.
 
-Inside a command (:mod:`~services.runtime.engine.run`)
+Inside a command (:mod:`~bpm_process.engine.run`)
     An agenda of arriving tokens is worked off until every token waits or has ended;
     then inclusive joins that no token of their scope can still reach fire, and the
     agenda runs again. A lazily counted number of live tokens per scope tells when a
@@ -72,13 +72,13 @@ Extensions
     (``bpm:assignment``, ``bpm:timeLimit`` ... carried in the :class:`TaskSpec` for the
     runtime to resolve) and copies (``bpm:copyTo``, RACI ``informed``: a
     :class:`CopyRequested` record after the node completes); the reference is in
-    :mod:`services.runtime.engine.extensions`, the checks shared with the designer's
+    :mod:`bpm_process.engine.extensions`, the checks shared with the designer's
     lint in :mod:`bpm_process.platform`. Camunda 7, Flowable/Activiti and
     Camunda 8 (Zeebe) attributes and extension elements are read as well.
 """
 
-from services.runtime.engine import events
-from services.runtime.engine.commands import (
+from bpm_process.engine import events
+from bpm_process.engine.commands import (
     complete_call_activity,
     complete_work,
     correlate_message,
@@ -91,8 +91,8 @@ from services.runtime.engine.commands import (
     signal_start_events,
     throw_work_error,
 )
-from services.runtime.engine.compiler import compile_bpmn, compile_process, select_process
-from services.runtime.engine.errors import (
+from bpm_process.engine.compiler import compile_bpmn, compile_process, select_process
+from bpm_process.engine.errors import (
     EngineError,
     ExpressionFailed,
     InstanceNotActive,
@@ -106,7 +106,7 @@ from services.runtime.engine.errors import (
     TaskNotActive,
     WorkNotActive,
 )
-from services.runtime.engine.events import (
+from bpm_process.engine.events import (
     ActivityCancelled,
     ActivityCompleted,
     ActivityStarted,
@@ -119,10 +119,10 @@ from services.runtime.engine.events import (
     TaskCreated,
     TaskSpec,
 )
-from services.runtime.engine.execution import MAX_STEPS, NewId, Result, complete_task, start
-from services.runtime.engine.graph import Flow, Node, ProcessGraph
-from services.runtime.engine.migration import duplicate_targets, migrate, migration_plan
-from services.runtime.engine.operations import (
+from bpm_process.engine.execution import MAX_STEPS, NewId, Result, complete_task, start
+from bpm_process.engine.graph import Flow, Node, ProcessGraph
+from bpm_process.engine.migration import duplicate_targets, migrate, migration_plan
+from bpm_process.engine.operations import (
     add_signer,
     cancel_token,
     earlier_nodes,
@@ -134,8 +134,8 @@ from services.runtime.engine.operations import (
     terminate,
     withdraw,
 )
-from services.runtime.engine.run import MAX_VALUE_BYTES, MAX_VARIABLES_BYTES
-from services.runtime.engine.state import (
+from bpm_process.engine.run import MAX_VALUE_BYTES, MAX_VARIABLES_BYTES
+from bpm_process.engine.state import (
     ACTIVE,
     COMPLETED,
     REJECTED,
@@ -148,7 +148,7 @@ from services.runtime.engine.state import (
     Token,
     Work,
 )
-from services.runtime.engine.timers import TimerDefinition, next_fire
+from bpm_process.engine.timers import TimerDefinition, next_fire
 
 __all__ = [
     "ACTIVE",

@@ -29,12 +29,8 @@ from bpm_process.bpmn import (
     SequenceFlow,
     read_definitions,
 )
-from bpm_process.errors import BpmnError, ErrorEntry, error_entry
-from bpm_process.expressions import ExpressionError, compile_expression, compile_value
-from bpm_process.platform import extension_problems
-from bpm_process.xml import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH
-from services.runtime.engine.events import ActivityCancelled, ActivityCompleted, ActivityStarted
-from services.runtime.engine.extensions import (
+from bpm_process.engine.events import ActivityCancelled, ActivityCompleted, ActivityStarted
+from bpm_process.engine.extensions import (
     message_name_of,
     read_approval,
     read_call,
@@ -45,7 +41,7 @@ from services.runtime.engine.extensions import (
     read_trigger,
     read_work,
 )
-from services.runtime.engine.graph import (
+from bpm_process.engine.graph import (
     BOUNDARY_EVENT,
     CALL_ACTIVITY,
     CATCH_EVENT,
@@ -73,15 +69,19 @@ from services.runtime.engine.graph import (
     Node,
     ProcessGraph,
 )
-from services.runtime.engine.quick import quick_test
-from services.runtime.engine.tasks import (
+from bpm_process.engine.quick import quick_test
+from bpm_process.engine.tasks import (
     ACTIVITI_NS,
     CAMUNDA_NS,
     FLOWABLE_NS,
     UserTaskDefinition,
     read_user_task,
 )
-from services.runtime.engine.timers import TimerDefinition
+from bpm_process.engine.timers import TimerDefinition
+from bpm_process.errors import BpmnError, ErrorEntry, error_entry
+from bpm_process.expressions import ExpressionError, compile_expression, compile_value
+from bpm_process.platform import extension_problems
+from bpm_process.xml import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH
 
 __all__ = ["compile_bpmn", "compile_process", "select_process"]
 

@@ -5,7 +5,7 @@ A command takes the compiled graph, the instance state and its arguments and ret
 subscriptions to index. It never changes its inputs (the input state stays valid if
 the command is refused), never reads the clock (``now`` is an argument) and never
 makes up ids (``new_id`` is an argument), so the same inputs always give the same
-result. The token rules live in :mod:`services.runtime.engine.run`.
+result. The token rules live in :mod:`bpm_process.engine.run`.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from services.runtime.engine.errors import (
+from bpm_process.engine.errors import (
     InstanceNotActive,
     InvalidCommand,
     InvalidState,
     TaskNotActive,
 )
-from services.runtime.engine.events import TaskCompleted
-from services.runtime.engine.graph import USER_TASK, Node, ProcessGraph
-from services.runtime.engine.run import (
+from bpm_process.engine.events import TaskCompleted
+from bpm_process.engine.graph import USER_TASK, Node, ProcessGraph
+from bpm_process.engine.run import (
     APPROVE,
     APPROVED,
     MAX_STEPS,
@@ -37,7 +37,7 @@ from services.runtime.engine.run import (
     pass_on,
     scope_index,
 )
-from services.runtime.engine.state import (
+from bpm_process.engine.state import (
     ACTIVE,
     REJECTED,
     ROOT_SCOPE,
@@ -67,7 +67,7 @@ def start(
     ``initiator`` is the starting user: available to expressions as ``initiator`` and
     stored in the variable named by the start event's ``initiator`` attribute. For a
     message, signal or timer start event pass its id (see
-    :func:`~services.runtime.engine.commands.message_start_events`) and the payload as
+    :func:`~bpm_process.engine.commands.message_start_events`) and the payload as
     ``variables``.
     """
     check_now(now)

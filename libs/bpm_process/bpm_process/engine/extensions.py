@@ -24,7 +24,7 @@ On events and receive tasks: ``bpm:correlationKey="${orderId}"`` (also allowed o
 ``bpm:retryBackoff="PT1M"``, ``bpm:timeout="PT30S"``.
 
 People and time on ``userTask`` (checked by :mod:`bpm_process.platform`, carried in
-the :class:`~services.runtime.engine.events.TaskSpec`, acted on by the runtime)::
+the :class:`~bpm_process.engine.events.TaskSpec`, acted on by the runtime)::
 
     bpm:assignment="manager, role:finance_reviewer"
                                   rules (see :mod:`bpm_process.assignment`) the runtime
@@ -37,7 +37,7 @@ the :class:`~services.runtime.engine.events.TaskSpec`, acted on by the runtime):
 Copies (抄送): ``bpm:copyTo="user:alice, role:risk"`` on an intermediate throw event
 without an event definition, and ``<bpm:raci><bpm:informed>rules</bpm:informed>
 </bpm:raci>`` inside ``extensionElements`` of any flow node, emit a
-:class:`~services.runtime.engine.events.CopyRequested` record after the node's
+:class:`~bpm_process.engine.events.CopyRequested` record after the node's
 ``activity_completed`` (once per multi-instance node, when the whole node completes).
 
 The HTTP connector, inside ``extensionElements`` of a service, send or business
@@ -82,20 +82,8 @@ from lxml import etree
 
 from bpm_process.assignment import raci_texts
 from bpm_process.bpmn import Definitions, FlowNode
-from bpm_process.errors import ErrorEntry, error_entry
-from bpm_process.expressions import Expression, ExpressionError, compile_expression, compile_value
-from bpm_process.isotime import parse_duration, parse_repeating_interval
-from bpm_process.jsontemplate import compile_json_template, is_json_template
-from bpm_process.namespaces import (
-    ACTIVITI_NS,
-    BPM_NS,
-    BPMN_NS,
-    CAMUNDA_NS,
-    FLOWABLE_NS,
-    ZEEBE_NS,
-)
-from services.runtime.engine.events import CopyRequested
-from services.runtime.engine.graph import (
+from bpm_process.engine.events import CopyRequested
+from bpm_process.engine.graph import (
     ESCALATION,
     MESSAGE,
     SIGNAL,
@@ -109,9 +97,21 @@ from services.runtime.engine.graph import (
     VariableMapping,
     WorkDefinition,
 )
-from services.runtime.engine.quick import variable_name
-from services.runtime.engine.tasks import rule_strings
-from services.runtime.engine.timers import CYCLE, DATE, DURATION, TimerDefinition, parse_timer_value
+from bpm_process.engine.quick import variable_name
+from bpm_process.engine.tasks import rule_strings
+from bpm_process.engine.timers import CYCLE, DATE, DURATION, TimerDefinition, parse_timer_value
+from bpm_process.errors import ErrorEntry, error_entry
+from bpm_process.expressions import Expression, ExpressionError, compile_expression, compile_value
+from bpm_process.isotime import parse_duration, parse_repeating_interval
+from bpm_process.jsontemplate import compile_json_template, is_json_template
+from bpm_process.namespaces import (
+    ACTIVITI_NS,
+    BPM_NS,
+    BPMN_NS,
+    CAMUNDA_NS,
+    FLOWABLE_NS,
+    ZEEBE_NS,
+)
 
 __all__ = [
     "SIGN_MODES",

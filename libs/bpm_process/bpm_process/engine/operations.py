@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from services.runtime.engine.errors import InvalidCommand, NotAllowed, TaskNotActive
-from services.runtime.engine.events import (
+from bpm_process.engine.errors import InvalidCommand, NotAllowed, TaskNotActive
+from bpm_process.engine.events import (
     InstanceTerminated,
     InstanceWithdrawn,
     NodeSkipped,
@@ -26,8 +26,8 @@ from services.runtime.engine.events import (
     TokenMoved,
     VariablesUpdated,
 )
-from services.runtime.engine.execution import check_now, check_state
-from services.runtime.engine.graph import (
+from bpm_process.engine.execution import check_now, check_state
+from bpm_process.engine.graph import (
     BOUNDARY_EVENT,
     CALL_ACTIVITY,
     CATCH_EVENT,
@@ -39,8 +39,8 @@ from services.runtime.engine.graph import (
     Node,
     ProcessGraph,
 )
-from services.runtime.engine.run import NewId, Result, Run
-from services.runtime.engine.state import (
+from bpm_process.engine.run import NewId, Result, Run
+from bpm_process.engine.state import (
     INSTANCE_SCOPE,
     ROOT_SCOPE,
     TERMINATED,

@@ -2,7 +2,7 @@
 
 Every error carries the HTTP status the runtime should answer with and a stable
 ``code``; none of them is raised after the input state was changed, because commands
-never change their input (see :mod:`services.runtime.engine.execution`).
+never change their input (see :mod:`bpm_process.engine.execution`).
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from services.runtime.engine.errors import InvalidCommand, InvalidState
+from bpm_process.engine.errors import InvalidCommand, InvalidState
 
 __all__ = [
     "ACTIVE",
