@@ -3,7 +3,7 @@ run through the designer's and the runtime's APIs."""
 
 from __future__ import annotations
 
-from tests.compat.conftest import complete, deploy, inbox, start, upload
+from tests.compat.conftest import complete, deploy, inbox, start, upload, xml_headers
 
 FLOWABLE_LEAVE = b"""<?xml version="1.0" encoding="UTF-8"?>
 <definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:flowable="http://flowable.org/bpmn" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:omgdc="http://www.omg.org/spec/DD/20100524/DC" xmlns:omgdi="http://www.omg.org/spec/DD/20100524/DI" typeLanguage="http://www.w3.org/2001/XMLSchema" expressionLanguage="http://www.w3.org/1999/XPath" targetNamespace="http://www.flowable.org/processdef" exporter="Flowable Open Source Modeler" exporterVersion="6.8.0">
@@ -119,3 +119,13 @@ async def test_a_form_set_in_a_flowable_model_is_written_as_flowable_reads_it(cl
     exported = await _edit(client, uploaded["id"], {"op": "form", "element_id": "bookLeave", "form": "book"})
     assert b'flowable:formKey="form:book"' in exported
     assert b"camunda" not in exported
+
+
+async def test_a_skip_expression_that_will_not_be_evaluated_is_named_by_lint(client):
+    data = FLOWABLE_LEAVE.replace(b'<userTask id="bookLeave"',
+                                  b'<userTask id="bookLeave" flowable:skipExpression="${skipBooking}"')
+    assert b"skipExpression" in data
+    report = (await client.post("/api/v1/definitions/lint", content=data, headers=xml_headers(client))).json()
+    named = {f["element_id"] for f in report["warnings"] if f["rule"] == "skip-expression"}
+    assert named == {"managerApproval", "bookLeave"}, "the model's own and the one added"
+    assert report["valid"], "a warning: the model still publishes"

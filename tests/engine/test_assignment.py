@@ -8,7 +8,7 @@ import pytest
 
 from bpm_process.engine import ExpressionFailed, complete_task, start
 
-from .support import NOW, Ids, Instance, load
+from .support import NOW, Ids, Instance, flows, load, model
 
 
 def test_camunda7_attributes_with_expressions_and_initiator():
@@ -199,3 +199,19 @@ def test_the_demo_expense_model():
     small.start({"amount": 120})
     small.complete("department_review")
     assert small.complete("finance_review").active_nodes == ("cashier_payment",)
+
+
+def test_a_resource_role_that_references_a_resource_offers_the_task_to_that_group():
+    """BPMN's own form, as the MIWG invoice models write it: `<potentialOwner>` with a
+    `<resourceRef>` to a `<resource name="Approver"/>` at the top of the document."""
+    graph = model(
+        '<startEvent id="s"/><userTask id="approve"><potentialOwner>'
+        '<resourceRef>Resource_Approver</resourceRef></potentialOwner>'
+        '<potentialOwner><resourceRef>Resource_Odd</resourceRef></potentialOwner></userTask>'
+        '<endEvent id="e"/>' + flows("s>approve", "approve>e"),
+        roots='<resource id="Resource_Approver" name="Approver"/><resource id="Resource_Odd" name="A, B"/>')
+    instance = Instance(graph)
+    instance.start()
+    task = instance.task_at("approve")
+    assert task.assignee is None and task.candidate_users == ()
+    assert task.candidate_groups == ("Approver", "Resource_Odd"), "its name, or its id when the name is no group"

@@ -519,6 +519,22 @@ def listeners(ctx: LintContext) -> Iterator[Finding]:
                               node.line)
 
 
+@rule("skip-expression", "Flowable's and Activiti's skipExpression is named: it is not evaluated.")
+def skip_expression(ctx: LintContext) -> Iterator[Finding]:
+    """Flowable skips a task whose ``skipExpression`` is true (when the instance enables
+    skipping); here the task always runs, so the model would behave differently unless
+    warned."""
+    if ctx.process is None:
+        return
+    for node in ctx.process.iter_flow_nodes():
+        for namespace in _ENGINE_DIALECTS:
+            if node.element.get(f"{{{namespace}}}skipExpression") is not None:
+                yield Finding("skip-expression", WARNING, node.id,
+                              "skipExpression is not evaluated: the task always runs (route around it "
+                              "with an exclusive gateway instead)", node.line)
+                break
+
+
 ENGINE_RULE = "executable"
 
 

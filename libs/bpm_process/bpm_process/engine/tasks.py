@@ -463,7 +463,29 @@ def _resource_roles(element: etree._Element, local: str) -> list[str]:
             text = "".join(formal.itertext()).strip()
             if text:
                 texts.append(text)
+        else:
+            group = _referenced_resource(role)
+            if group:
+                texts.append(f"group({group})")
     return texts
+
+
+def _referenced_resource(role: etree._Element) -> str | None:
+    """The group a resource role names with ``<resourceRef>`` (BPMN's own way, as the
+    MIWG models and modellers other than Camunda's write it): the ``<resource>``'s name,
+    or its id when the name could not be read as one group (a comma or a parenthesis).
+    Without this the task had no candidates at all, though the lint saw an owner."""
+    reference = (role.findtext(f"{{{BPMN_NS}}}resourceRef") or "").strip()
+    if not reference:
+        return None
+    name = None
+    for resource in role.getroottree().getroot().iterchildren(f"{{{BPMN_NS}}}resource"):
+        if resource.get("id") == reference:
+            name = (resource.get("name") or "").strip()
+            break
+    if not name or any(char in name for char in ",()"):
+        return reference.split(":")[-1]
+    return name
 
 
 def _resource_role(element: etree._Element, local: str) -> str | None:
