@@ -195,6 +195,9 @@ class ApprovalOperations:
                 "the signer must be someone else than whoever works the task",
                 errors=[field_error("user", "already works this task")],
             )
+        # under the instance's lock: two requests adding the same signer at once must not
+        # both find them missing
+        locked = await self.commands.lock(task["instance_id"])
         signs_already = (
             await self.session.execute(
                 select(tasks.c.id).where(
@@ -224,6 +227,7 @@ class ApprovalOperations:
             actor=principal.username,
             reason=reason,
             recheck_task=task_id,
+            locked=locked,
         )
         added = next(record for record in produced[0].events if record.type == "signer_added")
         return {

@@ -338,7 +338,8 @@ def add_signer(
 
     ``holder``: whoever works the task now (after a transfer or a claim); a task that a
     ``before`` signer hands back goes to them (without one, to the node's assignment).
-    A user who already waits to sign after at this node is refused.
+    A user who already signs at this node as an added signer (waiting to sign after, or
+    with a task still open) is refused: one person, one signature.
     """
     check_now(now)
     check_state(graph, state)
@@ -350,8 +351,8 @@ def add_signer(
     token = _task_token(state, task_id)
     node = graph.nodes[token.node]
     run = Run(graph, state, now, new_id)
-    if any(s.user == user and s.node == node.id and s.task is None for s in run.signers):
-        raise NotAllowed(f"{user!r} already signs after at {node.id!r}", element_id=node.id, field="user")
+    if any(s.user == user and s.node == node.id for s in run.signers):  # an entry ends when its task does
+        raise NotAllowed(f"{user!r} already signs at {node.id!r}", element_id=node.id, field="user")
     if mode == "parallel" and node.loop is not None and not node.loop.sequential \
             and run.is_instance(token.scope, node):
         # in a parallel multi-instance node the signer is one more instance: a vote of
