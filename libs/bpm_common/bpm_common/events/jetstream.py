@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 
 import nats
@@ -113,10 +114,14 @@ class JetStreamBroker(Broker):
         if self._connect_task:
             self._connect_task.cancel()
         if self._nc is not None and not self._nc.is_closed:
-            try:
-                await self._nc.drain()
-            except Exception:  # noqa: BLE001 - closing anyway
-                await self._nc.close()
+            # Closed, not drained: the consumers are pull subscriptions whose messages are
+            # acked one by one (nothing in flight to finish), and publishes wait for their
+            # acks; draining waited on a pull subscription's queue that fetches never mark
+            # done, so every service took nats-py's 30 s drain timeout to stop (and was
+            # killed first by `make run`'s Ctrl-C).
+            with contextlib.suppress(Exception):
+                await self._nc.flush(timeout=1)
+            await self._nc.close()
 
     def _require(self) -> JetStreamContext:
         if self._js is None or not self.connected:
