@@ -155,6 +155,11 @@ async def test_idempotent_start(runtime):
     assert first.json()["id"] == second.json()["id"]
     listed = (await c.get("/api/v1/process-instances?started_by_me=true", headers=runtime.auth("alice"))).json()
     assert len(listed["items"]) == 1
+    other = await c.post("/api/v1/process-instances", json={**body, "variables": {"amount": 4}}, headers=headers)
+    assert other.status_code == 422, "the key sent again with another request is refused, not answered as the first"
+    assert [e["field"] for e in other.json()["errors"]] == ["Idempotency-Key"]
+    listed = (await c.get("/api/v1/process-instances?started_by_me=true", headers=runtime.auth("alice"))).json()
+    assert len(listed["items"]) == 1
 
 
 async def test_start_reads_the_callers_organisation_record(runtime):

@@ -227,3 +227,17 @@ async def test_a_return_to_someone_else_is_no_wait_for_the_initiator(runtime):
     still = await post(runtime, f"/process-instances/{inst['id']}/withdraw", ALICE, {"reason": "x"})
     assert still.status_code == 409, "her own branch task is no resubmission: " + still.text
     assert (await instance(runtime, inst["id"]))["state"] == "active"
+
+
+async def test_an_approval_completed_without_its_outcome_names_the_outcome_field(runtime):
+    inst = await _leave(runtime)
+    await _submit(runtime, inst)
+    task = await only_task(runtime, inst["id"], "manager")
+    r = await post(runtime, f"/tasks/{task['id']}/complete", BOB, {"comment": "fine"})
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["outcome"]
+    plain = await start(runtime, "leave-request", variables={"days": 1})
+    submit = await only_task(runtime, plain["id"], "submit")
+    r = await post(runtime, f"/tasks/{submit['id']}/complete", ALICE, {"outcome": "approve"})
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["outcome"], "a plain task takes no outcome"

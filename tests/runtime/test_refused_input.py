@@ -143,3 +143,16 @@ async def test_a_topic_an_expression_makes_too_long_to_keep_refuses_the_start(ru
     body["variables"]["topic"] = "t" * 255
     started = await runtime.client.post("/api/v1/process-instances", json=body, headers=runtime.auth("alice"))
     assert started.status_code == 201, started.text
+
+
+async def test_a_body_that_is_not_json_is_named_as_the_body(runtime):
+    await runtime.publish(EXPENSE.read_bytes(), "expense-reimbursement")
+    before = await _count(runtime)
+    refused = await runtime.client.post(
+        "/api/v1/process-instances", content=b'{"definition_key": "expense-reimbursement",',
+        headers={**runtime.auth("alice"), "Content-Type": "application/json"},
+    )
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert error["field"] == "body" and "at character" in error["message"], error
+    assert await _count(runtime) == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -120,6 +121,17 @@ def _loc_to_field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
+def _validation_error(error: Mapping[str, Any]) -> dict[str, Any]:
+    """One of FastAPI's validation errors as a field error. A body that is not JSON at all
+    is the field `body` (FastAPI's location names the character position instead)."""
+    loc = tuple(error.get("loc", ()))
+    message = error.get("msg", "invalid")
+    if error.get("type") == "json_invalid":
+        at = f" at character {loc[1]}" if len(loc) > 1 else ""
+        return field_error("body", f"{message}{at}", type="json_invalid")
+    return field_error(_loc_to_field(loc), message, type=error.get("type"))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
@@ -130,10 +142,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        errors = [
-            field_error(_loc_to_field(tuple(e.get("loc", ()))), e.get("msg", "invalid"), type=e.get("type"))
-            for e in exc.errors()
-        ]
+        errors = [_validation_error(e) for e in exc.errors()]
         return problem_response(422, "Validation failed", "the request has invalid fields", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)

@@ -51,14 +51,14 @@ async def copy_instance(
     an administrator copies it; each recipient may then read the instance and its
     history. 422 names each entry of `to` that is not a rule or finds nobody."""
     endpoint = f"POST /api/v1/process-instances/{instance_id}/copies"
-    stored = await replay(session, idempotency_key, principal.username, endpoint)
+    stored = await replay(session, idempotency_key, principal.username, endpoint, body)
     if stored:
         return ExactJSONResponse(stored[1], status_code=stored[0])
     items = await Copies(session, request.app.state.ctx).copy(
         principal, instance_id, body.to, body.message
     )
     result = {"items": items}
-    await remember(session, idempotency_key, principal.username, endpoint, 201, result)
+    await remember(session, idempotency_key, principal.username, endpoint, 201, result, body)
     return ExactJSONResponse(result, status_code=201)
 
 

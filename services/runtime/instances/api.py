@@ -70,12 +70,12 @@ async def _start(
     session: AsyncSession, ctx: ServiceContext, principal: Principal, body: StartInstance, idempotency_key: str | None
 ) -> Response:
     endpoint = "POST /api/v1/process-instances"
-    stored = await replay(session, idempotency_key, principal.username, endpoint)
+    stored = await replay(session, idempotency_key, principal.username, endpoint, body)
     if stored:
         return ExactJSONResponse(stored[1], status_code=stored[0])
     commands = InstanceCommands(session, ctx)
     result = await commands.start(principal, body.definition_key, body.variables, body.business_key)
-    await remember(session, idempotency_key, principal.username, endpoint, 201, result)
+    await remember(session, idempotency_key, principal.username, endpoint, 201, result, body)
     return ExactJSONResponse(result, status_code=201)
 
 

@@ -72,4 +72,6 @@ idempotency_keys = Table(
     Column("status", Integer, nullable=False),
     Column("response", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    # what the request held (sha256 of its JSON): a key sent again with another request is refused
+    Column("request_hash", String(64)),
 )

@@ -41,7 +41,7 @@ async def send_message(
     message start event catches it: 201. 404 when nothing catches it; 409 when several would and
     `all` is false."""
     endpoint = "POST /api/v1/messages"
-    stored = await replay(session, idempotency_key, principal.username, endpoint)
+    stored = await replay(session, idempotency_key, principal.username, endpoint, body)
     if stored:
         return ExactJSONResponse(stored[1], status_code=stored[0])
     result = await Correlation(session, request.app.state.ctx).message(
@@ -49,7 +49,7 @@ async def send_message(
         variables=body.variables, every=body.all, actor=principal.username,
     )
     status = 201 if result["result_type"] == "started" else 200
-    await remember(session, idempotency_key, principal.username, endpoint, status, result)
+    await remember(session, idempotency_key, principal.username, endpoint, status, result, body)
     return ExactJSONResponse(result, status_code=status)
 
 
@@ -64,11 +64,11 @@ async def send_signal(
     """Every instance waiting for the signal receives it; every live process with a signal start
     event for it starts. Answers how many instances were reached."""
     endpoint = "POST /api/v1/signals"
-    stored = await replay(session, idempotency_key, principal.username, endpoint)
+    stored = await replay(session, idempotency_key, principal.username, endpoint, body)
     if stored:
         return ExactJSONResponse(stored[1], status_code=stored[0])
     result = await Correlation(session, request.app.state.ctx).signal(
         body.name, body.variables, actor=principal.username
     )
-    await remember(session, idempotency_key, principal.username, endpoint, 200, result)
+    await remember(session, idempotency_key, principal.username, endpoint, 200, result, body)
     return ExactJSONResponse(result)

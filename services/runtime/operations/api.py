@@ -45,14 +45,14 @@ def _assignments(request: Request, session: Any) -> TaskAssignments:
 
 
 async def _once(
-    session: Any, key: str | None, principal: Principal, endpoint: str, status: int, work: Any
+    session: Any, key: str | None, principal: Principal, endpoint: str, status: int, work: Any, body: Any
 ) -> ExactJSONResponse:
-    """Run `work()` once per Idempotency-Key; a retry gets the first answer."""
-    stored = await replay(session, key, principal.username, endpoint)
+    """Run `work()` once per Idempotency-Key; a retry (with the same `body`) gets the first answer."""
+    stored = await replay(session, key, principal.username, endpoint, body)
     if stored:
         return ExactJSONResponse(stored[1], status_code=stored[0])
     result = await work()
-    await remember(session, key, principal.username, endpoint, status, result)
+    await remember(session, key, principal.username, endpoint, status, result, body)
     return ExactJSONResponse(result, status_code=status)
 
 
@@ -77,6 +77,7 @@ async def approve(
         lambda: ops.decide(
             principal, task_id, approve=True, comment=body.comment, variables=body.variables
         ),
+        body,
     )
 
 
@@ -104,6 +105,7 @@ async def reject(
         lambda: ops.decide(
             principal, task_id, approve=False, comment=body.comment, variables=body.variables
         ),
+        body,
     )
 
 
@@ -143,6 +145,7 @@ async def return_task(
         f"POST /api/v1/tasks/{task_id}/return",
         200,
         lambda: ops.return_task(principal, task_id, body.target_node_id, body.reason),
+        body,
     )
 
 
@@ -168,6 +171,7 @@ async def add_signer(
         f"POST /api/v1/tasks/{task_id}/signers",
         201,
         lambda: ops.add_signer(principal, task_id, body.user, body.mode, body.reason),
+        body,
     )
 
 
@@ -293,4 +297,5 @@ async def withdraw(
         f"POST /api/v1/process-instances/{instance_id}/withdraw",
         200,
         lambda: ops.withdraw(principal, instance_id, body.reason),
+        body,
     )

@@ -111,7 +111,7 @@ async def _complete(
     idempotency_key: str | None,
 ) -> Response:
     endpoint = f"POST /api/v1/tasks/{task_id}/complete"
-    stored = await replay(session, idempotency_key, principal.username, endpoint)
+    stored = await replay(session, idempotency_key, principal.username, endpoint, body)
     if stored:
         return ExactJSONResponse(stored[1], status_code=stored[0])
     summary = await InstanceCommands(session, ctx).complete_task(
@@ -124,5 +124,5 @@ async def _complete(
         "instance_state": summary["state"],
         "active_nodes": summary["active_nodes"],
     }
-    await remember(session, idempotency_key, principal.username, endpoint, 200, result)
+    await remember(session, idempotency_key, principal.username, endpoint, 200, result, body)
     return ExactJSONResponse(result)

@@ -261,11 +261,11 @@ def check_outcome(node: Node, outcome: str | None) -> None:
     if node.approval is None:
         if outcome is not None:
             raise InvalidCommand(f"{node.id!r} is not an approval task; complete it without "
-                                 "an outcome", element_id=node.id)
+                                 "an outcome", element_id=node.id, field="outcome")
         return
     if outcome not in _OUTCOMES:
         raise InvalidCommand(f"the approval task {node.id!r} needs the outcome 'approve' or "
-                             "'reject'", element_id=node.id)
+                             "'reject'", element_id=node.id, field="outcome")
 
 
 _checked_now: list[datetime] = []
