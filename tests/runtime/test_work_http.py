@@ -283,6 +283,29 @@ async def test_denied_networks_are_checked_on_what_a_name_resolves_to(runtime, s
         await closed.aclose()
 
 
+async def test_a_name_is_resolved_once_and_the_connection_goes_to_the_address_checked(runtime, server):
+    """DNS rebinding: a name that answers an allowed address to one lookup and a denied
+    one to the next. The connection is made to the address that was checked; here the
+    second answer would be the denied one, and nothing asks for it."""
+    answers = iter([["127.0.0.1"], ["127.0.0.2"]])
+    asked: list[str] = []
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return next(answers)
+
+    ctx = runtime.client.app.state.ctx
+    pinned = HttpConnector(ctx, client=new_client(denied_networks(["127.0.0.2/32"]), resolver=rebinding))
+    try:
+        before = len(server.received)
+        await _start(runtime, server.base.replace("127.0.0.1", "erp.rebind.test") + "/charge/O-10")
+        assert await pinned.run_due() == ["completed"]
+        assert asked == ["erp.rebind.test"], "one lookup: the address checked is the address called"
+        assert len(server.received) == before + 1
+    finally:
+        await pinned.aclose()
+
+
 def test_a_denied_network_that_is_not_one_is_refused_at_start():
     with pytest.raises(ValidationError, match="http_denied_networks"):
         RuntimeSettings(http_denied_networks=["10.0.0.0/8", "intranet"])

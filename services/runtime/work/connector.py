@@ -12,7 +12,10 @@ cancelled meanwhile) is dropped.
 Only `http` and `https` URLs are called, also after redirects, and never a host that
 resolves to one of the denied networks (`BPM_RUNTIME_HTTP_DENIED_NETWORKS`: by default
 the cloud metadata services, link-local, unspecified and multicast addresses), so a
-model cannot read a cloud machine's credentials; responses are read up to
+model cannot read a cloud machine's credentials: each connection goes to an address
+that was checked (`CheckedBackend`), so a name cannot change its answer in between.
+Connections are direct (`HTTP_PROXY` and the like are not used: through a proxy the
+connector could not see where a name leads). Responses are read up to
 `MAX_RESPONSE_BYTES`, also while they are decompressed. Request headers may carry
 credentials: they are never logged, a value that would inject a header (a line
 break from a variable) is refused naming the header only, and errors name the URL
@@ -32,12 +35,13 @@ import os
 import re
 import socket
 import zlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
+import httpcore
 import httpx
 from sqlalchemy import update
 
@@ -217,33 +221,66 @@ def _denied(address: Address, denied: tuple[Network, ...]) -> bool:
     return any(address.version == network.version and address in network for network in denied)
 
 
-def destination_check(denied: tuple[Network, ...]) -> Any:
-    """A request hook refusing a host that is, or resolves to, an address in `denied`.
+Resolver = Callable[[str, int], Awaitable[list[str]]]
 
-    Every address the name resolves to is checked, not only the first, and the hook runs
-    for each redirect. A name the resolver cannot answer is left to the connection, which
-    fails the same way.
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to (the system's resolver)."""
+    found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [info[4][0].split("%", 1)[0] for info in found]
+
+
+class CheckedBackend(httpcore.AsyncNetworkBackend):
+    """Opens the connector's connections only to addresses it checked.
+
+    The host name is resolved here, every address it resolves to is checked against the
+    denied networks, and the connection goes to a checked address. Checking in a request
+    hook and letting the connection resolve the name again left a window: a DNS server
+    that answers a public address to the check and a metadata address to the connection
+    (DNS rebinding) got through. TLS still verifies and names the host (SNI), not the
+    address. Redirects open their connections here too.
     """
 
-    async def check(request: httpx.Request) -> None:
-        if not denied:
-            return
-        host = request.url.host
+    def __init__(self, denied: tuple[Network, ...], inner: httpcore.AsyncNetworkBackend,
+                 resolver: Resolver = system_resolver) -> None:
+        self.denied, self.inner, self.resolver = denied, inner, resolver
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None, socket_options: Any = None) -> Any:
         try:
-            addresses: list[Address] = [ipaddress.ip_address(host)]
+            addresses = [ipaddress.ip_address(host)]
         except ValueError:
             try:
-                found = await asyncio.get_running_loop().getaddrinfo(
-                    host, request.url.port or 443, type=socket.SOCK_STREAM
-                )
-            except OSError:
-                return
-            addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in found]
+                addresses = [ipaddress.ip_address(a) for a in await self.resolver(host, port)]
+            except OSError as exc:
+                raise httpcore.ConnectError(f"{host} could not be resolved: {exc}") from exc
         for address in addresses:
-            if _denied(address, denied):
+            if _denied(address, self.denied):
                 raise DestinationRefused(f"{host} ({address}) is in a network the connector may not call")
+        failure: Exception = httpcore.ConnectError(f"{host} resolves to no address")
+        for address in addresses:
+            try:
+                return await self.inner.connect_tcp(str(address), port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                failure = exc
+        raise failure
 
-    return check
+    async def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> Any:
+        raise httpcore.ConnectError("the connector calls no unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class CheckedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with its connection pool opening connections through
+    `CheckedBackend` (httpx has no parameter for a pool's network backend)."""
+
+    def __init__(self, denied: tuple[Network, ...], resolver: Resolver = system_resolver, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        pool = self._pool
+        if isinstance(pool, httpcore.AsyncConnectionPool):  # a proxy connects to itself, not to the host
+            pool._network_backend = CheckedBackend(denied, pool._network_backend, resolver)
 
 
 def _content(body: Any, headers: dict[str, str]) -> bytes | None:
@@ -354,15 +391,17 @@ async def _read(response: httpx.Response) -> bytes:
     return b"".join(chunks)
 
 
-def new_client(denied: tuple[Network, ...] = ()) -> httpx.AsyncClient:
+def new_client(denied: tuple[Network, ...] = (), resolver: Resolver = system_resolver) -> httpx.AsyncClient:
     """The connector's pooled client: redirects followed (http and https only, never into a
-    `denied` network), no cookies kept."""
+    `denied` network: see `CheckedBackend`), no cookies kept."""
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
     return httpx.AsyncClient(
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
         timeout=httpx.Timeout(DEFAULT_TIMEOUT),
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
-        event_hooks={"request": [_only_http, destination_check(denied)]},
+        limits=limits,
+        transport=CheckedTransport(denied, resolver, limits=limits),
+        event_hooks={"request": [_only_http]},
     )
 
 
