@@ -33,8 +33,26 @@ async def call_activity_cancelled(step: Step, record: Any) -> None:
 
 @on_record("error_unhandled")
 async def error_unhandled(step: Step, record: Any) -> None:
-    """Remember the code: a called instance passes it to its parent's call activity."""
+    """The history names the error that ended the instance; a called instance also passes
+    its code to its parent's call activity."""
     step.extras[UNHANDLED_ERROR] = (record.error_code, record.message)
+    step.history.add(
+        "error_unhandled", step.now, actor=step.actor, node_id=record.node_id,
+        node_name=step.node_name(record.node_id),
+        details={"error_code": record.error_code, "message": record.message},
+    )
+
+
+@on_record("escalation_unhandled")
+async def escalation_unhandled(step: Step, record: Any) -> None:
+    """A called instance passes an escalation it did not catch to its parent's call
+    activity (later, in a job: an interrupting catch there terminates this instance, which
+    must first have been saved)."""
+    row = step.row
+    if row.parent_instance_id is None or row.parent_call_id is None:
+        return
+    outcome = {"kind": "escalation", "code": record.escalation_code, "node_id": record.node_id}
+    step.followups.append(lambda: report_to_parent(step, outcome))
 
 
 @on_record("instance_completed", "instance_terminated")

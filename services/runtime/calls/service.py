@@ -27,7 +27,7 @@ from bpm_common.app import ServiceContext
 from bpm_common.errors import DomainError, NotFound, Unprocessable, field_error
 from bpm_common.ids import new_id
 from bpm_common.logging import get_logger
-from bpm_process.engine import complete_call_activity, fail_call_activity, terminate
+from bpm_process.engine import complete_call_activity, escalate_call_activity, fail_call_activity, terminate
 from services.runtime.definitions.models import definitions
 from services.runtime.definitions.service import DefinitionRef, definition_to_start
 from services.runtime.instances.applier import InstanceRow, Step
@@ -176,7 +176,7 @@ async def report_to_parent(step: Step, outcome: dict[str, Any]) -> None:
     session, row = step.session, step.row
     parent_id, call_id = row.parent_instance_id, row.parent_call_id
     assert parent_id is not None and call_id is not None
-    if parent_id in session.info.get(STARTING, ()):
+    if parent_id in session.info.get(STARTING, ()) or outcome["kind"] == "escalation":
         await _later(step, parent_id, call_id, outcome, step.now)
         return
     commands = InstanceCommands(session, step.ctx)
@@ -225,10 +225,19 @@ async def deliver(
     actor: str | None,
     child_id: Any = None,
 ) -> None:
-    """Complete or fail the locked parent's call activity; a parent that no longer waits is left alone.
-    The parent's history names the child and how it ended (`called_instance_ended`)."""
+    """Complete or fail the locked parent's call activity, or escalate from it; a parent that no
+    longer waits is left alone. The parent's history names the child and how it ended
+    (`called_instance_ended`) or what it escalated (`called_instance_escalated`)."""
     ended = {"call_id": call_id, "instance_id": str(child_id) if child_id else None, "outcome": outcome["kind"]}
-    if outcome["kind"] == "completed":
+    action = "called_instance_ended"
+    if outcome["kind"] == "escalation":
+        escalation = str(outcome["code"]) if outcome.get("code") else None
+        action = "called_instance_escalated"
+        ended.update(escalation_code=escalation, node_id=outcome.get("node_id"))
+
+        def command(graph: Any, state: Any, now: Any, nid: Any) -> Any:
+            return escalate_call_activity(graph, state, call_id, escalation_code=escalation, now=now, new_id=nid)
+    elif outcome["kind"] == "completed":
         variables = dict(outcome.get("variables") or {})
         ended["variables"] = sorted(variables)
 
@@ -243,7 +252,7 @@ async def deliver(
     try:
         async with commands.session.begin_nested():
             await commands.execute(parent.id, command, actor=actor, locked=parent,
-                                   history=[("called_instance_ended", {"details": ended})])
+                                   history=[(action, {"details": ended})])
     except DomainError as exc:
         if exc.status not in (404, 409):
             raise
@@ -252,7 +261,8 @@ async def deliver(
 
 @job_handler(CALL_ENDED)
 async def call_ended(session: AsyncSession, ctx: ServiceContext, job: dict[str, Any]) -> None:
-    """Report a child's end to a parent that could not take it in the child's unit of work."""
+    """Report a child's end (or an escalation it did not catch) to a parent that could not
+    take it in the child's unit of work."""
     commands = InstanceCommands(session, ctx)
     parent = await _locked(commands, job["instance_id"])
     if parent is not None and parent.state == "active" and parent.suspended:

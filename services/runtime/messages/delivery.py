@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,4 +38,8 @@ async def deliver_signal(session: AsyncSession, ctx: ServiceContext, job: dict[s
     """Broadcast the thrown signal (the throwing instance included, when it waits for it)."""
     payload = job["payload"]
     await delete_job(session, job["id"])
-    await Correlation(session, ctx).signal(payload["name"], payload.get("variables") or {})
+    thrown_at = payload.get("thrown_at")
+    await Correlation(session, ctx).signal(
+        payload["name"], payload.get("variables") or {},
+        thrown_at=dt.datetime.fromisoformat(thrown_at) if thrown_at else None,  # older jobs: none
+    )

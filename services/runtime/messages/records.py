@@ -48,7 +48,9 @@ async def message_thrown(step: Step, record: Any) -> None:
 
 @on_record("signal_thrown")
 async def signal_thrown(step: Step, record: Any) -> None:
-    await _deliver_later(step, DELIVER_SIGNAL, record.node_id, {"name": record.name, "variables": record.variables})
+    await _deliver_later(step, DELIVER_SIGNAL, record.node_id, {
+        "name": record.name, "variables": record.variables, "thrown_at": step.now,
+    })
     step.history.add(
         "signal_sent", step.now, node_id=record.node_id, node_name=step.node_name(record.node_id),
         details={"name": record.name},

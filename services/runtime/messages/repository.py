@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -49,19 +50,28 @@ async def waiting_for_message(
     return [Waiting(r.id, r.instance_id, r.node_id) for r in (await session.execute(query)).all()]
 
 
-async def waiting_for_signal(session: AsyncSession, name: str) -> list[UUID]:
-    """Active, not suspended instances with a subscription for the signal, in id order."""
+async def waiting_for_signal(
+    session: AsyncSession, name: str, thrown_at: dt.datetime | None = None
+) -> dict[UUID, list[str]]:
+    """Active, not suspended instances with a subscription for the signal, in id order, with
+    the ids of those subscriptions. `thrown_at`: only subscriptions opened before then (a
+    signal thrown by a process reaches the catches that waited when it was thrown, not one
+    reached later, the thrower's own next catch included)."""
     query = (
-        select(subscriptions.c.instance_id)
+        select(subscriptions.c.instance_id, subscriptions.c.id)
         .join(instances, instances.c.id == subscriptions.c.instance_id)
         .where(
             subscriptions.c.kind == "signal", subscriptions.c.name == name,
             instances.c.state == "active", instances.c.suspended.is_(False),
         )
-        .group_by(subscriptions.c.instance_id)
-        .order_by(subscriptions.c.instance_id)
+        .order_by(subscriptions.c.instance_id, subscriptions.c.created_at)
     )
-    return list((await session.execute(query)).scalars().all())
+    if thrown_at is not None:
+        query = query.where(subscriptions.c.created_at < thrown_at)
+    waiting: dict[UUID, list[str]] = {}
+    for row in (await session.execute(query)).all():
+        waiting.setdefault(row.instance_id, []).append(str(row.id))
+    return waiting
 
 
 async def live_starts(session: AsyncSession, kind: str, name: str) -> list[StartTarget]:

@@ -10,6 +10,7 @@ throwing command's unit of work, so nothing is delivered before it committed.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
@@ -137,22 +138,24 @@ class Correlation:
     # -- signals ---------------------------------------------------------------------------
 
     async def signal(
-        self, name: str, variables: Mapping[str, Any] | None = None, *, actor: str | None = None
+        self, name: str, variables: Mapping[str, Any] | None = None, *, actor: str | None = None,
+        thrown_at: dt.datetime | None = None,
     ) -> dict[str, Any]:
         """Broadcast the signal: every waiting instance receives it, every live process with a
         signal start event for it starts. Each recipient is apart: one whose model cannot
-        take the signal (listed in `failed`, with why) keeps it from no other."""
+        take the signal (listed in `failed`, with why) keeps it from no other. `thrown_at`:
+        when a process threw it (the catches opened since do not receive it)."""
         payload = dict(variables or {})
         check_variables(payload)
         reached: list[str] = []
         failed: list[dict[str, Any]] = []
-        for instance_id in await repository.waiting_for_signal(self.session, name):
+        for instance_id, waiting in (await repository.waiting_for_signal(self.session, name, thrown_at)).items():
             try:
                 async with self.session.begin_nested():
                     await self.commands.execute(
                         instance_id,
-                        lambda graph, state, now, nid: receive_signal(
-                            graph, state, name, variables=payload, now=now, new_id=nid
+                        lambda graph, state, now, nid, waiting=waiting: receive_signal(
+                            graph, state, name, variables=payload, now=now, new_id=nid, only=waiting
                         ),
                         actor=actor,
                         submitted=payload,

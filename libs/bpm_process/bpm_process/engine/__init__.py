@@ -25,7 +25,7 @@ Commands
     * the world outside: :func:`fire_timer`, :func:`correlate_message`,
       :func:`receive_signal`, :func:`complete_work`, :func:`fail_work`,
       :func:`retry_work`, :func:`throw_work_error`, :func:`complete_call_activity`,
-      :func:`fail_call_activity`;
+      :func:`fail_call_activity`, :func:`escalate_call_activity`;
     * approvals and administrators: :func:`move_token`, :func:`cancel_token`,
       :func:`skip_node`, :func:`return_to` (with :func:`earlier_nodes`),
       :func:`add_signer`, :func:`remove_signer`, :func:`withdraw`, :func:`terminate`,
@@ -82,6 +82,7 @@ from bpm_process.engine.commands import (
     complete_call_activity,
     complete_work,
     correlate_message,
+    escalate_call_activity,
     fail_call_activity,
     fail_work,
     fire_timer,
@@ -204,6 +205,7 @@ __all__ = [
     "correlate_message",
     "earlier_nodes",
     "events",
+    "escalate_call_activity",
     "fail_call_activity",
     "fail_work",
     "fire_timer",

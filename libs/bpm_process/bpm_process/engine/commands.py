@@ -10,7 +10,7 @@ safely (:class:`JobNotFound`, :class:`SubscriptionNotFound`, :class:`WorkNotActi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -154,16 +154,19 @@ def receive_signal(
     variables: Mapping[str, Any] | None = None,
     now: datetime,
     new_id: NewId,
+    only: Collection[str] | None = None,
 ) -> Result:
     """Broadcast the signal ``name`` to the instance: every subscription for it
-    fires, in the order they were opened.
+    fires, in the order they were opened. ``only``: the ids of the subscriptions that
+    were waiting when the signal was thrown (a signal reaches no catch reached later).
 
     Raises :class:`SubscriptionNotFound` when nothing in the instance waits for it.
     """
     check_now(now)
     check_state(graph, state, active=False)
     payload = copy_variables(variables)
-    waiting = [s for s in state.subscriptions if s.kind == SIGNAL and s.name == name]
+    waiting = [s for s in state.subscriptions if s.kind == SIGNAL and s.name == name
+               and (only is None or s.id in only)]
     if not waiting:
         raise SubscriptionNotFound(f"the instance does not wait for the signal {name!r}")
     run = Run(graph, state, now, new_id)
@@ -388,6 +391,28 @@ def complete_call_activity(
     run.mark_completed(node.id)
     run.record_completed(node, token.scope)
     run.leave(token.id, token.scope, node)
+    run.work()
+    return run.result()
+
+
+def escalate_call_activity(
+    graph: ProcessGraph,
+    state: InstanceState,
+    call_id: str,
+    *,
+    escalation_code: str | None,
+    now: datetime,
+    new_id: NewId,
+) -> Result:
+    """The called instance threw an escalation that nothing in it caught: route it like
+    an escalation of the call activity (its escalation boundary events first, then the
+    enclosing scopes). An interrupting catch cancels the call (the runtime terminates the
+    called instance); otherwise both go on."""
+    check_now(now)
+    check_state(graph, state)
+    run = Run(graph, state, now, new_id)
+    work, token = _work(run, call_id, call=True)
+    run.escalate_from(token, run.nodes[work.node], escalation_code)
     run.work()
     return run.result()
 

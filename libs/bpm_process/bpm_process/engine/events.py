@@ -24,6 +24,7 @@ __all__ = [
     "CallActivityStarted",
     "CopyRequested",
     "ErrorUnhandled",
+    "EscalationUnhandled",
     "Event",
     "EventTriggered",
     "IncidentCreated",
@@ -271,12 +272,24 @@ class SignalThrown(_Record):
 class ErrorUnhandled(_Record):
     """A BPMN error found no catching event: the instance is terminated (an
     ``instance_terminated`` record with reason ``error_unhandled`` follows). The runtime
-    reports it like an incident."""
+    records the error in the history and passes it to a calling instance."""
 
     type: ClassVar[str] = "error_unhandled"
     node_id: str
     error_code: str | None
     message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationUnhandled(_Record):
+    """An escalation found no catching event in the instance: nothing changes here (the
+    thrower goes on), and a called instance's runtime passes it to the calling instance's
+    call activity (:func:`~bpm_process.engine.commands.escalate_call_activity`), as BPMN
+    and Camunda do."""
+
+    type: ClassVar[str] = "escalation_unhandled"
+    node_id: str
+    escalation_code: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -512,6 +525,7 @@ Event = (
     | MessageThrown
     | SignalThrown
     | ErrorUnhandled
+    | EscalationUnhandled
     | WorkCreated
     | WorkCompleted
     | WorkFailed

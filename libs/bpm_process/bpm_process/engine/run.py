@@ -41,6 +41,7 @@ from bpm_process.engine.events import (
     CallActivityCancelled,
     CallActivityStarted,
     ErrorUnhandled,
+    EscalationUnhandled,
     Event,
     EventTriggered,
     InstanceCompleted,
@@ -934,9 +935,25 @@ class Run:
             left = record.node if record.kind == EVENT_SCOPE else None
             current = record.parent
 
-    def throw_escalation(self, scope: str, code: str | None) -> bool:
-        """Route an escalation; True when the thrower was interrupted (its scope or
-        an enclosing one was cancelled). An uncaught escalation changes nothing."""
+    def escalate_from(self, waiting: Token, origin: Node, code: str | None) -> bool:
+        """Route an escalation raised by the activity ``origin`` where ``waiting`` waits (a
+        call activity whose called instance escalated): its own boundary events first, then
+        as thrown in its scope. True when the activity was interrupted."""
+        if not self.is_instance(waiting.scope, origin):
+            boundary = self.find_boundary(origin, ESCALATION, code)
+            if boundary is not None:
+                self.events.append(EventTriggered(boundary.id, ESCALATION, code))
+                variables = _error_variables(boundary, code, None)
+                if variables:
+                    self.assign(waiting.scope, variables)
+                self.boundary(waiting, boundary)
+                return boundary.interrupting
+        return self.throw_escalation(waiting.scope, code, origin)
+
+    def throw_escalation(self, scope: str, code: str | None, origin: Node) -> bool:
+        """Route an escalation thrown by ``origin``; True when the thrower was interrupted
+        (its scope or an enclosing one was cancelled). An uncaught escalation changes
+        nothing but is recorded (a calling instance may catch it)."""
         current = scope
         left: str | None = None  # the event sub-process the escalation climbed out of
         while True:
@@ -949,6 +966,7 @@ class Run:
                     self.trigger_event_sub_process(current, start, ESCALATION, code, variables)
                     return start.interrupting
             if record is None:
+                self.events.append(EscalationUnhandled(origin.id, code))
                 return False
             if self.catches_at(record):
                 boundary = self.find_boundary(self.nodes[record.node], ESCALATION, code)
@@ -1022,7 +1040,7 @@ class Run:
                 return
             if kind == ESCALATION:
                 self.record_completed(node, scope)
-                if not self.throw_escalation(scope, trigger.code):
+                if not self.throw_escalation(scope, trigger.code, node):
                     self.token_ended(scope)
                 return
             self.send(node, scope, kind)
@@ -1034,7 +1052,7 @@ class Run:
         trigger = node.trigger
         if trigger is not None and trigger.kind == ESCALATION:
             self.record_completed(node, scope)
-            if not self.throw_escalation(scope, trigger.code):
+            if not self.throw_escalation(scope, trigger.code, node):
                 self.leave(token_id, scope, node)
             return
         if trigger is not None:
