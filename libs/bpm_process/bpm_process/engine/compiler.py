@@ -229,6 +229,7 @@ class _Compiler:
                              and self.nodes[s].trigger.kind in _ARMED_TRIGGERS)  # type: ignore[union-attr]
             for container, items in self.event_subprocesses.items()
         }
+        flow_upstream = self.inclusive_flow_upstream()
         return ProcessGraph(
             id=process.id,
             name=process.name,
@@ -242,7 +243,9 @@ class _Compiler:
             event_subprocesses=MappingProxyType(
                 {key: tuple(value) for key, value in self.event_subprocesses.items()}),
             armed_event_subprocesses=MappingProxyType({k: v for k, v in armed.items() if v}),
-            inclusive_upstream=MappingProxyType(self.inclusive_upstream()),
+            inclusive_upstream=MappingProxyType({
+                join: frozenset().union(*by_flow.values()) for join, by_flow in flow_upstream.items()}),
+            inclusive_flow_upstream=MappingProxyType(flow_upstream),
             initiator_task=self.initiator_task(none_starts[0] if none_starts else None),
         )
 
@@ -536,30 +539,35 @@ class _Compiler:
                     self.problem(boundary_id, "an escalation boundary event must be attached "
                                               "to a sub-process or call activity")
 
-    def inclusive_upstream(self) -> dict[str, frozenset[str]]:
-        """For each inclusive join, the nodes from which one of its incoming flows can
-        be reached without passing the join."""
-        result: dict[str, frozenset[str]] = {}
+    def inclusive_flow_upstream(self) -> dict[str, MappingProxyType[str, frozenset[str]]]:
+        """For each inclusive join and each of its incoming flows, the nodes from which
+        that flow can be reached without passing the join."""
+        result: dict[str, MappingProxyType[str, frozenset[str]]] = {}
         predecessors: dict[str, list[str]] = {}
         for flow in self.flows.values():
             predecessors.setdefault(flow.target, []).append(flow.source)
         for node in self.nodes.values():
             if node.behavior != INCLUSIVE_GATEWAY or not node.joins:
                 continue
-            seen: set[str] = set()
-            stack = [self.flows[f].source for f in node.incoming if f in self.flows]
-            while stack:
-                current = stack.pop()
-                if current in seen or current == node.id:
+            by_flow: dict[str, frozenset[str]] = {}
+            for flow_id in node.incoming:
+                if flow_id not in self.flows:
                     continue
-                seen.add(current)
-                stack.extend(predecessors.get(current, ()))
-                # A token inside a sub-process waits as its sub-process's token, so the
-                # sub-process itself is what counts; boundary events hang off their host.
-                attached = self.nodes[current].attached_to if current in self.nodes else None
-                if attached:
-                    stack.append(attached)
-            result[node.id] = frozenset(seen)
+                seen: set[str] = set()
+                stack = [self.flows[flow_id].source]
+                while stack:
+                    current = stack.pop()
+                    if current in seen or current == node.id:
+                        continue
+                    seen.add(current)
+                    stack.extend(predecessors.get(current, ()))
+                    # A token inside a sub-process waits as its sub-process's token, so the
+                    # sub-process itself is what counts; boundary events hang off their host.
+                    attached = self.nodes[current].attached_to if current in self.nodes else None
+                    if attached:
+                        stack.append(attached)
+                by_flow[flow_id] = frozenset(seen)
+            result[node.id] = MappingProxyType(by_flow)
         return result
 
     def initiator_task(self, none_start: str | None) -> str | None:

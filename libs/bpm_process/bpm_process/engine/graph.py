@@ -303,6 +303,9 @@ class ProcessGraph:
     inclusive_upstream: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """Inclusive join id -> nodes of its container from which one of its incoming
     flows can be reached without passing the join."""
+    inclusive_flow_upstream: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
+    """Inclusive join id -> each incoming flow's id -> the nodes from which that flow can
+    be reached without passing the join (``inclusive_upstream`` is their union)."""
     initiator_task: str | None = None
     """The first top-level user task assigned to the initiator, or else the first user
     task after the none start event (target of ``bpm:rejectAction="initiator"``)."""

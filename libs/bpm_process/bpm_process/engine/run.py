@@ -1595,7 +1595,7 @@ class Run:
         for (scope, node_id), arrived in waiting.items():
             reach = upstream[node_id]
             if any(t.scope == scope and t.node != node_id and t.node in reach
-                   for t in self.tokens) and not self.all_flows_arrived(node_id, arrived):
+                   for t in self.tokens) and self.held_back(scope, node_id, arrived):
                 continue
             keep = arrived[0]
             used: set[str | None] = set()
@@ -1613,13 +1613,29 @@ class Run:
             return True
         return False
 
-    def all_flows_arrived(self, node_id: str, arrived: list[Token]) -> bool:
-        """Every incoming flow of the join ``node_id`` holds a token: it fires whatever
-        else may still come (as Camunda's does). Else, nested in a loop, a join waiting for
-        an outer join that can reach it through the loop, and that outer join waiting for
-        it, would both wait for ever."""
-        flows = {token.via for token in arrived}
-        return all(flow in flows for flow in self.nodes[node_id].incoming)
+    def held_back(self, scope: str, node_id: str, arrived: list[Token]) -> bool:
+        """Whether a token of ``scope`` holds the inclusive join ``node_id`` back (BPMN
+        13.4.3): one that can reach an incoming flow holding no token, and none holding
+        one, without passing the join.
+
+        Plain reachability (Camunda 7's rule) waits also for a token that can reach an
+        empty flow only round a loop that also leads to a filled one: a token waiting at a
+        parallel join after the inclusive join, or an outer join that the inner one's
+        loop leads back to, waits for this join while it waits for them, for ever. A
+        join whose every incoming flow holds a token is never held back."""
+        filled = {token.via for token in arrived}
+        by_flow = self.graph.inclusive_flow_upstream[node_id]
+        empty = [nodes for flow, nodes in by_flow.items() if flow not in filled]
+        if not empty:
+            return False
+        full = [nodes for flow, nodes in by_flow.items() if flow in filled]
+        for token in self.tokens:
+            if token.scope != scope or token.node == node_id:
+                continue
+            where = token.node
+            if any(where in nodes for nodes in empty) and not any(where in nodes for nodes in full):
+                return True
+        return False
 
     # -- ending ------------------------------------------------------------------------------
 

@@ -1,0 +1,743 @@
+"""Random block-structured BPMN models, and a seeded driver that runs each through our
+engine and SpiffWorkflow 3.2 with the conformance harness and compares the traces.
+
+A model is built from a seed (:func:`generate`): a sequence of blocks, each one of
+
+* a user task;
+* an exclusive split (a ``decide`` task sets ``v<k>``, flows ``${v<k> == i}`` and a
+  default flow) and an exclusive merge;
+* a parallel split and join;
+* an inclusive split (a ``decide`` task sets ``o<k>_<i>``, flows ``${o<k>_<i>}`` or
+  ``${v<k> >= i}``, a default flow) and an inclusive join;
+* an embedded sub-process, optionally with an error boundary event (its handler task
+  merges back after the sub-process); inside, "error exits" (a task sets ``err<k>``, an
+  exclusive gateway leads to an error end event);
+* a multi-instance user task (parallel or sequential, over a collection or a
+  cardinality, optionally with the completion condition ``${done<k>}``);
+* a rework loop: an exclusive merge, a body, a ``check`` task that sets ``again<k>``
+  and the counter ``cnt<k>``, and an exclusive split back to the merge while
+  ``${again<k> && cnt<k> < limit}``;
+* a user task with a boundary timer (interrupting: its path merges back after the
+  task; non-interrupting: its path ends at its own end event);
+* an intermediate timer catch event.
+
+Every variable a condition reads is set at the start, so it is an instance variable in
+ours and in SpiffWorkflow's task data alike; each gateway reads only the variables the
+task right before it sets (SpiffWorkflow's data flows along branches, ours is shared).
+
+The driver (:func:`drive`) runs our engine first and chooses each step from the seed:
+complete one of the open tasks with the variables its role needs (or, at random, a
+note, or nothing: the engine's shortcuts apply only to completions without variables),
+or fire the earliest timer. The same steps then run in SpiffWorkflow.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from tests.conformance import harness
+from tests.conformance.harness import Case, Trace, _Ours
+
+NS = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+      'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
+      'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"')
+
+LOOP_LIMIT = 3
+"""A rework loop runs its body at most this many times more (``cnt<k> < limit``)."""
+
+
+@dataclass
+class Options:
+    """What the generator may use (switch a feature off to shrink a divergence)."""
+
+    max_depth: int = 3
+    max_blocks: int = 4
+    exclusive: bool = True
+    parallel: bool = True
+    inclusive: bool = True
+    subprocess: bool = True
+    errors: bool = True
+    multi_instance: bool = True
+    loops: bool = True
+    boundary_timers: bool = True
+    catch_timers: bool = True
+    empty_collections: bool = True
+    boundary_on_multi_instance: bool = False
+    boundary_on_subprocess: bool = False
+    overlapping_exclusive: bool = False
+    """Exclusive conditions that may both be true (first by document order wins)."""
+
+
+@dataclass
+class Role:
+    """What the driver sets when a task at a node completes."""
+
+    kind: str  # plain, xor, or, loop, err, mi
+    key: int = 0
+    branches: int = 0
+    numeric: bool = False
+
+
+@dataclass
+class Model:
+    seed: int
+    xml: bytes
+    variables: dict[str, Any]
+    roles: dict[str, Role] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"fuzz_{self.seed}"
+
+
+class _Scope:
+    def __init__(self, xml_id: str) -> None:
+        self.id = xml_id
+        self.nodes: list[str] = []
+        self.flows: list[str] = []
+        self.defaults: dict[str, str] = {}
+        """gateway id -> its default flow id (filled in as flows are made)."""
+        self.pending_default: set[str] = set()
+        self.gateways: dict[str, tuple[str, str]] = {}
+        """gateway id -> (tag, extra attributes); written once the default is known."""
+
+
+class Generator:
+    def __init__(self, seed: int, options: Options | None = None) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)  # noqa: S311 - seeded test data
+        self.options = options or Options()
+        self.counter = 0
+        self.flow_counter = 0
+        self.variables: dict[str, Any] = {}
+        self.roles: dict[str, Role] = {}
+        self.errors: list[str] = []
+        self.scopes: list[_Scope] = []
+
+    # -- ids and flows -------------------------------------------------------------------
+
+    def new(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def flow(self, scope: _Scope, source: str, target: str, condition: str | None = None,
+             *, default: bool = False) -> str:
+        self.flow_counter += 1
+        flow_id = f"f{self.flow_counter}"
+        if source in scope.pending_default and condition is None:
+            default = True
+            scope.pending_default.discard(source)
+        if default:
+            scope.defaults[source] = flow_id
+        if condition is None:
+            scope.flows.append(f'<bpmn:sequenceFlow id="{flow_id}" sourceRef="{source}" '
+                               f'targetRef="{target}" />')
+        else:
+            scope.flows.append(
+                f'<bpmn:sequenceFlow id="{flow_id}" sourceRef="{source}" targetRef="{target}">'
+                f'<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{condition}'
+                "</bpmn:conditionExpression></bpmn:sequenceFlow>")
+        return flow_id
+
+    def gateway(self, scope: _Scope, tag: str, prefix: str) -> str:
+        node_id = self.new(prefix)
+        scope.gateways[node_id] = (tag, "")
+        return node_id
+
+    def task(self, scope: _Scope, role: Role | None = None, prefix: str = "t",
+             inner: str = "") -> str:
+        node_id = self.new(prefix)
+        if inner:
+            scope.nodes.append(f'<bpmn:userTask id="{node_id}">{inner}</bpmn:userTask>')
+        else:
+            scope.nodes.append(f'<bpmn:userTask id="{node_id}" />')
+        self.roles[node_id] = role or Role("plain")
+        return node_id
+
+    # -- blocks ---------------------------------------------------------------------------
+
+    def sequence(self, scope: _Scope, depth: int, count: int, *, errors: bool
+                 ) -> tuple[str, str]:
+        first, last = self.block(scope, depth, errors=errors)
+        for _ in range(count - 1):
+            entry, exit_ = self.block(scope, depth, errors=errors)
+            self.flow(scope, last, entry)
+            last = exit_
+        return first, last
+
+    def kinds(self, depth: int, errors: bool) -> list[tuple[str, int]]:
+        o = self.options
+        kinds = [("task", 4)]
+        if depth < o.max_depth:
+            kinds += [(k, w) for k, w, on in (
+                ("xor", 3, o.exclusive), ("and", 3, o.parallel), ("or", 3, o.inclusive),
+                ("sub", 2, o.subprocess), ("loop", 2, o.loops)) if on]
+        kinds += [(k, w) for k, w, on in (
+            ("mi", 2, o.multi_instance), ("btimer", 2, o.boundary_timers),
+            ("ctimer", 1, o.catch_timers), ("err", 2, errors)) if on]
+        return kinds
+
+    def block(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
+        kinds = self.kinds(depth, errors)
+        kind = self.rng.choices([k for k, _ in kinds], [w for _, w in kinds])[0]
+        return getattr(self, f"block_{kind}")(scope, depth, errors=errors)
+
+    def block_task(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
+        node = self.task(scope)
+        return node, node
+
+    def branches(self, scope: _Scope, depth: int, errors: bool, split: str, join: str,
+                 conditions: list[str | None], *, defaults: bool = True) -> None:
+        empty_used = False
+        for condition in conditions:
+            if not empty_used and self.rng.random() < 0.2:
+                empty_used = True
+                self.flow(scope, split, join, condition, default=defaults and condition is None)
+                continue
+            entry, exit_ = self.sequence(scope, depth + 1, self.rng.randint(1, 2),
+                                         errors=errors)
+            self.flow(scope, split, entry, condition, default=defaults and condition is None)
+            self.flow(scope, exit_, join)
+
+    def block_xor(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
+        key = self.counter + 1
+        n = self.rng.randint(1, 3)
+        decide = self.task(scope, Role("xor", key, n), prefix="decide")
+        key = int(decide.removeprefix("decide"))
+        self.variables[f"v{key}"] = 0
+        split = self.gateway(scope, "exclusiveGateway", "x")
+        join = self.gateway(scope, "exclusiveGateway", "xm")
+        self.flow(scope, decide, split)
+        if self.options.overlapping_exclusive and self.rng.random() < 0.5:
+            conditions: list[str | None] = [f"${{v{key} &gt;= {i + 1}}}" for i in range(n)]
+        else:
+            conditions = [f"${{v{key} == {i + 1}}}" for i in range(n)]
+        conditions.append(None)
+        self.rng.shuffle(conditions)
+        self.branches(scope, depth, errors, split, join, conditions)
+        return decide, join
+
+    def block_and(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
+        split = self.gateway(scope, "parallelGateway", "p")
+        join = self.gateway(scope, "parallelGateway", "pj")
+        self.branches(scope, depth, errors, split, join, [None] * self.rng.randint(2, 3),
+                      defaults=False)
+        return split, join
+
+    def block_or(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
+        n = self.rng.randint(1, 3)
+        numeric = self.rng.random() < 0.3
+        decide = self.task(scope, Role("or", 0, n, numeric), prefix="decide")
+        key = int(decide.removeprefix("decide"))
+        self.roles[decide].key = key
+        split = self.gateway(scope, "inclusiveGateway", "o")
+        join = self.gateway(scope, "inclusiveGateway", "oj")
+        self.flow(scope, decide, split)
+        conditions: list[str | None] = []
+        if numeric:
+            self.variables[f"v{key}"] = 0
+            conditions = [f"${{v{key} &gt;= {i + 1}}}" for i in range(n)]
+        else:
+            for i in range(n):
+                self.variables[f"o{key}_{i}"] = False
+                conditions.append(f"${{o{key}_{i}}}")
+        if self.rng.random() < 0.8:
+            conditions.append(None)
+        else:
+            self.roles[decide].kind = "or!"  # no default flow: one condition must hold
+        self.rng.shuffle(conditions)
+        # a branch per condition; conditions must not all be empty flows to the join
+        self.branches(scope, depth, errors, split, join, conditions)
+        return decide, join
+
+    def block_sub(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
+        sub_id = self.new("sub")
+        inner = _Scope(sub_id)
+        self.scopes.append(inner)
+        catches = self.options.errors and self.rng.random() < 0.5
+        code = None
+        if catches:
+            code = self.rng.choice(self.errors) if self.errors and self.rng.random() < 0.3 \
+                else f"E{len(self.errors) + 1}"
+            if code not in self.errors:
+                self.errors.append(code)
+        start = self.new("ss")
+        end = self.new("se")
+        inner.nodes.append(f'<bpmn:startEvent id="{start}" />')
+        inner.nodes.append(f'<bpmn:endEvent id="{end}" />')
+        self.inner_codes.append(code) if catches else None
+        entry, exit_ = self.sequence(inner, depth + 1, self.rng.randint(1, 3),
+                                     errors=errors or catches)
+        if catches:
+            self.inner_codes.pop()
+        self.flow(inner, start, entry)
+        self.flow(inner, exit_, end)
+        scope.nodes.append(inner)  # type: ignore[arg-type]  # written later
+        if not catches:
+            if self.options.boundary_on_subprocess and self.rng.random() < 0.5:
+                return self.attach_timer(scope, sub_id)
+            return sub_id, sub_id
+        boundary = self.new("eb")
+        scope.nodes.append(
+            f'<bpmn:boundaryEvent id="{boundary}" attachedToRef="{sub_id}">'
+            f'<bpmn:errorEventDefinition errorRef="err_{code}" /></bpmn:boundaryEvent>')
+        handler = self.task(scope, prefix="h")
+        merge = self.gateway(scope, "exclusiveGateway", "em")
+        self.flow(scope, boundary, handler)
+        self.flow(scope, handler, merge)
+        self.flow(scope, sub_id, merge)
+        return sub_id, merge
+
+    inner_codes: list[str]
+
+    def block_err(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
+        decide = self.task(scope, Role("err"), prefix="decide")
+        key = int(decide.removeprefix("decide"))
+        self.roles[decide].key = key
+        self.variables[f"err{key}"] = False
+        split = self.gateway(scope, "exclusiveGateway", "x")
+        end = self.new("ee")
+        code = self.rng.choice([c for c in self.inner_codes if c is not None])
+        scope.nodes.append(f'<bpmn:endEvent id="{end}"><bpmn:errorEventDefinition '
+                           f'errorRef="err_{code}" /></bpmn:endEvent>')
+        self.flow(scope, decide, split)
+        self.flow(scope, split, end, f"${{err{key}}}")
+        scope.pending_default.add(split)
+        return decide, split
+
+    def block_mi(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
+        key = self.counter + 1
+        sequential = self.rng.random() < 0.5
+        attributes = ' isSequential="true"' if sequential else ""
+        body = ""
+        if self.rng.random() < 0.5:
+            low = 0 if self.options.empty_collections and self.rng.random() < 0.15 else 1
+            self.variables[f"items{key}"] = [f"i{j}" for j in range(self.rng.randint(low, 3))]
+            attributes += (f' camunda:collection="items{key}" '
+                           f'camunda:elementVariable="item{key}"')
+        else:
+            body += f"<bpmn:loopCardinality>{self.rng.randint(1, 3)}</bpmn:loopCardinality>"
+        completion = self.rng.random() < 0.4
+        if completion:
+            self.variables[f"done{key}"] = False
+            body += ('<bpmn:completionCondition xsi:type="bpmn:tFormalExpression">'
+                     f"${{done{key}}}</bpmn:completionCondition>")
+        inner = (f"<bpmn:multiInstanceLoopCharacteristics{attributes}>{body}"
+                 "</bpmn:multiInstanceLoopCharacteristics>")
+        node = self.task(scope, Role("mi", key, int(completion)), prefix="mi", inner=inner)
+        assert node == f"mi{key}"
+        if self.options.boundary_on_multi_instance and self.rng.random() < 0.3:
+            return self.attach_timer(scope, node)
+        return node, node
+
+    def block_loop(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
+        merge = self.gateway(scope, "exclusiveGateway", "lm")
+        entry, exit_ = self.sequence(scope, depth + 1, self.rng.randint(1, 2), errors=errors)
+        check = self.task(scope, Role("loop"), prefix="check")
+        key = int(check.removeprefix("check"))
+        self.roles[check].key = key
+        self.variables[f"again{key}"] = False
+        self.variables[f"cnt{key}"] = 0
+        split = self.gateway(scope, "exclusiveGateway", "ls")
+        self.flow(scope, merge, entry)
+        self.flow(scope, exit_, check)
+        self.flow(scope, check, split)
+        self.flow(scope, split, merge, f"${{again{key} &amp;&amp; cnt{key} &lt; {LOOP_LIMIT}}}")
+        scope.pending_default.add(split)
+        return merge, split
+
+    def block_btimer(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
+        return self.attach_timer(scope, self.task(scope))
+
+    def attach_timer(self, scope: _Scope, node: str) -> tuple[str, str]:
+        interrupting = self.rng.random() < 0.5
+        boundary = self.new("tb")
+        minutes = self.timer_minutes()
+        cancel = "" if interrupting else ' cancelActivity="false"'
+        scope.nodes.append(
+            f'<bpmn:boundaryEvent id="{boundary}" attachedToRef="{node}"{cancel}>'
+            f"<bpmn:timerEventDefinition><bpmn:timeDuration>PT{minutes}M</bpmn:timeDuration>"
+            "</bpmn:timerEventDefinition></bpmn:boundaryEvent>")
+        handler = self.task(scope, prefix="h")
+        self.flow(scope, boundary, handler)
+        if interrupting:
+            merge = self.gateway(scope, "exclusiveGateway", "tm")
+            self.flow(scope, handler, merge)
+            self.flow(scope, node, merge)
+            return node, merge
+        end = self.new("te")
+        scope.nodes.append(f'<bpmn:endEvent id="{end}" />')
+        self.flow(scope, handler, end)
+        return node, node
+
+    def block_ctimer(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
+        node = self.new("ct")
+        scope.nodes.append(
+            f'<bpmn:intermediateCatchEvent id="{node}"><bpmn:timerEventDefinition>'
+            f"<bpmn:timeDuration>PT{self.timer_minutes()}M</bpmn:timeDuration>"
+            "</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>")
+        return node, node
+
+    def timer_minutes(self) -> int:
+        # distinct durations make ties between timers rare (the driver avoids them)
+        return self.rng.choice([7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61])
+
+    # -- the document --------------------------------------------------------------------
+
+    def write(self, scope: _Scope) -> str:
+        parts = []
+        for node in scope.nodes:
+            if isinstance(node, _Scope):
+                parts.append(f'<bpmn:subProcess id="{node.id}">{self.write(node)}'
+                             "</bpmn:subProcess>")
+            else:
+                parts.append(node)
+        for gateway, (tag, _) in scope.gateways.items():
+            default = scope.defaults.get(gateway)
+            attribute = f' default="{default}"' if default else ""
+            parts.append(f'<bpmn:{tag} id="{gateway}"{attribute} />')
+        parts.extend(scope.flows)
+        return "".join(parts)
+
+    def generate(self) -> Model:
+        self.inner_codes = []
+        root = _Scope("p")
+        start = self.new("start")
+        end = self.new("end")
+        root.nodes.append(f'<bpmn:startEvent id="{start}" />')
+        root.nodes.append(f'<bpmn:endEvent id="{end}" />')
+        entry, exit_ = self.sequence(root, 0, self.rng.randint(1, self.options.max_blocks),
+                                     errors=False)
+        self.flow(root, start, entry)
+        self.flow(root, exit_, end)
+        errors = "".join(f'<bpmn:error id="err_{c}" name="{c}" errorCode="{c}" />'
+                         for c in self.errors)
+        xml = (f'<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions {NS} '
+               f'id="d{self.seed}" targetNamespace="http://bpm-platform.org/fuzz">{errors}'
+               f'<bpmn:process id="p" isExecutable="true">{self.write(root)}</bpmn:process>'
+               "</bpmn:definitions>")
+        return Model(self.seed, xml.encode(), dict(self.variables), dict(self.roles))
+
+
+def generate(seed: int, options: Options | None = None) -> Model:
+    return Generator(seed, options).generate()
+
+
+# -- driving both engines ----------------------------------------------------------------
+
+
+def run_spiff(model: Model, steps: list[Any], timer_dues: list[datetime]
+              ) -> tuple[Trace, Exception | None]:
+    """The steps in SpiffWorkflow 3.2 (``harness.run_spiff`` for generated models, task
+    and timer steps only).
+
+    One difference: the harness moves Spiff's clock to one second after the due time
+    (Spiff fires a timer only when it is strictly past) and leaves it there, so every
+    timer Spiff starts afterwards is due one second later than ours, and a second timer
+    in a row never fires. Here the clock goes back to the due time once the timer has
+    fired, before Spiff moves on and starts new timers.
+
+    Returns the trace up to the step Spiff failed at, if it did, and its exception.
+    """
+    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+    from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+    from SpiffWorkflow.util.task import TaskState
+
+    harness._patch_spiff_clock()
+    clock = harness._Clock
+    clock.now = harness.CLOCK
+    parser = CamundaParser()
+    parser.add_bpmn_xml(harness.spiff_model(model.xml), filename=f"{model.name}.bpmn")
+    process = parser.get_process_ids()[0]
+    workflow = BpmnWorkflow(parser.get_spec(process), parser.get_subprocess_specs(process))
+    seen: set[Any] = set()
+
+    def completed() -> Counter[str]:
+        found: Counter[str] = Counter()
+        for wf in [workflow, *workflow.subprocesses.values()]:
+            for task in wf.tasks.values():
+                if task.state == TaskState.COMPLETED and task.id not in seen:
+                    seen.add(task.id)
+                    if task.task_spec.bpmn_id is not None:
+                        found[task.task_spec.bpmn_id] += 1
+        return found
+
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(model.variables)
+    workflow.refresh_timers()
+    workflow.do_engine_steps()
+    trace = Trace([completed()], "")
+    dues = iter(timer_dues)
+    try:
+        for step in steps:
+            if step[0] == "task":
+                ready = [t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+                         if t.task_spec.bpmn_id == step[1]]
+                if not ready:
+                    raise AssertionError(f"spiff: nothing ready at {step[1]!r}")
+                ready[0].data.update(step[2])
+                ready[0].run()
+            else:
+                due = next(dues)
+                clock.now = due + timedelta(seconds=1)
+                workflow.refresh_timers()
+                clock.now = due
+            workflow.refresh_timers()
+            workflow.do_engine_steps()
+            trace.chunks.append(completed())
+    except Exception as error:  # noqa: BLE001 - Spiff's failures are findings too
+        trace.status = "failed"
+        return trace, error
+    trace.status = "completed" if workflow.is_completed() else "active"
+    return trace, None
+
+
+def task_variables(model: Model, node: str, rng: random.Random, counts: Counter[str]
+                   ) -> dict[str, Any]:
+    role = model.roles.get(node, Role("plain"))
+    k = role.key
+    if role.kind == "xor":
+        return {f"v{k}": rng.randint(0, role.branches)}
+    if role.kind in ("or", "or!"):
+        low = int(role.kind == "or!")
+        if role.numeric:
+            return {f"v{k}": rng.randint(low, role.branches)}
+        values = {f"o{k}_{i}": rng.random() < 0.5 for i in range(role.branches)}
+        if low and not any(values.values()):
+            values[f"o{k}_{rng.randrange(role.branches)}"] = True
+        return values
+    if role.kind == "loop":
+        counts[node] += 1
+        return {f"again{k}": rng.random() < 0.6, f"cnt{k}": counts[node] - 1}
+    if role.kind == "err":
+        return {f"err{k}": rng.random() < 0.35}
+    if role.kind == "mi" and role.branches:
+        return {f"done{k}": rng.random() < 0.3}
+    choice = rng.random()
+    if choice < 0.5:
+        return {}
+    return {"note": rng.randint(0, 9)}
+
+
+@dataclass
+class Outcome:
+    model: Model
+    steps: list[Any]
+    ours: Trace | None
+    spiff: Trace | None
+    problem: str | None
+    """None when the two traces agree (up to the accepted differences)."""
+    stuck: bool = False
+    """Ours ended the run active with nothing left to complete or fire."""
+    waiting: list[set[str]] = field(default_factory=list)
+    """Ours: the nodes tokens wait at after each step (a token at a join has arrived)."""
+
+
+MAX_STEPS = 40
+
+
+def drive(model: Model, *, max_steps: int = MAX_STEPS, timer_share: float = 0.25) -> Outcome:
+    """Run ``model`` through ours choosing steps from the seed, then through Spiff."""
+    rng = random.Random(model.seed * 7919 + 1)  # noqa: S311 - seeded decisions
+    case = Case(model.name, [], variables=dict(model.variables))
+    ours = _Ours(model.xml, None)
+    trace = Trace([], "")
+    counts: Counter[str] = Counter()
+    waiting: list[set[str]] = []
+    stuck = False
+
+    def note_waiting() -> None:
+        waiting.append({t.node for t in ours.states["root"].tokens if t.via is None})
+
+    try:
+        ours.start(case.variables)
+        trace.chunks.append(ours.chunk)
+        trace.cancelled.append(ours.cancelled)
+        note_waiting()
+        for _ in range(max_steps):
+            state = ours.states["root"]
+            if state.status != "active":
+                break
+            tasks = sorted(set(state.open_tasks().values()))
+            jobs = sorted(state.jobs, key=lambda j: j.due_at)
+            timer = None
+            if jobs and (len(jobs) == 1 or jobs[0].due_at != jobs[1].due_at):
+                timer = jobs[0].node
+            if timer is not None and (not tasks or rng.random() < timer_share):
+                step: tuple[Any, ...] = ("timer", timer)
+            elif tasks:
+                node = rng.choice(tasks)
+                step = ("task", node, task_variables(model, node, rng, counts))
+            else:
+                stuck = True
+                break
+            case.steps.append(step)
+            ours.chunk = Counter()
+            ours.cancelled = set()
+            ours.step(step, trace)
+            trace.chunks.append(ours.chunk)
+            trace.cancelled.append(ours.cancelled)
+            note_waiting()
+        trace.status = ours.states["root"].status
+        for graph in ours.graphs.values():
+            trace.floating |= {node.id for node in graph.nodes.values()
+                               if node.behavior == "event_gateway"}
+    except Exception as error:  # noqa: BLE001 - any failure of ours is a finding
+        return Outcome(model, case.steps, None, None, f"ours raised {error!r}")
+    spiff, error = run_spiff(model, case.steps, trace.timer_dues)
+    if error is not None:
+        problem = compare(case, trace, spiff) or ""
+        if not problem.startswith("step"):
+            problem = f"spiff raised {error!r}"
+        return Outcome(model, case.steps, trace, spiff, problem, stuck, waiting)
+    return Outcome(model, case.steps, trace, spiff, compare(case, trace, spiff), stuck,
+                   waiting)
+
+
+def compare(case: Case, ours: Trace, spiff: Trace) -> str | None:
+    """The first difference not accepted by the README (as test_conformance compares)."""
+    for index, (mine, theirs) in enumerate(zip(ours.chunks, spiff.chunks, strict=False)):
+        theirs = Counter({k: v for k, v in theirs.items()
+                          if not (k in ours.cancelled[index] and k not in mine)})
+        if mine != theirs:
+            step = "start" if index == 0 else case.steps[index - 1]
+            return f"step {index} {step}: ours {dict(mine)} spiff {dict(theirs)}"
+    expected = "active" if ours.status == "active" else "completed"
+    if ours.status == "terminated":
+        return "ours terminated"
+    if spiff.status != expected:
+        return f"end: ours {ours.status} spiff {spiff.status}"
+    return None
+
+
+# -- divergences judged SpiffWorkflow's fault ------------------------------------------------
+
+def _ids(model: Model, tag: str) -> set[str]:
+    from lxml import etree
+
+    root = etree.fromstring(model.xml)
+    return {e.get("id") for e in root.iter(f"{{http://www.omg.org/spec/BPMN/20100524/MODEL}}{tag}")}
+
+
+def _enclosing(model: Model) -> dict[str, set[str]]:
+    """Node id -> the ids of the sub-processes around it."""
+    from lxml import etree
+
+    found: dict[str, set[str]] = {}
+    sub = "{http://www.omg.org/spec/BPMN/20100524/MODEL}subProcess"
+    for element in etree.fromstring(model.xml).iter():
+        if element.get("id") is not None:
+            found[element.get("id")] = {a.get("id") for a in element.iterancestors(sub)}
+    return found
+
+
+def _attached(model: Model) -> dict[str, str]:
+    """Boundary event id -> the activity it is attached to."""
+    from lxml import etree
+
+    tag = "{http://www.omg.org/spec/BPMN/20100524/MODEL}boundaryEvent"
+    return {e.get("id"): e.get("attachedToRef") for e in etree.fromstring(model.xml).iter(tag)}
+
+
+def _successors(model: Model) -> dict[str, set[str]]:
+    """Where a token at a node can go next: its outgoing flows, its boundary events,
+    and from the last node of a sub-process (any node inside) the sub-process itself."""
+    from lxml import etree
+
+    bpmn = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+    root = etree.fromstring(model.xml)
+    nxt: dict[str, set[str]] = {}
+    for flow in root.iter(f"{bpmn}sequenceFlow"):
+        nxt.setdefault(flow.get("sourceRef"), set()).add(flow.get("targetRef"))
+    for event, host in _attached(model).items():
+        nxt.setdefault(host, set()).add(event)
+    for node, subs in _enclosing(model).items():
+        for sub in subs:
+            nxt.setdefault(node, set()).add(sub)
+    return nxt
+
+
+def _can_reach(model: Model, sources: set[str], target: str) -> bool:
+    """A token at one of ``sources`` can reach ``target`` without passing it."""
+    nxt = _successors(model)
+    seen = set()
+    todo = [s for s in sources if s != target]
+    while todo:
+        node = todo.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for following in nxt.get(node, ()):
+            if following == target:
+                return True
+            todo.append(following)
+    return False
+
+
+def spiff_fault(outcome: Outcome) -> str | None:
+    """The name of a known SpiffWorkflow 3.2 defect that explains the first difference,
+    or None.
+
+    * ``early-inclusive-join``: Spiff's ``InclusiveGateway._check_threshold_unstructured``
+      walks back from each input with a depth-first ``check`` that returns after the
+      first unchecked parent, so it misses tokens on the other inputs of a join nested
+      in a branch and fires the inclusive join while a token can still reach it
+      (BPMN 13.4.3 says the gateway waits); it fires it again when that token arrives.
+    * ``loop-parallel-join``: in a loop, Spiff's parallel join counts the inputs
+      completed in an earlier pass, so in the next pass it fires when the first branch
+      arrives (BPMN 13.4.2: the join waits for a token on every incoming flow); it fires
+      again with the second.
+    * ``continues-interrupted-scope``: when an error thrown in an inner sub-process is
+      caught by the boundary event of an outer one, Spiff marks the inner sub-process
+      completed and moves on after it inside the outer one, which the error has
+      interrupted (BPMN 10.5.4: the activity the error is caught at is cancelled, with
+      everything in it).
+    * ``error-caught-by-sibling``: Spiff delivers an error thrown by an error end event
+      to a matching error boundary event of a sub-process that does not contain the
+      end event (a sibling sub-process still running in another branch), instead of
+      the innermost enclosing one (BPMN 10.5.4: the error propagates up the scope
+      hierarchy of the throwing activity).
+    * ``spiff-internal-error``: Spiff raises ``TaskNotFoundException`` from inside
+      ``do_engine_steps``, or ``AttributeError`` from ``refresh_timers`` (a waiting task
+      whose parent was dropped), in long runs through loops.
+    """
+    if outcome.problem and outcome.problem.startswith("spiff raised") and (
+            "TaskNotFoundException" in outcome.problem
+            or "'NoneType' object has no attribute 'data'" in outcome.problem):
+        return "spiff-internal-error"
+    if outcome.ours is None or outcome.spiff is None:
+        return None
+    joins = _ids(outcome.model, "inclusiveGateway")
+    parallel = _ids(outcome.model, "parallelGateway")
+    for index, (mine, theirs) in enumerate(zip(outcome.ours.chunks, outcome.spiff.chunks, strict=False)):
+        theirs = Counter({k: v for k, v in theirs.items()
+                          if not (k in outcome.ours.cancelled[index] and k not in mine)})
+        if mine == theirs:
+            continue
+        extra = theirs - mine
+        # ours waits at the join because a token can still reach it
+        waits = [j for j in extra.keys() & (joins | parallel)
+                 if _can_reach(outcome.model, outcome.waiting[index], j)]
+        if not (mine - theirs) and set(waits) & joins:
+            return "early-inclusive-join"
+        error_ends = {k for k in theirs if k.startswith("ee")}
+        for catcher in extra:
+            host = _attached(outcome.model).get(catcher)
+            if host is not None and catcher.startswith("eb") and error_ends and not any(
+                    host in _enclosing(outcome.model)[end] for end in error_ends):
+                return "error-caught-by-sibling"
+        cancelled = outcome.ours.cancelled[index]
+        enclosing = _enclosing(outcome.model)
+        caught = any(k.startswith(("eb", "tb")) for k in theirs)
+        if (caught and not (mine - theirs)
+                and all(enclosing.get(k, set()) & cancelled for k in extra)):
+            return "continues-interrupted-scope"
+        earlier = set().union(*outcome.ours.chunks[:index])
+        if not (mine - theirs) and set(waits) & parallel & earlier:
+            return "loop-parallel-join"
+        return None
+    return None
