@@ -23,7 +23,6 @@ Pure (no I/O): the engine's compiler and the designer's lint both read templates
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -37,7 +36,7 @@ from bpm_process.expressions import (
     compile_expression,
     to_text,
 )
-from bpm_process.expressions.lexer import JUEL, tokenize
+from bpm_process.expressions.api import split_template
 
 __all__ = [
     "Slot",
@@ -49,7 +48,6 @@ __all__ = [
     "string_content",
 ]
 
-_OPENING = re.compile(r"[$#]\{")
 _NOT_JSON = "a body starting with { or [ is a JSON template, and this one is not valid JSON"
 _MAX_DEPTH = 32
 """How deeply a list or map may nest to be written as JSON (as :func:`to_text` allows)."""
@@ -81,32 +79,13 @@ def split_json_template(text: str) -> tuple[str | Slot, ...]:
         raise ExpressionError(
             f"the body is {len(source)} characters long, the limit is {MAX_SOURCE_LENGTH}")
     parts: list[str | Slot] = []
-    literal: list[str] = []
     scanner = _StringScanner()
-    position = 0
-    while True:
-        match = _OPENING.search(source, position)
-        if match is None:
-            literal.append(source[position:])
-            break
-        start = match.start()
-        if start > 0 and source[start - 1] == "\\":
-            literal.append(source[position : start - 1])
-            literal.append(source[start : start + 2])
-            position = start + 2
-            continue
-        literal.append(source[position:start])
-        _, end = tokenize(source, start + 2, JUEL, delimited=True)
-        piece = "".join(literal)
-        if piece:
-            parts.append(piece)
-            scanner.feed(piece)
-        literal = []
-        parts.append(Slot(source[start:end], scanner.in_string))
-        position = end
-    piece = "".join(literal)
-    if piece:
-        parts.append(piece)
+    for part in split_template(source):
+        if isinstance(part, str):
+            parts.append(part)
+            scanner.feed(part)
+        else:
+            parts.append(Slot(source[part.start : part.end], scanner.in_string))
     return tuple(parts)
 
 

@@ -19,11 +19,11 @@ import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from bpm_process.expressions.compiler import compile_node, referenced_names
 from bpm_process.expressions.errors import ExpressionError
-from bpm_process.expressions.lexer import FEEL, JUEL, tokenize
+from bpm_process.expressions.lexer import FEEL, JUEL, Token, tokenize
 from bpm_process.expressions.parser import Node, parse_tokens
 from bpm_process.expressions.values import (
     MAX_STRING_LENGTH,
@@ -42,6 +42,7 @@ __all__ = [
     "evaluate_condition",
     "is_expression",
     "split_items",
+    "split_template",
 ]
 
 MAX_SOURCE_LENGTH = 4096
@@ -249,10 +250,19 @@ def _template(source: str, parts: list[str | Node]) -> Expression:
     return Expression(source, TEMPLATE, render, names)
 
 
-def _template_parts(source: str) -> list[str | Node]:
-    """Split text into literal pieces and parsed ``${...}`` expressions; ``\\${`` is a
-    literal ``${``."""
-    parts: list[str | Node] = []
+class Placeholder(NamedTuple):
+    """A ``${...}`` of a text template: where it stands in the source, and its tokens."""
+
+    start: int
+    end: int
+    tokens: list[Token]
+
+
+def split_template(source: str) -> list[str | Placeholder]:
+    """Text split into literal pieces and ``${...}`` placeholders (not parsed: the tokens
+    between the braces); ``\\${`` is a literal ``${``. Raises :class:`ExpressionError`
+    for a placeholder that is not closed."""
+    parts: list[str | Placeholder] = []
     literal: list[str] = []
     position = 0
     while True:
@@ -268,17 +278,22 @@ def _template_parts(source: str) -> list[str | Node]:
             continue
         literal.append(source[position:start])
         tokens, end = tokenize(source, start + 2, JUEL, delimited=True)
-        node = parse_tokens(source, tokens, JUEL)
         text = "".join(literal)
         if text:
             parts.append(text)
         literal = []
-        parts.append(node)
+        parts.append(Placeholder(start, end, tokens))
         position = end
     text = "".join(literal)
     if text:
         parts.append(text)
     return parts
+
+
+def _template_parts(source: str) -> list[str | Node]:
+    """Text split into literal pieces and parsed ``${...}`` expressions."""
+    return [part if isinstance(part, str) else parse_tokens(source, part.tokens, JUEL)
+            for part in split_template(source)]
 
 
 def split_items(source: str) -> list[str]:
