@@ -34,6 +34,7 @@ or fire the earliest timer. The same steps then run in SpiffWorkflow.
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -70,6 +71,25 @@ class Options:
     boundary_on_subprocess: bool = False
     overlapping_exclusive: bool = False
     """Exclusive conditions that may both be true (first by document order wins)."""
+    mi_subprocess: bool = False
+    """Multi-instance embedded sub-processes (parallel or sequential, collection or
+    cardinality, optionally the completion condition ``${done<k>}`` set inside)."""
+    event_subprocesses: bool = False
+    """Event sub-processes (timer, message, signal starts, interrupting or not; error
+    starts) in the process and in sub-processes."""
+    catch_events: bool = False
+    """Intermediate message and signal catch events and receive tasks."""
+    event_boundaries: bool = False
+    """Message and signal boundary events (interrupting or not) on tasks and
+    sub-processes."""
+    event_gateways: bool = False
+    """Event-based gateways racing a message (or a signal) against a timer."""
+    escalation: bool = False
+    """Escalation throw and end events inside sub-processes with escalation boundaries."""
+    terminate: bool = False
+    """Terminate end events inside sub-processes."""
+    signals: tuple[str, ...] = ("sigA", "sigB")
+    """Signal names (shared between catchers: a signal is a broadcast)."""
 
 
 @dataclass
@@ -95,8 +115,12 @@ class Model:
 
 
 class _Scope:
-    def __init__(self, xml_id: str) -> None:
+    def __init__(self, xml_id: str, attributes: str = "", head: str = "") -> None:
         self.id = xml_id
+        self.attributes = attributes
+        """Extra attributes of the ``subProcess`` element."""
+        self.head = head
+        """Written first inside the ``subProcess`` (loop characteristics)."""
         self.nodes: list[str] = []
         self.flows: list[str] = []
         self.defaults: dict[str, str] = {}
@@ -116,7 +140,16 @@ class Generator:
         self.variables: dict[str, Any] = {}
         self.roles: dict[str, Role] = {}
         self.errors: list[str] = []
+        self.escalations: list[str] = []
+        self.messages: list[str] = []
+        self.signals_used: set[str] = set()
         self.scopes: list[_Scope] = []
+        self.inner_escalations: list[str | None] = []
+        self.in_sub = 0
+        """How many sub-processes enclose the blocks being made."""
+        self.in_mi = 0
+        """How many multi-instance sub-processes enclose them (no message catches there:
+        several instances would wait for the same message)."""
 
     # -- ids and flows -------------------------------------------------------------------
 
@@ -179,6 +212,14 @@ class Generator:
         kinds += [(k, w) for k, w, on in (
             ("mi", 2, o.multi_instance), ("btimer", 2, o.boundary_timers),
             ("ctimer", 1, o.catch_timers), ("err", 2, errors)) if on]
+        if depth < o.max_depth:
+            kinds += [(k, w) for k, w, on in (
+                ("misub", 2, o.mi_subprocess), ("evgw", 2, o.event_gateways)) if on]
+        escalates = any(c is not None for c in self.inner_escalations)
+        kinds += [(k, w) for k, w, on in (
+            ("catch", 2, o.catch_events), ("bevent", 2, o.event_boundaries),
+            ("esc", 2, o.escalation and escalates),
+            ("term", 1, o.terminate and self.in_sub > 0)) if on]
         return kinds
 
     def block(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
@@ -255,8 +296,39 @@ class Generator:
         return decide, join
 
     def block_sub(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
+        return self.subprocess(scope, depth, errors=errors, multi=False)
+
+    def block_misub(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
+        return self.subprocess(scope, depth, errors=errors, multi=True)
+
+    def loop_characteristics(self, key: int) -> tuple[str, bool]:
+        """A ``multiInstanceLoopCharacteristics`` element and whether it has the
+        completion condition ``${done<key>}``."""
+        sequential = self.rng.random() < 0.5
+        attributes = ' isSequential="true"' if sequential else ""
+        body = ""
+        if self.rng.random() < 0.5:
+            low = 0 if self.options.empty_collections and self.rng.random() < 0.15 else 1
+            self.variables[f"items{key}"] = [f"i{j}" for j in range(self.rng.randint(low, 3))]
+            attributes += (f' camunda:collection="items{key}" '
+                           f'camunda:elementVariable="item{key}"')
+        else:
+            body += f"<bpmn:loopCardinality>{self.rng.randint(1, 3)}</bpmn:loopCardinality>"
+        completion = self.rng.random() < 0.4
+        if completion:
+            self.variables[f"done{key}"] = False
+            body += ('<bpmn:completionCondition xsi:type="bpmn:tFormalExpression">'
+                     f"${{done{key}}}</bpmn:completionCondition>")
+        return (f"<bpmn:multiInstanceLoopCharacteristics{attributes}>{body}"
+                "</bpmn:multiInstanceLoopCharacteristics>"), completion
+
+    def subprocess(self, scope: _Scope, depth: int, *, errors: bool, multi: bool
+                   ) -> tuple[str, str]:
+        o = self.options
         sub_id = self.new("sub")
-        inner = _Scope(sub_id)
+        key = int(sub_id.removeprefix("sub"))
+        head, completion = self.loop_characteristics(key) if multi else ("", False)
+        inner = _Scope(sub_id, head=head)
         self.scopes.append(inner)
         catches = self.options.errors and self.rng.random() < 0.5
         code = None
@@ -265,32 +337,215 @@ class Generator:
                 else f"E{len(self.errors) + 1}"
             if code not in self.errors:
                 self.errors.append(code)
+        # where the error is caught: a boundary event, or an error event sub-process inside
+        in_event_sub = catches and o.event_subprocesses and self.rng.random() < 0.4
+        escalation = None
+        escalation_interrupting = False
+        if o.escalation and self.rng.random() < 0.5:
+            escalation = self.rng.choice(self.escalations) \
+                if self.escalations and self.rng.random() < 0.3 \
+                else f"X{len(self.escalations) + 1}"
+            if escalation not in self.escalations:
+                self.escalations.append(escalation)
+            escalation_interrupting = self.rng.random() < 0.5
         start = self.new("ss")
         end = self.new("se")
         inner.nodes.append(f'<bpmn:startEvent id="{start}" />')
         inner.nodes.append(f'<bpmn:endEvent id="{end}" />')
         self.inner_codes.append(code) if catches else None
+        if o.escalation:
+            self.inner_escalations.append(escalation)
+        self.in_sub += 1
+        self.in_mi += multi
         entry, exit_ = self.sequence(inner, depth + 1, self.rng.randint(1, 3),
                                      errors=errors or catches)
+        if completion:
+            done = self.task(inner, Role("mi", key, 1), prefix="d")
+            self.flow(inner, exit_, done)
+            exit_ = done
+        if in_event_sub:
+            self.event_subprocess(inner, depth, "error", code)
+        elif o.event_subprocesses and self.rng.random() < 0.3:
+            self.event_subprocess(inner, depth)
+        self.in_sub -= 1
+        self.in_mi -= multi
+        if o.escalation:
+            self.inner_escalations.pop()
         if catches:
             self.inner_codes.pop()
         self.flow(inner, start, entry)
         self.flow(inner, exit_, end)
         scope.nodes.append(inner)  # type: ignore[arg-type]  # written later
-        if not catches:
+        node, last = sub_id, sub_id
+        if not catches or in_event_sub:
             if self.options.boundary_on_subprocess and self.rng.random() < 0.5:
-                return self.attach_timer(scope, sub_id)
-            return sub_id, sub_id
-        boundary = self.new("eb")
+                node, last = self.attach_timer(scope, sub_id)
+        else:
+            boundary = self.new("eb")
+            scope.nodes.append(
+                f'<bpmn:boundaryEvent id="{boundary}" attachedToRef="{sub_id}">'
+                f'<bpmn:errorEventDefinition errorRef="err_{code}" /></bpmn:boundaryEvent>')
+            handler = self.task(scope, prefix="h")
+            merge = self.gateway(scope, "exclusiveGateway", "em")
+            self.flow(scope, boundary, handler)
+            self.flow(scope, handler, merge)
+            self.flow(scope, sub_id, merge)
+            last = merge
+        if escalation is not None:
+            last = self.attach_event(scope, sub_id, last, "escalation", escalation,
+                                     escalation_interrupting)
+        if o.event_boundaries and self.rng.random() < 0.3:
+            last = self.attach_event(scope, sub_id, last, *self.message_or_signal(),
+                                     self.rng.random() < 0.5)
+        return node, last
+
+    # -- message, signal and escalation events -------------------------------------------
+
+    def message_or_signal(self) -> tuple[str, str]:
+        """A new message (not inside a multi-instance sub-process) or a signal name."""
+        if self.in_mi or self.rng.random() < 0.5:
+            name = self.rng.choice(self.options.signals)
+            self.signals_used.add(name)
+            return "signal", name
+        name = f"msg{len(self.messages) + 1}"
+        self.messages.append(name)
+        return "message", name
+
+    @staticmethod
+    def definition(kind: str, name: str) -> str:
+        if kind == "message":
+            return f'<bpmn:messageEventDefinition messageRef="m_{name}" />'
+        if kind == "signal":
+            return f'<bpmn:signalEventDefinition signalRef="s_{name}" />'
+        if kind == "escalation":
+            return f'<bpmn:escalationEventDefinition escalationRef="esc_{name}" />'
+        if kind == "error":
+            return f'<bpmn:errorEventDefinition errorRef="err_{name}" />'
+        if kind == "timer":
+            return (f"<bpmn:timerEventDefinition><bpmn:timeDuration>PT{name}M"
+                    "</bpmn:timeDuration></bpmn:timerEventDefinition>")
+        raise AssertionError(kind)
+
+    def attach_event(self, scope: _Scope, node: str, exit_: str, kind: str, name: str,
+                     interrupting: bool) -> str:
+        """A boundary event on ``node`` whose handler task merges back at ``exit_``
+        (interrupting; a new merge if ``exit_`` is ``node``) or ends (not); the new exit."""
+        prefix = {"message": "mb", "signal": "sb", "escalation": "xb"}[kind]
+        boundary = self.new(prefix)
+        cancel = "" if interrupting else ' cancelActivity="false"'
         scope.nodes.append(
-            f'<bpmn:boundaryEvent id="{boundary}" attachedToRef="{sub_id}">'
-            f'<bpmn:errorEventDefinition errorRef="err_{code}" /></bpmn:boundaryEvent>')
+            f'<bpmn:boundaryEvent id="{boundary}" attachedToRef="{node}"{cancel}>'
+            f"{self.definition(kind, name)}</bpmn:boundaryEvent>")
         handler = self.task(scope, prefix="h")
-        merge = self.gateway(scope, "exclusiveGateway", "em")
         self.flow(scope, boundary, handler)
-        self.flow(scope, handler, merge)
-        self.flow(scope, sub_id, merge)
-        return sub_id, merge
+        if not interrupting:
+            end = self.new("be")
+            scope.nodes.append(f'<bpmn:endEvent id="{end}" />')
+            self.flow(scope, handler, end)
+            return exit_
+        if exit_ == node:
+            exit_ = self.gateway(scope, "exclusiveGateway", "bm")
+            self.flow(scope, node, exit_)
+        self.flow(scope, handler, exit_)
+        return exit_
+
+    def block_bevent(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
+        node = self.task(scope)
+        return node, self.attach_event(scope, node, node, *self.message_or_signal(),
+                                       self.rng.random() < 0.5)
+
+    def block_catch(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
+        kind, name = self.message_or_signal()
+        if kind == "message" and self.rng.random() < 0.5:
+            node = self.new("rt")
+            scope.nodes.append(f'<bpmn:receiveTask id="{node}" messageRef="m_{name}" />')
+            return node, node
+        node = self.new("mc" if kind == "message" else "sc")
+        scope.nodes.append(f'<bpmn:intermediateCatchEvent id="{node}">'
+                           f"{self.definition(kind, name)}</bpmn:intermediateCatchEvent>")
+        return node, node
+
+    def block_evgw(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
+        gateway = self.new("eg")
+        scope.nodes.append(f'<bpmn:eventBasedGateway id="{gateway}" />')
+        merge = self.gateway(scope, "exclusiveGateway", "egm")
+        events = [self.message_or_signal(), ("timer", str(self.timer_minutes()))]
+        if self.rng.random() < 0.25:
+            events.insert(1, self.message_or_signal())
+        used = set()
+        for kind, name in events:
+            if (kind, name) in used:  # one signal name twice: BPMN allows it, drop it
+                continue
+            used.add((kind, name))
+            node = self.new({"message": "mc", "signal": "sc", "timer": "ct"}[kind])
+            scope.nodes.append(f'<bpmn:intermediateCatchEvent id="{node}">'
+                               f"{self.definition(kind, name)}</bpmn:intermediateCatchEvent>")
+            self.flow(scope, gateway, node)
+            if self.rng.random() < 0.6:
+                entry, exit_ = self.sequence(scope, depth + 1, 1, errors=errors)
+                self.flow(scope, node, entry)
+                self.flow(scope, exit_, merge)
+            else:
+                self.flow(scope, node, merge)
+        return gateway, merge
+
+    def block_esc(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
+        code = self.rng.choice([c for c in self.inner_escalations if c is not None])
+        if self.rng.random() < 0.5:
+            node = self.new("xt")
+            scope.nodes.append(f'<bpmn:intermediateThrowEvent id="{node}">'
+                               f'{self.definition("escalation", code)}'
+                               "</bpmn:intermediateThrowEvent>")
+            return node, node
+        return self.conditional_end(scope, "esc", self.definition("escalation", code), "xe")
+
+    def block_term(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
+        return self.conditional_end(scope, "term", "<bpmn:terminateEventDefinition />", "ke")
+
+    def conditional_end(self, scope: _Scope, kind: str, definition: str, prefix: str
+                        ) -> tuple[str, str]:
+        """A ``decide`` task setting ``<kind><k>``, and an exclusive split to an end event
+        with ``definition`` if it is true (the default flow goes on)."""
+        decide = self.task(scope, Role(kind), prefix="decide")
+        key = int(decide.removeprefix("decide"))
+        self.roles[decide].key = key
+        self.variables[f"{kind}{key}"] = False
+        split = self.gateway(scope, "exclusiveGateway", "x")
+        end = self.new(prefix)
+        scope.nodes.append(f'<bpmn:endEvent id="{end}">{definition}</bpmn:endEvent>')
+        self.flow(scope, decide, split)
+        self.flow(scope, split, end, f"${{{kind}{key}}}")
+        scope.pending_default.add(split)
+        return decide, split
+
+    def event_subprocess(self, scope: _Scope, depth: int, kind: str | None = None,
+                         name: str | None = None) -> None:
+        """An event sub-process in ``scope``: its start event, a handler task, an end."""
+        if kind is None:
+            kind = self.rng.choice(["timer", "message", "signal"])
+            if kind == "timer":
+                name = str(self.timer_minutes())
+            else:
+                kind, name = self.message_or_signal()
+                if kind == "signal":
+                    # a signal of its own: one broadcast that both interrupts a scope and
+                    # reaches catchers inside it has no order BPMN prescribes
+                    name = "sigE"
+                    self.signals_used.add(name)
+        interrupting = kind == "error" or self.rng.random() < 0.5
+        esp = self.new("esp")
+        start = self.new("es")
+        handler = self.new("eh")
+        end = self.new("ze")
+        self.roles[handler] = Role("plain")
+        attribute = "" if interrupting else ' isInterrupting="false"'
+        flows = (f'<bpmn:sequenceFlow id="{esp}_1" sourceRef="{start}" targetRef="{handler}" />'
+                 f'<bpmn:sequenceFlow id="{esp}_2" sourceRef="{handler}" targetRef="{end}" />')
+        scope.nodes.append(
+            f'<bpmn:subProcess id="{esp}" triggeredByEvent="true">'
+            f'<bpmn:startEvent id="{start}"{attribute}>{self.definition(kind, name or "")}'
+            f'</bpmn:startEvent><bpmn:userTask id="{handler}" /><bpmn:endEvent id="{end}" />'
+            f"{flows}</bpmn:subProcess>")
 
     inner_codes: list[str]
 
@@ -392,8 +647,8 @@ class Generator:
         parts = []
         for node in scope.nodes:
             if isinstance(node, _Scope):
-                parts.append(f'<bpmn:subProcess id="{node.id}">{self.write(node)}'
-                             "</bpmn:subProcess>")
+                parts.append(f'<bpmn:subProcess id="{node.id}"{node.attributes}>'
+                             f"{node.head}{self.write(node)}</bpmn:subProcess>")
             else:
                 parts.append(node)
         for gateway, (tag, _) in scope.gateways.items():
@@ -410,12 +665,27 @@ class Generator:
         end = self.new("end")
         root.nodes.append(f'<bpmn:startEvent id="{start}" />')
         root.nodes.append(f'<bpmn:endEvent id="{end}" />')
+        root_error = None
+        if self.options.event_subprocesses and self.options.errors \
+                and self.rng.random() < 0.25:
+            root_error = f"E{len(self.errors) + 1}"
+            self.errors.append(root_error)
+            self.inner_codes.append(root_error)
         entry, exit_ = self.sequence(root, 0, self.rng.randint(1, self.options.max_blocks),
-                                     errors=False)
+                                     errors=root_error is not None)
         self.flow(root, start, entry)
         self.flow(root, exit_, end)
+        if root_error is not None:
+            self.event_subprocess(root, 0, "error", root_error)
+        elif self.options.event_subprocesses and self.rng.random() < 0.4:
+            self.event_subprocess(root, 0)
         errors = "".join(f'<bpmn:error id="err_{c}" name="{c}" errorCode="{c}" />'
                          for c in self.errors)
+        errors += "".join(f'<bpmn:escalation id="esc_{c}" name="{c}" escalationCode="{c}" />'
+                          for c in self.escalations)
+        errors += "".join(f'<bpmn:message id="m_{m}" name="{m}" />' for m in self.messages)
+        errors += "".join(f'<bpmn:signal id="s_{m}" name="{m}" />'
+                          for m in sorted(self.signals_used))
         xml = (f'<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions {NS} '
                f'id="d{self.seed}" targetNamespace="http://bpm-platform.org/fuzz">{errors}'
                f'<bpmn:process id="p" isExecutable="true">{self.write(root)}</bpmn:process>'
@@ -432,8 +702,7 @@ def generate(seed: int, options: Options | None = None) -> Model:
 
 def run_spiff(model: Model, steps: list[Any], timer_dues: list[datetime]
               ) -> tuple[Trace, Exception | None]:
-    """The steps in SpiffWorkflow 3.2 (``harness.run_spiff`` for generated models, task
-    and timer steps only).
+    """The steps in SpiffWorkflow 3.2 (``harness.run_spiff`` for generated models).
 
     One difference: the harness moves Spiff's clock to one second after the due time
     (Spiff fires a timer only when it is strictly past) and leaves it there, so every
@@ -443,8 +712,16 @@ def run_spiff(model: Model, steps: list[Any], timer_dues: list[datetime]
 
     Returns the trace up to the step Spiff failed at, if it did, and its exception.
     """
+    from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+        SignalEventDefinition,
+    )
+    from SpiffWorkflow.bpmn.specs.event_definitions.message import (
+        MessageEventDefinition as PlainMessage,
+    )
+    from SpiffWorkflow.bpmn.util import BpmnEvent
     from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
     from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+    from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
     from SpiffWorkflow.util.task import TaskState
 
     harness._patch_spiff_clock()
@@ -468,9 +745,14 @@ def run_spiff(model: Model, steps: list[Any], timer_dues: list[datetime]
 
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(model.variables)
-    workflow.refresh_timers()
-    workflow.do_engine_steps()
-    trace = Trace([completed()], "")
+    trace = Trace([], "")
+    try:  # Spiff can fail at its first engine step too
+        workflow.refresh_timers()
+        workflow.do_engine_steps()
+    except Exception as error:  # noqa: BLE001
+        trace.status = "failed"
+        return trace, error
+    trace.chunks.append(completed())
     dues = iter(timer_dues)
     try:
         for step in steps:
@@ -481,6 +763,14 @@ def run_spiff(model: Model, steps: list[Any], timer_dues: list[datetime]
                     raise AssertionError(f"spiff: nothing ready at {step[1]!r}")
                 ready[0].data.update(step[2])
                 ready[0].run()
+            elif step[0] == "message":  # as harness.run_spiff
+                payload = {"payload": {}, "result_var": None}
+                if not workflow.event_manager.catch(
+                        BpmnEvent(MessageEventDefinition(step[1]), payload), internal=False):
+                    workflow.event_manager.catch(BpmnEvent(PlainMessage(step[1]), {}),
+                                                 internal=False)
+            elif step[0] == "signal":
+                workflow.catch(BpmnEvent(SignalEventDefinition(step[1]), {}))
             else:
                 due = next(dues)
                 clock.now = due + timedelta(seconds=1)
@@ -513,8 +803,8 @@ def task_variables(model: Model, node: str, rng: random.Random, counts: Counter[
     if role.kind == "loop":
         counts[node] += 1
         return {f"again{k}": rng.random() < 0.6, f"cnt{k}": counts[node] - 1}
-    if role.kind == "err":
-        return {f"err{k}": rng.random() < 0.35}
+    if role.kind in ("err", "esc", "term"):
+        return {f"{role.kind}{k}": rng.random() < 0.35}
     if role.kind == "mi" and role.branches:
         return {f"done{k}": rng.random() < 0.3}
     choice = rng.random()
@@ -540,7 +830,8 @@ class Outcome:
 MAX_STEPS = 40
 
 
-def drive(model: Model, *, max_steps: int = MAX_STEPS, timer_share: float = 0.25) -> Outcome:
+def drive(model: Model, *, max_steps: int = MAX_STEPS, timer_share: float = 0.25,
+          event_share: float = 0.2) -> Outcome:
     """Run ``model`` through ours choosing steps from the seed, then through Spiff."""
     rng = random.Random(model.seed * 7919 + 1)  # noqa: S311 - seeded decisions
     case = Case(model.name, [], variables=dict(model.variables))
@@ -567,8 +858,13 @@ def drive(model: Model, *, max_steps: int = MAX_STEPS, timer_share: float = 0.25
             timer = None
             if jobs and (len(jobs) == 1 or jobs[0].due_at != jobs[1].due_at):
                 timer = jobs[0].node
-            if timer is not None and (not tasks or rng.random() < timer_share):
-                step: tuple[Any, ...] = ("timer", timer)
+            events = sorted({(s.kind, s.name) for s in state.subscriptions})
+            step: tuple[Any, ...]
+            if events and (not tasks and timer is None or rng.random() < event_share):
+                kind, name = rng.choice(events)
+                step = (kind, name, {})
+            elif timer is not None and (not tasks or rng.random() < timer_share):
+                step = ("timer", timer)
             elif tasks:
                 node = rng.choice(tasks)
                 step = ("task", node, task_variables(model, node, rng, counts))
@@ -586,30 +882,84 @@ def drive(model: Model, *, max_steps: int = MAX_STEPS, timer_share: float = 0.25
         for graph in ours.graphs.values():
             trace.floating |= {node.id for node in graph.nodes.values()
                                if node.behavior == "event_gateway"}
+            for starts in graph.event_subprocesses.values():
+                trace.floating |= set(starts)
     except Exception as error:  # noqa: BLE001 - any failure of ours is a finding
         return Outcome(model, case.steps, None, None, f"ours raised {error!r}")
     spiff, error = run_spiff(model, case.steps, trace.timer_dues)
     if error is not None:
-        problem = compare(case, trace, spiff) or ""
+        problem = compare(case, trace, spiff, model.xml) or ""
         if not problem.startswith("step"):
             problem = f"spiff raised {error!r}"
         return Outcome(model, case.steps, trace, spiff, problem, stuck, waiting)
-    return Outcome(model, case.steps, trace, spiff, compare(case, trace, spiff), stuck,
-                   waiting)
+    return Outcome(model, case.steps, trace, spiff, compare(case, trace, spiff, model.xml),
+                   stuck, waiting)
 
 
-def compare(case: Case, ours: Trace, spiff: Trace) -> str | None:
-    """The first difference not accepted by the README (as test_conformance compares)."""
+def pairs(ours: Trace, spiff: Trace) -> list[tuple[int, Counter[str], Counter[str]]]:
+    """Both traces step by step, without what the README accepts per step: Spiff's
+    completions of activities ours cancelled, and the floating nodes (event-based
+    gateways, event sub-process starts), which are compared over the whole run."""
+    found = []
     for index, (mine, theirs) in enumerate(zip(ours.chunks, spiff.chunks, strict=False)):
         theirs = Counter({k: v for k, v in theirs.items()
-                          if not (k in ours.cancelled[index] and k not in mine)})
+                          if not (k in ours.cancelled[index] and k not in mine)
+                          and k not in ours.floating})
+        mine = Counter({k: v for k, v in mine.items() if k not in ours.floating})
+        found.append((index, mine, theirs))
+    return found
+
+
+def floating(trace: Trace, upto: int, ids: set[str]) -> Counter[str]:
+    total: Counter[str] = Counter()
+    for chunk in trace.chunks[:upto]:
+        total.update({k: v for k, v in chunk.items() if k in ids})
+    return total
+
+
+def gateways(xml: bytes) -> set[str]:
+    from lxml import etree
+
+    tag = "{http://www.omg.org/spec/BPMN/20100524/MODEL}eventBasedGateway"
+    return {e.get("id") for e in etree.fromstring(xml).iter(tag)}
+
+
+def interrupting_starts(xml: bytes) -> set[str]:
+    """The start events of interrupting event sub-processes."""
+    from lxml import etree
+
+    bpmn = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+    return {start.get("id") for sub in etree.fromstring(xml).iter(f"{bpmn}subProcess")
+            if sub.get("triggeredByEvent") == "true"
+            for start in sub.findall(f"{bpmn}startEvent")
+            if start.get("isInterrupting") != "false"}
+
+
+def compare(case: Case, ours: Trace, spiff: Trace, xml: bytes = b"") -> str | None:
+    """The first difference not accepted by the README (as test_conformance compares)."""
+    for index, mine, theirs in pairs(ours, spiff):
         if mine != theirs:
             step = "start" if index == 0 else case.steps[index - 1]
             return f"step {index} {step}: ours {dict(mine)} spiff {dict(theirs)}"
+    upto = min(len(ours.chunks), len(spiff.chunks))
+    mine_floating = floating(ours, upto, ours.floating)
+    theirs_floating = floating(spiff, upto, ours.floating)
+    # README: Spiff completes the start event of every event sub-process of a scope when
+    # the scope starts, ours when the event occurs (an event that never occurs: none)
+    starts = ours.floating - gateways(xml) if xml else set()
+    theirs_floating = Counter({k: v if k not in starts else min(v, mine_floating[k])
+                               for k, v in theirs_floating.items()})
+    if spiff.status != "failed" and +mine_floating != +theirs_floating:
+        return f"floating: ours {dict(mine_floating)} spiff {dict(theirs_floating)}"
     expected = "active" if ours.status == "active" else "completed"
     if ours.status == "terminated":
         return "ours terminated"
     if spiff.status != expected:
+        # README: after an interrupting event sub-process ends, its parent scope
+        # completes in ours; Spiff 3.2 leaves the workflow waiting
+        if (ours.status == "completed" and spiff.status == "active" and xml
+                and set(mine_floating) & interrupting_starts(xml)):
+            return None
         return f"end: ours {ours.status} spiff {spiff.status}"
     return None
 
@@ -678,6 +1028,58 @@ def _can_reach(model: Model, sources: set[str], target: str) -> bool:
     return False
 
 
+def _noninterrupting(model: Model) -> set[str]:
+    """Non-interrupting message and signal boundary events."""
+    from lxml import etree
+
+    tag = "{http://www.omg.org/spec/BPMN/20100524/MODEL}boundaryEvent"
+    return {e.get("id") for e in etree.fromstring(model.xml).iter(tag)
+            if e.get("cancelActivity") == "false"
+            and e.get("id").startswith(("mb", "sb", "xb"))}
+
+
+def _noninterrupting_fired_twice(outcome: Outcome) -> bool:
+    assert outcome.ours is not None
+    total: Counter[str] = Counter()
+    for chunk in outcome.ours.chunks:
+        total.update(chunk)
+    return any(total[k] > 1 for k in _noninterrupting(outcome.model))
+
+
+def _event_subprocesses(model: Model) -> list[Any]:
+    from lxml import etree
+
+    tag = "{http://www.omg.org/spec/BPMN/20100524/MODEL}subProcess"
+    return [e for e in etree.fromstring(model.xml).iter(tag)
+            if e.get("triggeredByEvent") == "true"]
+
+
+def _nested_event_subprocess_nodes(model: Model) -> set[str]:
+    """The nodes of message and signal event sub-processes inside sub-processes."""
+    bpmn = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+    found = set()
+    for esp in _event_subprocesses(model):
+        if esp.getparent().tag != f"{bpmn}subProcess":
+            continue
+        if esp.find(f"{bpmn}startEvent/{bpmn}messageEventDefinition") is None and \
+                esp.find(f"{bpmn}startEvent/{bpmn}signalEventDefinition") is None:
+            continue
+        found |= {e.get("id") for e in esp.iter() if e.get("id")}
+    return found
+
+
+def _quiet_scopes(model: Model) -> set[str]:
+    """Scopes with an error or timer event sub-process ("p": the process)."""
+    bpmn = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+    found = set()
+    for esp in _event_subprocesses(model):
+        if esp.find(f"{bpmn}startEvent/{bpmn}errorEventDefinition") is not None or \
+                esp.find(f"{bpmn}startEvent/{bpmn}timerEventDefinition") is not None:
+            parent = esp.getparent()
+            found.add(parent.get("id"))
+    return found
+
+
 def spiff_fault(outcome: Outcome) -> str | None:
     """The name of a known SpiffWorkflow 3.2 defect that explains the first difference,
     or None.
@@ -695,30 +1097,80 @@ def spiff_fault(outcome: Outcome) -> str | None:
       caught by the boundary event of an outer one, Spiff marks the inner sub-process
       completed and moves on after it inside the outer one, which the error has
       interrupted (BPMN 10.5.4: the activity the error is caught at is cancelled, with
-      everything in it).
+      everything in it). Likewise after an interrupting escalation or message/signal
+      boundary, and when an interrupting error event sub-process of an outer scope
+      catches the error (Spiff then completes the inner sub-process and goes on).
     * ``error-caught-by-sibling``: Spiff delivers an error thrown by an error end event
       to a matching error boundary event of a sub-process that does not contain the
       end event (a sibling sub-process still running in another branch), instead of
       the innermost enclosing one (BPMN 10.5.4: the error propagates up the scope
       hierarchy of the throwing activity).
+    * ``noninterrupting-boundary-once``: a non-interrupting message, signal or
+      escalation boundary event fires only once per activation of its activity in Spiff
+      (also when the instances of a multi-instance sub-process each escalate) (its boundary task
+      is not made waiting again); BPMN 10.5.4 (the activity "continues", the event
+      "can occur multiple times" while it is active) and Camunda 7 keep the subscription
+      while the activity runs, so ours fires it again.
+    * ``nested-event-subprocess``: Spiff never starts a message or signal event
+      sub-process of an embedded sub-process (the event is not caught in the
+      sub-process's workflow; BPMN 10.3.5: an event sub-process is armed while its
+      parent scope is active), so its handler never becomes ready.
+    * ``event-subprocess-keeps-scope-open``: a scope (an embedded sub-process or the
+      process) with an error or timer event sub-process that was not triggered does
+      not complete in Spiff when its last token ends (its event sub-process's tasks stay
+      waiting); BPMN 10.3.5 and 13.2: the scope completes when it has no more tokens,
+      the untriggered event sub-process is simply disarmed.
+    * ``mi-item-exists``: Spiff raises ``WorkflowDataException("Multiinstance input
+      item ... already exists")`` when a multi-instance activity runs again in a scope
+      whose data already holds its element variable (copied back from an earlier
+      sub-process, see the README on local variables); BPMN and Camunda 7 give each
+      instance its own local element variable.
     * ``spiff-internal-error``: Spiff raises ``TaskNotFoundException`` from inside
       ``do_engine_steps``, or ``AttributeError`` from ``refresh_timers`` (a waiting task
       whose parent was dropped), in long runs through loops.
     """
+    if outcome.problem and "Multiinstance input item" in outcome.problem:
+        return "mi-item-exists"
     if outcome.problem and outcome.problem.startswith("spiff raised") and (
             "TaskNotFoundException" in outcome.problem
             or "'NoneType' object has no attribute 'data'" in outcome.problem):
         return "spiff-internal-error"
     if outcome.ours is None or outcome.spiff is None:
         return None
+    model = outcome.model
+    nested = _nested_event_subprocess_nodes(model)
+    missing = re.search(r"nothing ready at '([^']+)'", outcome.problem or "")
+    if outcome.problem and outcome.problem.startswith("spiff raised") and missing:
+        if missing.group(1) in nested:
+            return "nested-event-subprocess"
+        if missing.group(1).startswith("h") and _noninterrupting_fired_twice(outcome):
+            return "noninterrupting-boundary-once"
+    if outcome.problem and outcome.problem.startswith("floating") and any(
+            set(chunk) & nested for chunk in outcome.ours.chunks):
+        return "nested-event-subprocess"
+    quiet = _quiet_scopes(model)
+    if outcome.problem and outcome.problem.startswith("end: ours completed spiff active") \
+            and "p" in quiet:
+        return "event-subprocess-keeps-scope-open"
     joins = _ids(outcome.model, "inclusiveGateway")
     parallel = _ids(outcome.model, "parallelGateway")
-    for index, (mine, theirs) in enumerate(zip(outcome.ours.chunks, outcome.spiff.chunks, strict=False)):
-        theirs = Counter({k: v for k, v in theirs.items()
-                          if not (k in outcome.ours.cancelled[index] and k not in mine)})
+    for index, mine, theirs in pairs(outcome.ours, outcome.spiff):
         if mine == theirs:
             continue
         extra = theirs - mine
+        missed = mine - theirs
+        step = outcome.steps[index - 1] if index else ("start",)
+        if not extra and missed and set(missed) <= _noninterrupting(model) and all(
+                mine[k] > 1 or any(k in chunk for chunk in outcome.ours.chunks[:index])
+                for k in missed):
+            return "noninterrupting-boundary-once"
+        if not extra and set(missed) & nested:
+            return "nested-event-subprocess"
+        # a nested event sub-process ours started (its start is compared at the end)
+        if any(set(chunk) & nested for chunk in outcome.ours.chunks[:index + 1]):
+            return "nested-event-subprocess"
+        if not extra and set(missed) & set(quiet):
+            return "event-subprocess-keeps-scope-open"
         # ours waits at the join because a token can still reach it
         waits = [j for j in extra.keys() & (joins | parallel)
                  if _can_reach(outcome.model, outcome.waiting[index], j)]
@@ -732,9 +1184,16 @@ def spiff_fault(outcome: Outcome) -> str | None:
                 return "error-caught-by-sibling"
         cancelled = outcome.ours.cancelled[index]
         enclosing = _enclosing(outcome.model)
-        caught = any(k.startswith(("eb", "tb")) for k in theirs)
+        caught = any(k.startswith(("eb", "tb", "xb", "mb", "sb")) for k in theirs) or bool(
+            set(outcome.ours.chunks[index]) & interrupting_starts(model.xml))
         if (caught and not (mine - theirs)
                 and all(enclosing.get(k, set()) & cancelled for k in extra)):
+            return "continues-interrupted-scope"
+        # an interrupting event sub-process of the process fired: everything else in
+        # the process was interrupted
+        fired = set(outcome.ours.chunks[index]) & interrupting_starts(model.xml)
+        if fired and not (mine - theirs) and any(
+                len(enclosing.get(start, set())) == 1 for start in fired):
             return "continues-interrupted-scope"
         earlier = set().union(*outcome.ours.chunks[:index])
         if not (mine - theirs) and set(waits) & parallel & earlier:

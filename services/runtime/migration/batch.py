@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.app import ServiceContext
@@ -134,12 +134,15 @@ async def migrate_instance(
         produced.append(result)
         return result
 
+    # the rows of the old nodes first: the rows the migration itself makes (the new
+    # version's events it arms) already carry the new ids and must not be renamed
+    await _rename_nodes(session, instance_id, mapping, new_graph)
     await commands.execute(instance_id, command, actor=actor, reason=reason, allow_suspended=True)
     record = next(r for r in produced[0].events if r.type == "instance_migrated")
     async with instance_action(
         session, ctx, instance_id, actor=actor, reason=reason, allow_suspended=True
     ) as step:
-        await _move_rows(session, instance_id, migration, {**mapping, **record.mapping}, new_graph)
+        await _move_rows(session, instance_id, migration)
         step.row.definition_id = migration["to_definition_id"]
         step.row.definition_version = migration["to_version"]
         step.history.add(
@@ -170,13 +173,8 @@ async def migrate_instance(
         )
 
 
-async def _move_rows(
-    session: AsyncSession,
-    instance_id: UUID,
-    migration: Mapping[str, Any],
-    mapping: Mapping[str, str],
-    new_graph: ProcessGraph,
-) -> None:
+async def _move_rows(session: AsyncSession, instance_id: UUID, migration: Mapping[str, Any]) -> None:
+    """The instance, its open tasks and its jobs now belong to the new version."""
     to_id, to_version = migration["to_definition_id"], migration["to_version"]
     await session.execute(
         update(instances)
@@ -195,37 +193,30 @@ async def _move_rows(
         .where(jobs.c.instance_id == instance_id, jobs.c.definition_id == migration["from_definition_id"])
         .values(definition_id=to_id)
     )
-    for old_id, new_id_ in mapping.items():
-        if old_id == new_id_:
-            continue
-        await session.execute(
-            update(tasks)
-            .where(
-                tasks.c.instance_id == instance_id,
-                tasks.c.state == "open",
-                tasks.c.node_id == old_id,
-            )
-            .values(node_id=new_id_, name=new_graph.nodes[new_id_].name)
-        )
-        await session.execute(
-            update(jobs).where(jobs.c.instance_id == instance_id, jobs.c.node_id == old_id).values(node_id=new_id_)
-        )
-        await session.execute(
-            update(work_items)
-            .where(
-                work_items.c.instance_id == instance_id,
-                work_items.c.node_id == old_id,
-                work_items.c.state.notin_((COMPLETED, CANCELLED)),
-            )
-            .values(node_id=new_id_, node_name=new_graph.nodes[new_id_].name)
-        )
-        await session.execute(
-            update(incidents)
-            .where(incidents.c.instance_id == instance_id, incidents.c.node_id == old_id, incidents.c.state == "open")
-            .values(node_id=new_id_, node_name=new_graph.nodes[new_id_].name)
-        )
-        await session.execute(
-            update(subscriptions)
-            .where(subscriptions.c.instance_id == instance_id, subscriptions.c.node_id == old_id)
-            .values(node_id=new_id_)
-        )
+
+
+async def _rename_nodes(
+    session: AsyncSession, instance_id: UUID, mapping: Mapping[str, str], new_graph: ProcessGraph
+) -> None:
+    """The instance's rows of renamed nodes (open tasks, jobs, work items, open incidents,
+    subscriptions) take the new ids, each row once: one statement per table renames them
+    all together, so a chain (`a -> b, b -> c`) or a swap (`a -> b, b -> a`) does not move
+    a row twice."""
+    renamed = {old: new for old, new in mapping.items() if old != new}
+    if not renamed:
+        return
+    names = {old: new_graph.nodes[new].name for old, new in renamed.items()}
+    for table, name_column, only in (
+        (tasks, "name", tasks.c.state == "open"),
+        (jobs, None, None),
+        (work_items, "node_name", work_items.c.state.notin_((COMPLETED, CANCELLED))),
+        (incidents, "node_name", incidents.c.state == "open"),
+        (subscriptions, None, None),
+    ):
+        values: dict[str, Any] = {"node_id": case(renamed, value=table.c.node_id)}
+        if name_column is not None:
+            values[name_column] = case(names, value=table.c.node_id)
+        where = [table.c.instance_id == instance_id, table.c.node_id.in_(list(renamed))]
+        if only is not None:
+            where.append(only)
+        await session.execute(update(table).where(*where).values(**values))

@@ -24,6 +24,7 @@ from bpm_process.engine.graph import (
     EVENT_GATEWAY,
     EVENT_SUB_PROCESS,
     RECEIVE_TASK,
+    START_EVENT,
     SUB_PROCESS,
     USER_TASK,
     WORK_TASK,
@@ -91,6 +92,13 @@ def migration_plan(old_graph: ProcessGraph, new_graph: ProcessGraph) -> dict[str
                           + (" (multi-instance changed)" if loop_changed else "")})
         elif old.scope != new.scope and _waits(old):
             risks.append({"node_id": node_id, "reason": "moves into another sub-process"})
+        elif _trigger_kind(old) != _trigger_kind(new) and old.trigger is not None:
+            risks.append({"node_id": node_id, "reason": f"its {_trigger_kind(old)} event becomes "
+                                                        f"a {_trigger_kind(new) or 'plain'} one: "
+                                                        "waiting instances wait for the new one"})
+        elif old.joins and len(new.incoming) < len(old.incoming):
+            risks.append({"node_id": node_id, "reason": "the join loses incoming flows: instances "
+                                                        "waiting at it cannot move"})
     return {
         "mapped": mapped,
         "removed": sorted(old_ids - new_ids),
@@ -153,12 +161,23 @@ def migrate(
 
     tokens = []
     used: dict[str, str] = {}
+    armable: dict[str, set[str]] = {}
     for token in state.tokens:
         new_node = counterpart(token.node)
+        old_node = old_graph.nodes[token.node]
         used[token.node] = new_node.id
         if token.via is not None and token.via not in new_node.incoming:
             raise NotAllowed(f"an arrival at {token.node!r} came by {token.via!r}, which is "
                              f"not an incoming flow of {new_node.id!r}", element_id=token.node)
+        if token.via is not None and len(new_node.incoming) < len(old_node.incoming):
+            # as Camunda 7 refuses: nothing would look at the join again, which might
+            # now be complete (a parallel join) or wait for a branch that no longer comes
+            raise NotAllowed(f"{token.node!r} waits for arrivals and {new_node.id!r} has fewer "
+                             "incoming flows; migrate once the join has fired", element_id=token.node)
+        # the events this token could have armed in the old version (by their new ids): one
+        # of them without its job or subscription has fired; any other is new to it
+        armable[token.id] = {target(event) for event in (*old_node.boundaries, *old_node.targets)} | {
+            target(old_node.id)}
         tokens.append(token._replace(node=new_node.id))
     scopes = []
     for scope in state.scopes:
@@ -176,36 +195,42 @@ def migrate(
                            jobs=(), subscriptions=())
     run = Run(new_graph, moved, now, new_id)
     existed = {target(old_id) for old_id in old_graph.nodes}
-    _rearm(run, new_graph, jobs, subs, existed)
+    _rearm(run, new_graph, jobs, subs, existed, armable)
     run.events.append(InstanceMigrated(old_graph.id, new_graph.id,
                                        {old: new for old, new in used.items()}))
     return run.result()
 
 
 def _rearm(run: Run, graph: ProcessGraph, jobs: list[Any], subs: list[Any],
-           existed: set[str]) -> None:
+           existed: set[str], armable: Mapping[str, set[str]]) -> None:
     """Keep the jobs and subscriptions whose events still exist where they belong,
     close the others, and open those of the events the new version adds (boundary
     events, event-based gateway branches, event sub-processes; ``existed``: the new ids
-    of the old version's nodes). An event of the old version without its job or
-    subscription has fired (a one-shot timer) or is running (an interrupting event
-    sub-process): it is not armed again. A subscription whose event now waits for
-    another message or key is opened anew."""
+    of the old version's nodes, ``armable``: per token, those it could arm). An event of
+    the old version without its job or subscription has fired (a one-shot timer) or is
+    running (an interrupting event sub-process): it is not armed again. A subscription
+    whose event now waits for another message or key, or an event whose kind changed
+    (a timer that became a message ...), is armed anew."""
+    renewed: set[str] = set()
     kept_jobs = []
     for job in jobs:
-        if _still_armed(run, graph, job.node, job.token, job.scope):
+        still = _still_armed(run, graph, job.node, job.token, job.scope)
+        if still and _trigger_kind(graph.nodes[job.node]) == "timer":
             kept_jobs.append(job)
         else:
             run.changed().removed_jobs.append(job.id)
+            if still:
+                renewed.add(job.node)
     kept_subs = []
     for sub in subs:
         still = _still_armed(run, graph, sub.node, sub.token, sub.scope)
-        if still and _same_subscription(run, graph, sub):
+        if still and _trigger_kind(graph.nodes[sub.node]) == sub.kind and _same_subscription(run, graph, sub):
             kept_subs.append(sub)
         else:
             run.changed().closed_subs.append(sub.id)
             if still:
-                existed = existed - {sub.node}  # armed again below, for its new message
+                renewed.add(sub.node)  # armed again below, for its new message or kind
+    existed = existed - renewed
     run.jobs = kept_jobs
     run.subs = kept_subs
     armed = {(item.node, item.token, item.scope) for item in [*kept_jobs, *kept_subs]}
@@ -213,26 +238,43 @@ def _rearm(run: Run, graph: ProcessGraph, jobs: list[Any], subs: list[Any],
         node = graph.nodes[token.node]
         if token.via is not None:
             continue
-        # an instance's token: the boundary events belong to the multi-instance body's token
-        events = list(node.boundaries) if node.armed and not run.is_instance(token.scope, node) else []
+        # an instance's token: the boundary events belong to the multi-instance body's
+        # token; a parallel co-signer's token arms none (as the engine creates it)
+        events = list(node.boundaries) if node.armed and token.group is None \
+            and not run.is_instance(token.scope, node) else []
         if node.behavior == EVENT_GATEWAY:
             events += node.targets
         elif node.trigger is not None and token.work is None and token.task is None:
             events.append(node.id)  # a catch event or receive task waiting for its message
+        before = armable.get(token.id, existed) - renewed
         for event_id in events:
             event = graph.nodes[event_id]
             trigger = event.trigger
             if trigger is not None and trigger.kind in ("timer", "message", "signal") \
-                    and event_id not in existed and (event_id, token.id, token.scope) not in armed:
+                    and event_id not in before and (event_id, token.id, token.scope) not in armed:
                 run.arm(event, token.id, token.scope)
+    # a scope an interrupting event sub-process is handling arms no other (as when it began)
+    handling = {record.parent for record in run.scopes.values()
+                if record.kind == EVENT_SCOPE and _interrupting(graph, record.node)}
     for scope_id in [ROOT_SCOPE, *run.scopes]:
         record = run.scopes.get(scope_id)
-        if record is not None and record.kind not in (SUB_SCOPE, EVENT_SCOPE):
+        if record is not None and record.kind not in (SUB_SCOPE, EVENT_SCOPE) or scope_id in handling:
             continue
         container = graph.id if record is None else record.node
         for start_id in graph.armed_event_subprocesses.get(container, ()):
             if start_id not in existed and (start_id, "", scope_id) not in armed:
                 run.arm(graph.nodes[start_id], "", scope_id)
+
+
+def _trigger_kind(node: Node) -> str | None:
+    return node.trigger.kind if node.trigger is not None else None
+
+
+def _interrupting(graph: ProcessGraph, event_sub_process: str) -> bool:
+    """Whether the event sub-process ``event_sub_process`` was started by an interrupting
+    start event."""
+    return any(start.scope == event_sub_process and start.interrupting
+               for start in graph.nodes.values() if start.behavior == START_EVENT)
 
 
 def _same_subscription(run: Run, graph: ProcessGraph, sub: Any) -> bool:
