@@ -1159,7 +1159,6 @@ def spiff_fault(outcome: Outcome) -> str | None:
             continue
         extra = theirs - mine
         missed = mine - theirs
-        step = outcome.steps[index - 1] if index else ("start",)
         if not extra and missed and set(missed) <= _noninterrupting(model) and all(
                 mine[k] > 1 or any(k in chunk for chunk in outcome.ours.chunks[:index])
                 for k in missed):
