@@ -55,6 +55,17 @@ async def test_a_url_with_credentials_in_userinfo_and_query_is_never_written(run
     assert SECRET not in await trail_text(runtime)
 
 
+async def test_a_webhook_token_in_the_url_path_is_never_written(runtime, server, connector):
+    """Slack- and Teams-style webhooks carry their secret in the path; errors name the URL
+    with such segments masked and ordinary ones (`/r/hook`) readable. (The server has no
+    such route: it answers 404.)"""
+    token = "Xk3jd93JdkLs93kdLs9dk3Ls"
+    await start(runtime, "http-hook", WITH_HEADER, url=f"{server.url('hook')}/{token}", token="x")
+    assert await connector.run_due() == ["retrying"]
+    written = await trail_text(runtime)
+    assert token not in written and "/r/hook/***" in written
+
+
 @pytest.mark.parametrize("method", ["GE T", "TRACE\r\nX: y"])
 async def test_a_method_from_an_expression_that_is_no_method_ends_in_an_incident(runtime, server, connector, method):
     http = WITH_HEADER.replace('method="POST"', 'method="${verb}"')

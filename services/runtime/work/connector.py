@@ -19,7 +19,8 @@ connector could not see where a name leads). Responses are read up to
 `MAX_RESPONSE_BYTES`, also while they are decompressed. Request headers may carry
 credentials: they are never logged, a value that would inject a header (a line
 break from a variable) is refused naming the header only, and errors name the URL
-without its query. A request that cannot be sent as the model made it (an invalid
+without its user, query and path segments that look like secrets (a webhook's token).
+A request that cannot be sent as the model made it (an invalid
 URL, method or header) opens an incident at once; an answer PostgreSQL could not
 store (a NUL character, JSON nested too deep, `NaN`) is kept as storable text, so no
 answer makes the call repeat unseen. An answer that arrives while the instance is
@@ -128,8 +129,14 @@ def backoff(item: Mapping[str, Any]) -> dt.timedelta:
     return min(base * (2 ** min(attempts - 1, 20)), MAX_BACKOFF)
 
 
+#: a path segment that looks like a secret: long, and letters mixed with digits (the token
+#: of a Slack or Teams webhook, an API key put in the path)
+SECRET_SEGMENT = re.compile(r"(?=[^/]*[0-9])(?=[^/]*[A-Za-z])[A-Za-z0-9_\-]{20,}")
+
+
 def safe_url(url: str) -> str:
-    """The URL without credentials, query and fragment, for messages and logs."""
+    """The URL without credentials, query and fragment, and with path segments that look
+    like secrets masked, for messages and logs (`/orders/42` stays readable)."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -141,7 +148,8 @@ def safe_url(url: str) -> str:
         port = None
     if port:
         host = f"{host}:{port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    path = "/".join("***" if SECRET_SEGMENT.fullmatch(segment) else segment for segment in parts.path.split("/"))
+    return urlunsplit((parts.scheme, host, path, "", ""))
 
 
 def check_url(url: Any) -> str | None:
