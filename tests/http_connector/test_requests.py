@@ -98,3 +98,16 @@ async def test_a_redirect_to_another_host_drops_the_authorization_header(runtime
     [landed] = server.hits("landing")
     assert landed["method"] == "POST"
     assert "Authorization" not in landed["headers"]
+
+
+async def test_an_error_answer_that_echoes_the_credentials_does_not_write_them(runtime, server, connector):
+    from aiohttp import web
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(status=401, text=f"invalid credentials: {request.headers['Authorization']}")
+
+    server.routes["echo-auth"] = echo
+    await start(runtime, "http-echo-auth", WITH_HEADER, url=server.url("echo-auth"), token=SECRET)
+    assert await connector.run_due() == ["retrying"]
+    written = await trail_text(runtime)
+    assert SECRET not in written and "invalid credentials: ***" in written

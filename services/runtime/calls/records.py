@@ -11,6 +11,7 @@ from typing import Any
 from services.runtime.calls.service import (
     CANCELLING,
     child_outcome,
+    report_later,
     report_to_parent,
     start_child,
     terminate_child,
@@ -19,6 +20,7 @@ from services.runtime.instances import records as core_records  # noqa: F401 - c
 from services.runtime.instances.applier import Step, on_record
 
 UNHANDLED_ERROR = "calls.unhandled_error"
+REPORTS = "calls.reports"
 
 
 @on_record("call_activity_started")
@@ -46,13 +48,17 @@ async def error_unhandled(step: Step, record: Any) -> None:
 @on_record("escalation_unhandled")
 async def escalation_unhandled(step: Step, record: Any) -> None:
     """A called instance passes an escalation it did not catch to its parent's call
-    activity (later, in a job: an interrupting catch there terminates this instance, which
-    must first have been saved)."""
+    activity: later, in a job (an interrupting catch there terminates this instance, which
+    must first have been saved), with whatever else this step reports after it (its end,
+    when the escalation was an end event), in order."""
     row = step.row
     if row.parent_instance_id is None or row.parent_call_id is None:
         return
-    outcome = {"kind": "escalation", "code": record.escalation_code, "node_id": record.node_id}
-    step.followups.append(lambda: report_to_parent(step, outcome))
+    reports = step.extras.get(REPORTS)
+    if reports is None:
+        reports = step.extras[REPORTS] = []
+        step.followups.append(lambda: report_later(step, reports))
+    reports.append({"kind": "escalation", "code": record.escalation_code, "node_id": record.node_id})
 
 
 @on_record("instance_completed", "instance_terminated")
@@ -63,4 +69,8 @@ async def called_instance_ended(step: Step, record: Any) -> None:
     if row.id in step.session.info.get(CANCELLING, ()):
         return  # the parent itself ended the call
     outcome = child_outcome(step, record, step.extras.get(UNHANDLED_ERROR))
+    reports = step.extras.get(REPORTS)
+    if reports is not None:
+        reports.append(outcome)  # after this step's escalations, in the same job
+        return
     step.followups.append(lambda: report_to_parent(step, outcome))

@@ -176,7 +176,7 @@ async def report_to_parent(step: Step, outcome: dict[str, Any]) -> None:
     session, row = step.session, step.row
     parent_id, call_id = row.parent_instance_id, row.parent_call_id
     assert parent_id is not None and call_id is not None
-    if parent_id in session.info.get(STARTING, ()) or outcome["kind"] == "escalation":
+    if parent_id in session.info.get(STARTING, ()):
         await _later(step, parent_id, call_id, outcome, step.now)
         return
     commands = InstanceCommands(session, step.ctx)
@@ -194,6 +194,13 @@ async def report_to_parent(step: Step, outcome: dict[str, Any]) -> None:
         # job, which opens an incident on the parent if it keeps failing.
         log.warning("call_report_refused", instance_id=str(parent_id), call_id=call_id, reason=exc.detail)
         await _later(step, parent_id, call_id, outcome, step.now)
+
+
+async def report_later(step: Step, reports: list[dict[str, Any]]) -> None:
+    """Reports that reach the parent in order once this instance is saved: one job."""
+    row = step.row
+    assert row.parent_instance_id is not None and row.parent_call_id is not None
+    await _later(step, row.parent_instance_id, row.parent_call_id, {"reports": reports}, step.now)
 
 
 async def _locked(commands: InstanceCommands, instance_id: UUID) -> InstanceRow | None:
@@ -271,8 +278,11 @@ async def call_ended(session: AsyncSession, ctx: ServiceContext, job: dict[str, 
         )
         return
     await delete_job(session, job["id"])
-    if parent is None or parent.state != "active":
-        return
     payload = job["payload"]
-    await deliver(commands, parent, str(payload["call_id"]), payload, actor=None,
-                  child_id=payload.get("child_instance_id"))
+    for index, report in enumerate(payload.get("reports") or [payload]):
+        if index:  # the report before may have moved or ended the parent: read it again
+            parent = await _locked(commands, job["instance_id"])
+        if parent is None or parent.state != "active":
+            return
+        await deliver(commands, parent, str(payload["call_id"]), report, actor=None,
+                      child_id=payload.get("child_instance_id"))

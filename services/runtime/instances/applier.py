@@ -206,7 +206,6 @@ async def apply_result(step: Step, result: Any) -> None:
                 "name": sub.name,
                 "correlation_key": sub.correlation_key,
                 "node_id": sub.node,
-                "created_at": step.now,  # the clock a thrown signal's time is read on
             }
             for sub in result.subscriptions_opened
         ],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,8 +37,9 @@ async def deliver_signal(session: AsyncSession, ctx: ServiceContext, job: dict[s
     """Broadcast the thrown signal (the throwing instance included, when it waits for it)."""
     payload = job["payload"]
     await delete_job(session, job["id"])
-    thrown_at = payload.get("thrown_at")
+    # thrown when the job was written: the database's clock, as for the subscriptions'
+    # `created_at` (a catch opened in the same transaction, a child's, was waiting)
     await Correlation(session, ctx).signal(
         payload["name"], payload.get("variables") or {},
-        thrown_at=dt.datetime.fromisoformat(thrown_at) if thrown_at else None,  # older jobs: none
+        thrown_at=job.get("created_at"), excluded=frozenset(payload.get("excluded") or ()),
     )

@@ -48,8 +48,11 @@ async def message_thrown(step: Step, record: Any) -> None:
 
 @on_record("signal_thrown")
 async def signal_thrown(step: Step, record: Any) -> None:
+    # the catches this step itself opened were not waiting when the signal was thrown (a
+    # process that throws a signal and then waits for it does not catch its own)
+    opened = [sub.id for sub in step.extras["result"].subscriptions_opened if sub.kind == "signal"]
     await _deliver_later(step, DELIVER_SIGNAL, record.node_id, {
-        "name": record.name, "variables": record.variables, "thrown_at": step.now,
+        "name": record.name, "variables": record.variables, "excluded": opened,
     })
     step.history.add(
         "signal_sent", step.now, node_id=record.node_id, node_name=step.node_name(record.node_id),

@@ -54,9 +54,9 @@ async def waiting_for_signal(
     session: AsyncSession, name: str, thrown_at: dt.datetime | None = None
 ) -> dict[UUID, list[str]]:
     """Active, not suspended instances with a subscription for the signal, in id order, with
-    the ids of those subscriptions. `thrown_at`: only subscriptions opened before then (a
-    signal thrown by a process reaches the catches that waited when it was thrown, not one
-    reached later, the thrower's own next catch included)."""
+    the ids of those subscriptions. `thrown_at` (the database's time of the transaction
+    that threw it): only subscriptions opened until then; a catch reached later does not
+    receive a signal thrown before it waited."""
     query = (
         select(subscriptions.c.instance_id, subscriptions.c.id)
         .join(instances, instances.c.id == subscriptions.c.instance_id)
@@ -67,7 +67,7 @@ async def waiting_for_signal(
         .order_by(subscriptions.c.instance_id, subscriptions.c.created_at)
     )
     if thrown_at is not None:
-        query = query.where(subscriptions.c.created_at < thrown_at)
+        query = query.where(subscriptions.c.created_at <= thrown_at)
     waiting: dict[UUID, list[str]] = {}
     for row in (await session.execute(query)).all():
         waiting.setdefault(row.instance_id, []).append(str(row.id))

@@ -11,7 +11,7 @@ throwing command's unit of work, so nothing is delivered before it committed.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -139,17 +139,21 @@ class Correlation:
 
     async def signal(
         self, name: str, variables: Mapping[str, Any] | None = None, *, actor: str | None = None,
-        thrown_at: dt.datetime | None = None,
+        thrown_at: dt.datetime | None = None, excluded: Collection[str] = (),
     ) -> dict[str, Any]:
         """Broadcast the signal: every waiting instance receives it, every live process with a
         signal start event for it starts. Each recipient is apart: one whose model cannot
-        take the signal (listed in `failed`, with why) keeps it from no other. `thrown_at`:
-        when a process threw it (the catches opened since do not receive it)."""
+        take the signal (listed in `failed`, with why) keeps it from no other. A signal a
+        process threw at `thrown_at` reaches the catches opened until then, except the
+        thrower's own `excluded` ones (opened by the step that threw it)."""
         payload = dict(variables or {})
         check_variables(payload)
         reached: list[str] = []
         failed: list[dict[str, Any]] = []
-        for instance_id, waiting in (await repository.waiting_for_signal(self.session, name, thrown_at)).items():
+        for instance_id, found in (await repository.waiting_for_signal(self.session, name, thrown_at)).items():
+            waiting = [sub for sub in found if sub not in excluded]
+            if not waiting:
+                continue
             try:
                 async with self.session.begin_nested():
                     await self.commands.execute(

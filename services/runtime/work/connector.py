@@ -345,6 +345,23 @@ def _excerpt(raw: bytes) -> str:
     return text if len(text) <= ERROR_EXCERPT else text[:ERROR_EXCERPT] + "…"
 
 
+#: request headers that carry no credentials: their values stay readable in error texts
+PLAIN_HEADERS = frozenset({"accept", "accept-language", "content-type", "content-language", "user-agent"})
+
+
+def _without_secrets(text: str, headers: Mapping[str, str]) -> str:
+    """`text` with the request's header values masked (and each long word of them, a
+    bearer token on its own): a server that echoes the request in its error answer must
+    not put the caller's credentials into the history."""
+    for name, value in headers.items():
+        if name.lower() in PLAIN_HEADERS:
+            continue
+        for secret in (value, *value.split()):  # the whole value first
+            if len(secret) >= 8:
+                text = text.replace(secret, "***")
+    return text
+
+
 class _Inflater:
     """Undoes one `Content-Encoding` (gzip or deflate) producing at most `room` bytes per
     piece: httpx's own decoding inflates a whole network chunk at once, and 200 KB of
@@ -492,7 +509,7 @@ class HttpConnector:
         log.info("http_work_called", work_id=str(item["id"]), method=method, url=safe_url(url),
                  status=response.status_code, ms=elapsed)
         if response.status_code >= 400:
-            said = _excerpt(raw)
+            said = _without_secrets(_excerpt(raw), headers)
             status_line = f"{shown} answered HTTP {response.status_code} {response.reason_phrase}".rstrip()
             return Outcome(error=f"{status_line}: {said}" if said else status_line)
         answer_headers: dict[str, str] = {}
