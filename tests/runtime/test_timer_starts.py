@@ -81,3 +81,15 @@ async def test_a_published_event_delivered_again_does_not_schedule_a_fired_timer
     assert await job_rows(runtime, "timer_start") == []
     await run_at(runtime, later(hours=4))
     assert await _started(runtime, "replayed") == 1
+
+
+async def test_a_time_date_already_past_when_published_fires_once_at_once(runtime):
+    await runtime.publish(_timer_start("late-date", "<timeDate>2020-01-01T09:00:00Z</timeDate>"), "late-date")
+    [job] = await job_rows(runtime, "timer_start")
+    assert job["due_at"] <= dt.datetime.now(dt.UTC)
+    assert await run_at(runtime, later(seconds=1)) == 1
+    assert await _started(runtime, "late-date") == 1
+    await runtime.publish(_timer_start("late-date", "<timeDate>2020-01-01T09:00:00Z</timeDate>"), "late-date",
+                          version=2, status="trial", trial_roles=["tester"])
+    await run_at(runtime, later(hours=1))
+    assert await _started(runtime, "late-date") == 1, "once: another publication of the key does not fire it again"

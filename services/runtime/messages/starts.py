@@ -3,7 +3,7 @@
 When a definition is published, its message and signal start events are indexed
 by name (`start_events`), and the timer start events of the process key follow:
 the older versions' timers are removed, and the new version's are scheduled when
-it is the latest live one. A `timer_start` job starts an instance (initiator
+it is the latest live one (a `timeDate` already past then fires once, at once). A `timer_start` job starts an instance (initiator
 none, actor `timer`) and schedules the next occurrence of a cycle.
 
 A version's timers are scheduled once, when it is published, as Camunda
@@ -28,7 +28,7 @@ from bpm_common.errors import DomainError
 from bpm_common.ids import new_id
 from bpm_common.logging import get_logger
 from bpm_process.engine import message_start_events, next_fire, signal_start_events
-from bpm_process.engine.timers import CYCLE
+from bpm_process.engine.timers import CYCLE, DATE
 from services.runtime.definitions.models import definitions
 from services.runtime.definitions.service import compile_definition
 from services.runtime.instances.service import InstanceCommands, utcnow
@@ -99,6 +99,8 @@ async def sync_timer_starts(session: AsyncSession, key: str, *, published: UUID 
         except Exception as exc:  # noqa: BLE001 - an expression timer that cannot be evaluated: not scheduled
             log.warning("timer_start_unschedulable", key=key, node_id=node_id, error=repr(exc))
             continue
+        if due is None and timer.kind == DATE:
+            due = utcnow()  # a date already past when the version is published: fires once, now (as Camunda)
         if due is not None:
             await schedule(session, {
                 "id": UUID(new_id()), "kind": TIMER_START, "definition_id": ref.id, "node_id": node_id,

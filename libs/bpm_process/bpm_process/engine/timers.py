@@ -182,7 +182,8 @@ def next_fire(
     """When a timer start event fires next, strictly after ``after``; ``None`` when it
     never fires again.
 
-    * ``timeDate``: the date, if it is still ahead;
+    * ``timeDate``: the date, if it is still ahead (the runtime fires a start event whose
+      date passed before its version was published once, when it is published);
     * ``timeDuration``: ``after`` plus the duration (the runtime passes the time the
       definition was deployed);
     * ``timeCycle``: the next occurrence; a cycle without a start date counts from
