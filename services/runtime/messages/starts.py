@@ -3,8 +3,9 @@
 When a definition is published, its message and signal start events are indexed
 by name (`start_events`), and the timer start events of the process key follow:
 the older versions' timers are removed, and the new version's are scheduled when
-it is the latest live one (a `timeDate` already past then fires once, at once). A `timer_start` job starts an instance (initiator
-none, actor `timer`) and schedules the next occurrence of a cycle.
+it is the latest live one (a `timeDate` already past then fires once, at once). A
+`timer_start` job starts an instance (initiator none, actor `timer`) and schedules the
+next occurrence of a cycle.
 
 A version's timers are scheduled once, when it is published, as Camunda
 schedules them once per deployment: a one-shot timer that fired, or a cycle
