@@ -28,7 +28,12 @@ task right before it sets (SpiffWorkflow's data flows along branches, ours is sh
 The driver (:func:`drive`) runs our engine first and chooses each step from the seed:
 complete one of the open tasks with the variables its role needs (or, at random, a
 note, or nothing: the engine's shortcuts apply only to completions without variables),
-or fire the earliest timer. The same steps then run in SpiffWorkflow.
+or fire the earliest timer. The same steps then run in SpiffWorkflow. Where several
+instances of a multi-instance sub-process are open, a task step names the instance ours
+completed its task in (the ``loopCounter`` of each enclosing multi-instance sub-process
+instance), and SpiffWorkflow completes the task in that instance too: "the first open
+task at the node" is a different instance in each engine, which two correct engines
+then record differently.
 """
 
 from __future__ import annotations
@@ -758,7 +763,8 @@ def run_spiff(model: Model, steps: list[Any], timer_dues: list[datetime]
         for step in steps:
             if step[0] == "task":
                 ready = [t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
-                         if t.task_spec.bpmn_id == step[1]]
+                         if t.task_spec.bpmn_id == step[1]
+                         and (len(step) < 4 or _spiff_instance_path(t) == step[3])]
                 if not ready:
                     raise AssertionError(f"spiff: nothing ready at {step[1]!r}")
                 ready[0].data.update(step[2])
@@ -784,6 +790,39 @@ def run_spiff(model: Model, steps: list[Any], timer_dues: list[datetime]
         return trace, error
     trace.status = "completed" if workflow.is_completed() else "active"
     return trace, None
+
+
+def _spiff_instance_path(task: Any) -> tuple[int, ...]:
+    """The indices of the multi-instance sub-process instances around a Spiff task,
+    outermost first (as :func:`_our_instance_path`)."""
+    from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
+
+    path: list[int] = []
+    current = task
+    while current.workflow.parent_task_id is not None:
+        host = current.workflow.top_workflow.get_task_from_id(current.workflow.parent_task_id)
+        body = host.parent
+        if body is not None and isinstance(body.task_spec, LoopTask):
+            instances = list(body.task_spec._instances(body))
+            if host in instances:  # (the task after a multi-instance one is its child too)
+                path.append(instances.index(host))
+        current = host
+    return tuple(reversed(path))
+
+
+def _our_instance_path(state: Any, scope_id: str, node: str) -> tuple[int, ...]:
+    """The ``loopCounter`` of each multi-instance sub-process instance around a scope
+    of ours, outermost first (the instance of ``node``'s own multi-instance body is not
+    one of them)."""
+    scopes = {scope.id: scope for scope in state.scopes}
+    path: list[int] = []
+    current = scope_id
+    while current in scopes:
+        scope = scopes[current]
+        if scope.kind == "inst" and scope.node != node:
+            path.append(int(scope.variables["loopCounter"]))
+        current = scope.parent
+    return tuple(reversed(path))
 
 
 def task_variables(model: Model, node: str, rng: random.Random, counts: Counter[str]
@@ -825,6 +864,8 @@ class Outcome:
     """Ours ended the run active with nothing left to complete or fire."""
     waiting: list[set[str]] = field(default_factory=list)
     """Ours: the nodes tokens wait at after each step (a token at a join has arrived)."""
+    states: list[Any] = field(default_factory=list)
+    """Ours: the instance's state after each step (the start is step 0)."""
 
 
 MAX_STEPS = 40
@@ -839,10 +880,12 @@ def drive(model: Model, *, max_steps: int = MAX_STEPS, timer_share: float = 0.25
     trace = Trace([], "")
     counts: Counter[str] = Counter()
     waiting: list[set[str]] = []
+    states: list[Any] = []
     stuck = False
 
     def note_waiting() -> None:
         waiting.append({t.node for t in ours.states["root"].tokens if t.via is None})
+        states.append(ours.states["root"])
 
     try:
         ours.start(case.variables)
@@ -868,6 +911,15 @@ def drive(model: Model, *, max_steps: int = MAX_STEPS, timer_share: float = 0.25
             elif tasks:
                 node = rng.choice(tasks)
                 step = ("task", node, task_variables(model, node, rng, counts))
+                # the task ours completes (the first open one at the node): with several
+                # instances of a multi-instance sub-process open, Spiff must complete
+                # the task in the same instance, not its own first one
+                token = next(t for t in state.tokens if t.task is not None
+                             and t.task == next(i for i, n in state.open_tasks().items()
+                                                if n == node))
+                path = _our_instance_path(state, token.scope, node)
+                if path:
+                    step = (*step, path)
             else:
                 stuck = True
                 break
@@ -891,9 +943,9 @@ def drive(model: Model, *, max_steps: int = MAX_STEPS, timer_share: float = 0.25
         problem = compare(case, trace, spiff, model.xml) or ""
         if not problem.startswith("step"):
             problem = f"spiff raised {error!r}"
-        return Outcome(model, case.steps, trace, spiff, problem, stuck, waiting)
+        return Outcome(model, case.steps, trace, spiff, problem, stuck, waiting, states)
     return Outcome(model, case.steps, trace, spiff, compare(case, trace, spiff, model.xml),
-                   stuck, waiting)
+                   stuck, waiting, states)
 
 
 def pairs(ours: Trace, spiff: Trace) -> list[tuple[int, Counter[str], Counter[str]]]:
@@ -1068,16 +1120,243 @@ def _nested_event_subprocess_nodes(model: Model) -> set[str]:
     return found
 
 
-def _quiet_scopes(model: Model) -> set[str]:
-    """Scopes with an error or timer event sub-process ("p": the process)."""
+def _esp_of(model: Model, start: str) -> tuple[str, str]:
+    """The event sub-process of a start event, and the scope it is in ("p": the
+    process)."""
+    for scope, events in _starts(model).items():
+        if start in events:
+            return events[start][2], scope
+    raise KeyError(start)
+
+
+def _starts(model: Model) -> dict[str, dict[str, tuple[str, bool, str]]]:
+    """Scope ("p": the process) -> start event of each of its event sub-processes ->
+    (its trigger: ``error``, ``timer``, ``message`` or ``signal``; whether it
+    interrupts; the event sub-process's id)."""
     bpmn = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
-    found = set()
+    found: dict[str, dict[str, tuple[str, bool, str]]] = {}
     for esp in _event_subprocesses(model):
-        if esp.find(f"{bpmn}startEvent/{bpmn}errorEventDefinition") is not None or \
-                esp.find(f"{bpmn}startEvent/{bpmn}timerEventDefinition") is not None:
-            parent = esp.getparent()
-            found.add(parent.get("id"))
+        for start in esp.findall(f"{bpmn}startEvent"):
+            trigger = next((kind for kind in ("error", "timer", "message", "signal")
+                            if start.find(f"{bpmn}{kind}EventDefinition") is not None), "")
+            found.setdefault(esp.getparent().get("id"), {})[start.get("id")] = (
+                trigger, start.get("isInterrupting") != "false", esp.get("id"))
     return found
+
+
+def _own_end_events(model: Model, scope: str) -> set[str]:
+    """The end events directly in a sub-process ("p": the process)."""
+    from lxml import etree
+
+    bpmn = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+    return {e.get("id") for e in etree.fromstring(model.xml).iter(f"{bpmn}endEvent")
+            if e.getparent().get("id") == scope}
+
+
+def _sub_process_starts(model: Model) -> dict[str, set[str]]:
+    """Embedded sub-process (not an event sub-process) -> its start events."""
+    from lxml import etree
+
+    bpmn = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+    return {sub.get("id"): {e.get("id") for e in sub.findall(f"{bpmn}startEvent")}
+            for sub in etree.fromstring(model.xml).iter(f"{bpmn}subProcess")
+            if sub.get("triggeredByEvent") != "true"}
+
+
+def _multi_instance_nodes(model: Model) -> set[str]:
+    """Multi-instance tasks and sub-processes."""
+    from lxml import etree
+
+    bpmn = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+    return {e.getparent().get("id") for e in
+            etree.fromstring(model.xml).iter(f"{bpmn}multiInstanceLoopCharacteristics")}
+
+
+def _multi_instance_starts(model: Model) -> dict[str, set[str]]:
+    """Multi-instance sub-process -> its start events (where its next instance starts)."""
+    from lxml import etree
+
+    bpmn = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+    return {sub.get("id"): {e.get("id") for e in sub.findall(f"{bpmn}startEvent")}
+            for sub in etree.fromstring(model.xml).iter(f"{bpmn}subProcess")
+            if sub.find(f"{bpmn}multiInstanceLoopCharacteristics") is not None}
+
+
+def _moved_tokens(state: Any, step: tuple[Any, ...]) -> set[str]:
+    """The tokens of ours a step acts on (as ``harness._Ours.step`` chooses them)."""
+    kind = step[0]
+    if kind == "task":
+        task = next((i for i, n in state.open_tasks().items() if n == step[1]), None)
+        return {t.id for t in state.tokens if task is not None and t.task == task}
+    if kind == "timer":
+        jobs = sorted((j for j in state.jobs if j.node == step[1]), key=lambda j: j.due_at)
+        return {jobs[0].token} if jobs else set()
+    return {s.token for s in state.subscriptions if s.kind == kind and s.name == step[1]}
+
+
+def _scope_ended(outcome: Outcome, index: int, scope: str, ends: set[str],
+                 untriggered: set[str] | None = None) -> bool:
+    """Ours completed ``scope`` ("p": the process) in step ``index`` because every
+    token in it had ended, the last one at one of ``ends``.
+
+    Before the step, every token in each instance of the scope that the step completed
+    waited either where the step moved it or at a join that fired in the step (none at
+    a task, catch event or timer the step did not touch; tokens waiting for a nested
+    scope are checked through the nested scope's tokens); nothing in the scope was
+    cancelled; after the step no token is left in a scope that is gone, and no timer or
+    subscription of the completed instances (its event sub-processes are disarmed).
+    An instance that both started and completed in the step had no token waiting.
+
+    The event sub-processes ``untriggered`` never ran in the completed instances: no
+    state of our run has an instance of one of them inside one of those (another
+    instance of a multi-instance sub-process, or an earlier pass through a loop, may
+    have triggered it)."""
+    assert outcome.ours is not None
+    model = outcome.model
+    if index >= len(outcome.states) or not set(outcome.ours.chunks[index]) & ends:
+        return False
+    before = outcome.states[index - 1] if index > 0 else None
+    after = outcome.states[index]
+    chunk = outcome.ours.chunks[index]
+    enclosing = _enclosing(model)
+    # a multi-instance activity whose completion condition held in the step cancels its
+    # other instances (BPMN 10.2.8): those tokens ended too
+    finished = set(chunk) & _multi_instance_nodes(model)
+    if any((k == scope or scope in enclosing.get(k, set()))
+           and not ({k} | enclosing.get(k, set())) & finished
+           for k in outcome.ours.cancelled[index]):
+        return False
+    live = {record.id for record in after.scopes}
+    if any(t.scope and t.scope not in live for t in after.tokens):
+        return False
+    if before is None:
+        return scope != "p" or after.status == "completed"
+    records = {record.id: record for record in before.scopes}
+    if scope == "p":
+        if after.status != "completed":
+            return False
+        instances = [""]
+    else:
+        instances = [r.id for r in before.scopes
+                     if r.node == scope and r.kind == "sub" and r.id not in live]
+        if not instances:
+            # it ran from its start to its end within the step
+            return not any(r.node == scope and r.kind == "sub" for r in before.scopes)
+    parents = {record.token for record in before.scopes}
+    moved = _moved_tokens(before, outcome.steps[index - 1])
+
+    def inside(scope_id: str, instance: str) -> bool:
+        while True:
+            if scope_id == instance:
+                return True
+            if scope_id not in records:
+                return False
+            scope_id = records[scope_id].parent
+
+    def in_finished_body(scope_id: str, instance: str) -> bool:
+        """Inside an instance of a multi-instance activity within ``instance`` whose
+        completion condition held in the step (its other instances were cancelled)."""
+        while scope_id in records and scope_id != instance:
+            record = records[scope_id]
+            if record.kind == "inst" and record.node in finished:
+                return True
+            scope_id = record.parent
+        return False
+
+    def ended(instance: str) -> bool:
+        for token in before.tokens:
+            if not inside(token.scope, instance) or in_finished_body(token.scope, instance):
+                continue
+            if token.via is not None:
+                if token.node not in chunk:
+                    return False  # left waiting at a join that did not fire
+            elif token.id not in parents and token.id not in moved:
+                return False  # still waiting at a task, catch event or timer
+        if any(inside(j.scope, instance) for j in after.jobs if j.scope in records) or any(
+                inside(s.scope, instance) for s in after.subscriptions if s.scope in records):
+            return False
+        return not (untriggered and any(
+            record.kind == "event" and record.node in untriggered and record.parent == instance
+            for state in outcome.states[:index] for record in state.scopes))
+
+    if scope in finished:
+        # the completion condition of a multi-instance sub-process held when one
+        # instance ended: the others were cancelled
+        return any(ended(instance) for instance in instances)
+    return all(ended(instance) for instance in instances)
+
+
+def _scope_completion(outcome: Outcome, index: int, missed: Counter[str]) -> str | None:
+    """``event-subprocess-keeps-scope-open`` or ``interrupting-event-subprocess-ends-
+    scope`` when they explain what ours completes in step ``index`` and Spiff does not
+    (``missed``; Spiff completed nothing ours did not).
+
+    Every sub-process in ``missed`` must be one ours completed because all its tokens
+    had ended (:func:`_scope_ended`), and at least one of them either
+
+    * at an end event of its own, while none of its error or timer event
+      sub-processes had been triggered in our run (``keeps-scope-open``), or
+    * at the end event of an interrupting event sub-process of it that our run
+      triggered and both engines completed in this step (``ends-scope``);
+
+    and everything else in ``missed`` (other sub-processes too) must come after such a
+    scope (outside it, or the start of the next instance of a sequential
+    multi-instance sub-process)."""
+    assert outcome.ours is not None and outcome.spiff is not None
+    model = outcome.model
+    starts = _starts(model)
+    started = set().union(*outcome.ours.chunks[:index + 1])
+    spiff_done = outcome.spiff.chunks[index]
+    explained: dict[str, str] = {}
+    for scope in set(missed) & set(_sub_process_starts(model)):
+        events = starts.get(scope, {})
+        quiet = {s for s, (trigger, _, _) in events.items() if trigger in ("error", "timer")}
+        quiet_esps = {events[s][2] for s in quiet}
+        interrupted = {esp for s, (_, interrupting, esp) in events.items()
+                       if interrupting and s in started and esp in spiff_done
+                       and esp in outcome.ours.chunks[index]}
+        if interrupted and _scope_ended(outcome, index, scope,
+                                        set().union(*(_own_end_events(model, esp)
+                                                      for esp in interrupted))):
+            explained[scope] = "interrupting-event-subprocess-ends-scope"
+        elif quiet and not quiet & set(outcome.ours.chunks[index]) and _scope_ended(
+                outcome, index, scope, _own_end_events(model, scope), quiet_esps):
+            explained[scope] = "event-subprocess-keeps-scope-open"
+        elif not _scope_ended(outcome, index, scope, _own_end_events(model, scope)):
+            return None  # (one that did end must come after an explained one)
+    if not explained:
+        return None
+    again = _multi_instance_starts(model)
+    nxt = _successors(model)
+    for sub, entries in _sub_process_starts(model).items():
+        nxt.setdefault(sub, set()).update(entries)
+
+    def reach(first: set[str]) -> set[str]:
+        seen = set(first)
+        todo = list(first)
+        while todo:
+            node = todo.pop()
+            for following in nxt.get(node, ()):
+                if following not in seen:
+                    seen.add(following)
+                    todo.append(following)
+        return seen
+
+    # from the completed scope onwards, never back into it but through its start (a new
+    # instance: a loop, or the next instance of an enclosing multi-instance sub-process)
+    after: set[str] = set()
+    for scope in explained:
+        inner = {k for k, subs in _enclosing(model).items() if scope in subs}
+        after |= reach(nxt.get(scope, set()) - inner)
+        after |= reach(again.get(scope, set()))
+
+    def after_scope(node: str) -> bool:
+        return node in after
+
+    if not all(k in explained or after_scope(k) for k in missed):
+        return None
+    kinds = sorted(set(explained.values()))
+    return kinds[0]
 
 
 def spiff_fault(outcome: Outcome) -> str | None:
@@ -1099,7 +1378,9 @@ def spiff_fault(outcome: Outcome) -> str | None:
       interrupted (BPMN 10.5.4: the activity the error is caught at is cancelled, with
       everything in it). Likewise after an interrupting escalation or message/signal
       boundary, and when an interrupting error event sub-process of an outer scope
-      catches the error (Spiff then completes the inner sub-process and goes on).
+      catches the error (Spiff then completes the inner sub-process and goes on after
+      it, inside the scope whose content the event sub-process interrupted, BPMN
+      10.3.5).
     * ``error-caught-by-sibling``: Spiff delivers an error thrown by an error end event
       to a matching error boundary event of a sub-process that does not contain the
       end event (a sibling sub-process still running in another branch), instead of
@@ -1119,7 +1400,24 @@ def spiff_fault(outcome: Outcome) -> str | None:
       process) with an error or timer event sub-process that was not triggered does
       not complete in Spiff when its last token ends (its event sub-process's tasks stay
       waiting); BPMN 10.3.5 and 13.2: the scope completes when it has no more tokens,
-      the untriggered event sub-process is simply disarmed.
+      the untriggered event sub-process is simply disarmed. Accepted only where ours
+      demonstrably completed the scope for that reason (``_scope_completion``,
+      ``_scope_ended``): Spiff completed nothing ours did not; in the instance ours
+      completed, none of those event sub-processes ever ran (another instance of a
+      multi-instance sub-process, or an earlier pass of a loop, may have run it); before
+      the step every token in it waited where the step moved it, at a join that fired,
+      or in another instance of a multi-instance activity whose completion condition
+      held in the step; the last one reached an end event of the scope; nothing else in
+      it was cancelled and no token, timer or subscription of it is left; everything
+      else ours completed in the step and Spiff did not lies after the scope (or is the
+      start of the next instance of a sequential multi-instance sub-process), and every
+      other sub-process among it passes the same token checks.
+    * ``interrupting-event-subprocess-ends-scope``: the same for a scope whose
+      interrupting event sub-process our run triggered and both engines ran to its
+      end in the step: ours completes the scope (BPMN 10.3.5, Camunda 7: the event
+      sub-process replaces the scope's content and the scope completes with it, see
+      the README), Spiff leaves it waiting. Same checks, with the last token at the
+      event sub-process's end event.
     * ``mi-item-exists``: Spiff raises ``WorkflowDataException("Multiinstance input
       item ... already exists")`` when a multi-instance activity runs again in a scope
       whose data already holds its element variable (copied back from an earlier
@@ -1148,10 +1446,15 @@ def spiff_fault(outcome: Outcome) -> str | None:
     if outcome.problem and outcome.problem.startswith("floating") and any(
             set(chunk) & nested for chunk in outcome.ours.chunks):
         return "nested-event-subprocess"
-    quiet = _quiet_scopes(model)
-    if outcome.problem and outcome.problem.startswith("end: ours completed spiff active") \
-            and "p" in quiet:
-        return "event-subprocess-keeps-scope-open"
+    if outcome.problem and outcome.problem.startswith("end: ours completed spiff active"):
+        last = len(outcome.ours.chunks) - 1
+        started = set().union(*outcome.ours.chunks)
+        quiet = {s for s, (trigger, _, _) in _starts(model).get("p", {}).items()
+                 if trigger in ("error", "timer")}
+        quiet_esps = {_starts(model)["p"][s][2] for s in quiet}
+        if quiet and not quiet & started and _scope_ended(
+                outcome, last, "p", _own_end_events(model, "p"), quiet_esps):
+            return "event-subprocess-keeps-scope-open"
     joins = _ids(outcome.model, "inclusiveGateway")
     parallel = _ids(outcome.model, "parallelGateway")
     for index, mine, theirs in pairs(outcome.ours, outcome.spiff):
@@ -1168,8 +1471,8 @@ def spiff_fault(outcome: Outcome) -> str | None:
         # a nested event sub-process ours started (its start is compared at the end)
         if any(set(chunk) & nested for chunk in outcome.ours.chunks[:index + 1]):
             return "nested-event-subprocess"
-        if not extra and set(missed) & set(quiet):
-            return "event-subprocess-keeps-scope-open"
+        if not extra and (kind := _scope_completion(outcome, index, missed)):
+            return kind
         # ours waits at the join because a token can still reach it
         waits = [j for j in extra.keys() & (joins | parallel)
                  if _can_reach(outcome.model, outcome.waiting[index], j)]
@@ -1193,6 +1496,14 @@ def spiff_fault(outcome: Outcome) -> str | None:
         fired = set(outcome.ours.chunks[index]) & interrupting_starts(model.xml)
         if fired and not (mine - theirs) and any(
                 len(enclosing.get(start, set())) == 1 for start in fired):
+            return "continues-interrupted-scope"
+        # an interrupting event sub-process of a sub-process fired: everything else in
+        # that sub-process was interrupted (what Spiff completes is in there, outside
+        # the event sub-process)
+        hosts = {(esp, parent) for start in fired for esp, parent in [_esp_of(model, start)]}
+        if hosts and not (mine - theirs) and all(
+                any(host in enclosing.get(k, set()) and esp not in enclosing.get(k, set())
+                    for esp, host in hosts) for k in extra):
             return "continues-interrupted-scope"
         earlier = set().union(*outcome.ours.chunks[:index])
         if not (mine - theirs) and set(waits) & parallel & earlier:
