@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from bpm_process.engine.graph import CALL_ACTIVITY
 from services.runtime.calls.service import (
     CANCELLING,
     child_outcome,
+    drop_reports,
     report_later,
     report_to_parent,
     start_child,
@@ -21,6 +23,7 @@ from services.runtime.instances.applier import Step, on_record
 
 UNHANDLED_ERROR = "calls.unhandled_error"
 REPORTS = "calls.reports"
+HAS_CALLS = "calls.has_call_activities"
 
 
 @on_record("call_activity_started")
@@ -59,6 +62,23 @@ async def escalation_unhandled(step: Step, record: Any) -> None:
         reports = step.extras[REPORTS] = []
         step.followups.append(lambda: report_later(step, reports))
     reports.append({"kind": "escalation", "code": record.escalation_code, "node_id": record.node_id})
+
+
+@on_record("instance_completed", "instance_terminated")
+async def calls_left_over(step: Step, record: Any) -> None:
+    """An ended instance's reports from its children that still wait (parked by an
+    incident, or for a resume) are dropped and their incidents closed: nothing can take
+    them any more."""
+    if calls_anything(step.graph):
+        await drop_reports(step, None, "the instance ended")
+
+
+def calls_anything(graph: Any) -> bool:
+    """Whether the process has a call activity (else it has no reports to drop)."""
+    found = graph.cache.get(HAS_CALLS)
+    if found is None:
+        found = graph.cache[HAS_CALLS] = any(node.behavior == CALL_ACTIVITY for node in graph.nodes.values())
+    return bool(found)
 
 
 @on_record("instance_completed", "instance_terminated")

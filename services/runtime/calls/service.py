@@ -126,8 +126,25 @@ async def start_child(step: Step, record: Any) -> None:
     )
 
 
+async def drop_reports(step: Step, call_id: str | None, why: str) -> None:
+    """Delete the instance's `call_ended` jobs (of the call `call_id`, or all) and close
+    their incidents with `why`."""
+    await step.session.execute(
+        text(
+            "WITH gone AS (DELETE FROM jobs WHERE instance_id = :instance AND kind = :kind"
+            " AND (CAST(:call AS text) IS NULL OR payload->>'call_id' = :call) RETURNING id)"
+            " UPDATE incidents SET state = 'resolved', resolved_at = :now, resolved_by = :actor,"
+            " resolution = :why WHERE work_id IN (SELECT id FROM gone) AND state = 'open'"
+        ),
+        {"instance": step.row.id, "kind": CALL_ENDED, "call": call_id, "now": step.now, "actor": step.actor,
+         "why": why},
+    )
+
+
 async def terminate_child(step: Step, record: Any) -> None:
-    """The parent no longer waits (`call_activity_cancelled`): terminate the called instance."""
+    """The parent no longer waits (`call_activity_cancelled`): terminate the called instance
+    and drop its reports that still wait."""
+    await drop_reports(step, record.call_id, "the call activity was cancelled")
     session, row = step.session, step.row
     child_id = (
         await session.execute(

@@ -410,7 +410,9 @@ class Run:
         current = scope
         while current != ROOT_SCOPE:
             record = self.scope_record(current)
-            if name in record.variables:
+            # a body's counters are the engine's: a value of the same name (a called
+            # process handing all its variables back) never overwrites them
+            if name in record.variables and record.kind != MI_SCOPE:
                 return current
             current = record.parent
         if name in self.variables:
