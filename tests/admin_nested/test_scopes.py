@@ -65,8 +65,6 @@ async def test_sequential_mi_sub_process_goes_on_after_cancel_and_skip(runtime):
     tok = await token_at(runtime, inst, "b")
     assert (await act(runtime, inst, "cancel-token", token_id=tok["id"], reason="r2")).status_code == 200
     assert await open_nodes(runtime, inst) == ["a"], "the second instance starts"
-    body = next(t for t in (await tokens(runtime, inst))["tokens"] if t["node_id"] == "sp" and t["scope_id"] == "root"
-                ) if False else None
     view_ = await tokens(runtime, inst)
     [mi] = [s for s in view_["scopes"] if s["kind"] == "mi"]
     assert mi["variables"]["nrOfCompletedInstances"] == 1
