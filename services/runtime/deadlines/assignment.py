@@ -463,6 +463,8 @@ async def task_people(step: Step, spec: TaskSpec) -> TaskPeople:
     _check_names(spec)
     people = TaskPeople(spec.assignee, list(spec.candidate_users), list(spec.candidate_groups))
     if not spec.assignment_rules:
+        if not (people.assignee or people.candidate_users or people.candidate_roles):
+            _offer_to_fallback(people)  # a model that names nobody: the task is not invisible
         return people
     resolution = await resolve_rules(
         step.session,
@@ -474,6 +476,10 @@ async def task_people(step: Step, spec: TaskSpec) -> TaskPeople:
     people.candidate_roles += [r for r in resolution.roles if r not in people.candidate_roles]
     people.unresolved = resolution.unresolved
     if not (people.assignee or people.candidate_users or people.candidate_roles):
-        people.candidate_roles = [FALLBACK_ROLE]
-        people.fallback = True
+        _offer_to_fallback(people)
     return people
+
+
+def _offer_to_fallback(people: TaskPeople) -> None:
+    people.candidate_roles = [FALLBACK_ROLE]
+    people.fallback = True

@@ -107,7 +107,12 @@ async def task_completed(step: Step, record: Any) -> None:
 
 @on_record("task_cancelled")
 async def task_cancelled(step: Step, record: Any) -> None:
-    await step.writes.change("tasks", _CANCEL_TASK, UUID(record.task_id), step.now)
+    task_id = UUID(record.task_id)
+    pending = next((task for task in step.new_tasks if task["id"] == task_id), None)
+    if pending is not None:  # made by this same command (then interrupted): written cancelled
+        pending.update(state="cancelled", completed_at=step.now)
+    else:
+        await step.writes.change("tasks", _CANCEL_TASK, task_id, step.now)
     name = step.node_name(record.node_id)
     step.history.add(
         "task_cancelled", step.now, actor=step.actor, node_id=record.node_id, node_name=name,
