@@ -93,3 +93,21 @@ async def test_a_time_date_already_past_when_published_fires_once_at_once(runtim
                           version=2, status="trial", trial_roles=["tester"])
     await run_at(runtime, later(hours=1))
     assert await _started(runtime, "late-date") == 1, "once: another publication of the key does not fire it again"
+
+
+async def test_publishing_the_same_version_again_is_a_new_publication(runtime):
+    """A rollback (the designer publishes an older version live again) schedules that
+    version's timer starts again, as a redeployment does in Camunda: a past date fires
+    once more."""
+    definition_id = await runtime.publish(_timer_start("rb", "<timeDate>2020-01-01T09:00:00Z</timeDate>"), "rb")
+    await run_at(runtime, later(seconds=1))
+    assert await _started(runtime, "rb") == 1
+    event = new_event("bpm.designer.definition.published", definition_id, {
+        "id": definition_id, "key": "rb", "version": 1, "name": "rb", "status": "published",
+        "trial_roles": [], "published_at": dt.datetime.now(dt.UTC).isoformat(), "published_by": "designer",
+        "bpmn_gzip_b64": base64.b64encode(gzip.compress(_timer_start("rb", "<timeDate>2020-01-01T09:00:00Z</timeDate>"))).decode(),
+    }, source="designer", sequence=runtime._sequence + 1)
+    async with runtime.db.transaction() as session:
+        await on_definition_published(session, event)
+    await run_at(runtime, later(seconds=2))
+    assert await _started(runtime, "rb") == 2

@@ -128,11 +128,13 @@ async def start_child(step: Step, record: Any) -> None:
 
 async def drop_reports(step: Step, call_id: str | None, why: str) -> None:
     """Delete the instance's `call_ended` jobs (of the call `call_id`, or all) and close
-    their incidents with `why`."""
+    their incidents with `why`. A job the worker holds is skipped (`SKIP LOCKED`, as the
+    applier deletes jobs): it waits for this instance's lock, and finds the call gone."""
     await step.session.execute(
         text(
-            "WITH gone AS (DELETE FROM jobs WHERE instance_id = :instance AND kind = :kind"
-            " AND (CAST(:call AS text) IS NULL OR payload->>'call_id' = :call) RETURNING id)"
+            "WITH gone AS (DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE instance_id = :instance"
+            " AND kind = :kind AND (CAST(:call AS text) IS NULL OR payload->>'call_id' = :call)"
+            " FOR UPDATE SKIP LOCKED) RETURNING id)"
             " UPDATE incidents SET state = 'resolved', resolved_at = :now, resolved_by = :actor,"
             " resolution = :why WHERE work_id IN (SELECT id FROM gone) AND state = 'open'"
         ),

@@ -7,7 +7,13 @@ from typing import Any
 from uuid import UUID
 
 from services.runtime.deadlines import jobs as deadline_jobs_handlers  # noqa: F401 - registers the job handlers
-from services.runtime.deadlines.service import CALENDAR_USED, DEADLINE_JOBS, DROP_DEADLINE_JOBS, deadline_jobs
+from services.runtime.deadlines.service import (
+    CALENDAR_USED,
+    DEADLINE_JOBS,
+    DROP_DEADLINE_JOBS,
+    RESOLVE_DEADLINE_INCIDENTS,
+    deadline_jobs,
+)
 from services.runtime.instances import records as core_records  # noqa: F401 - core handlers first
 from services.runtime.instances.applier import Step, on_record
 from services.runtime.jobs.models import jobs
@@ -31,4 +37,6 @@ async def stop_watching(step: Step, record: Any) -> None:
         and done["due_at"] is None
     ):
         return  # a task without a due time has no deadline jobs
-    await step.writes.change("jobs", DROP_DEADLINE_JOBS, UUID(record.task_id), list(DEADLINE_JOBS))
+    kinds = list(DEADLINE_JOBS)
+    await step.writes.change("incidents", RESOLVE_DEADLINE_INCIDENTS, UUID(record.task_id), kinds, step.now, step.actor)
+    await step.writes.change("jobs", DROP_DEADLINE_JOBS, UUID(record.task_id), kinds)

@@ -7,12 +7,13 @@ it is the latest live one (a `timeDate` already past then fires once, at once). 
 `timer_start` job starts an instance (initiator none, actor `timer`) and schedules the
 next occurrence of a cycle.
 
-A version's timers are scheduled once, when it is published, as Camunda
-schedules them once per deployment: a one-shot timer that fired, or a cycle
-that ran out, leaves no job, and publishing something else of the key (a trial
-version, for instance) does not schedule them again. A version that becomes
-the latest live one again because a newer one was deprecated does not get its
-timers back.
+A version's timers are scheduled when it is published, as Camunda schedules them
+once per deployment: a one-shot timer that fired, or a cycle that ran out, leaves
+no job, and publishing something else of the key (a trial version, for instance)
+or a repeated event does not schedule them again. Publishing the version itself
+again (a rollback) is a new publication, like a redeployment: its timers start
+anew. A version that becomes the latest live one again because a newer one was
+deprecated does not get its timers back.
 """
 
 from __future__ import annotations
