@@ -128,3 +128,32 @@ async def test_a_failing_migration_reports_its_own_error(pg_url, run_prefix, tmp
     finally:
         await engine.dispose()
         await drop_database(server, url.database)
+
+
+async def test_open_tasks_that_name_nobody_are_offered_to_admin_on_upgrade(pg_url, run_prefix) -> None:
+    """Tasks stored with nobody (before new ones were offered to admin) get `admin` when the
+    runtime's database is upgraded; tasks that name someone stay as they are."""
+    from alembic import command
+
+    from bpm_common.migrations import alembic_config
+
+    server, url = await _fresh(pg_url, run_prefix, "ownerless")
+    engine = create_async_engine(url)
+    location = runtime_definition().migrations
+    try:
+        async with engine.connect() as conn:
+            await conn.run_sync(lambda sync: command.upgrade(alembic_config(location, sync), "a7c9e1f3b5d2"))
+            for task, assignee in (("00000000-0000-7000-8000-000000000001", None),
+                                   ("00000000-0000-7000-8000-000000000002", "bob")):
+                await conn.execute(text(
+                    "INSERT INTO tasks (id, instance_id, definition_key, definition_version, node_id, state, assignee,"
+                    " created_at) VALUES (CAST(:id AS uuid), gen_random_uuid(), 'k', 1, 'a', 'open', :who, now())"
+                ), {"id": task, "who": assignee})
+            await conn.commit()
+        await upgrade_to_head(engine, location, "runtime")
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT assignee, candidate_roles FROM tasks ORDER BY id"))).all()
+        assert [(r.assignee, list(r.candidate_roles)) for r in rows] == [(None, ["admin"]), ("bob", [])]
+    finally:
+        await engine.dispose()
+        await drop_database(server, url.database)
