@@ -285,25 +285,24 @@ def _patch_spiff_clock() -> None:
     spiff_timer.datetime = FakeDatetime  # type: ignore[misc]
 
 
-def run_spiff(case: Case, timer_dues: list[datetime]) -> Trace:
-    from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
-        SignalEventDefinition,
-    )
-    from SpiffWorkflow.bpmn.specs.event_definitions.message import (
-        MessageEventDefinition as PlainMessage,
-    )
-    from SpiffWorkflow.bpmn.util import BpmnEvent
+def spiff_workflow(xml: bytes, name: str, process: str | None = None) -> Any:
+    """A SpiffWorkflow workflow of ``xml`` (rewritten by :func:`spiff_model`), its clock
+    set to ``CLOCK``."""
     from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
     from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
-    from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
-    from SpiffWorkflow.util.task import TaskState
 
     _patch_spiff_clock()
     _Clock.now = CLOCK
     parser = CamundaParser()
-    parser.add_bpmn_xml(spiff_model(load(case)), filename=f"{case.model}.bpmn")
-    process = case.process or parser.get_process_ids()[0]
-    workflow = BpmnWorkflow(parser.get_spec(process), parser.get_subprocess_specs(process))
+    parser.add_bpmn_xml(spiff_model(xml), filename=f"{name}.bpmn")
+    process = process or parser.get_process_ids()[0]
+    return BpmnWorkflow(parser.get_spec(process), parser.get_subprocess_specs(process))
+
+
+def completed_since(workflow: Any) -> Any:
+    """A function giving the BPMN ids ``workflow`` completed since it was last called."""
+    from SpiffWorkflow.util.task import TaskState
+
     seen: set[Any] = set()
 
     def completed() -> Counter[str]:
@@ -315,6 +314,23 @@ def run_spiff(case: Case, timer_dues: list[datetime]) -> Trace:
                     if task.task_spec.bpmn_id is not None:
                         found[task.task_spec.bpmn_id] += 1
         return found
+
+    return completed
+
+
+def run_spiff(case: Case, timer_dues: list[datetime]) -> Trace:
+    from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+        SignalEventDefinition,
+    )
+    from SpiffWorkflow.bpmn.specs.event_definitions.message import (
+        MessageEventDefinition as PlainMessage,
+    )
+    from SpiffWorkflow.bpmn.util import BpmnEvent
+    from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
+    from SpiffWorkflow.util.task import TaskState
+
+    workflow = spiff_workflow(load(case), case.model, case.process)
+    completed = completed_since(workflow)
 
     def settle() -> None:
         workflow.refresh_timers()

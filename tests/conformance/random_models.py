@@ -571,23 +571,7 @@ class Generator:
 
     def block_mi(self, scope: _Scope, depth: int, *, errors: bool) -> tuple[str, str]:
         key = self.counter + 1
-        sequential = self.rng.random() < 0.5
-        attributes = ' isSequential="true"' if sequential else ""
-        body = ""
-        if self.rng.random() < 0.5:
-            low = 0 if self.options.empty_collections and self.rng.random() < 0.15 else 1
-            self.variables[f"items{key}"] = [f"i{j}" for j in range(self.rng.randint(low, 3))]
-            attributes += (f' camunda:collection="items{key}" '
-                           f'camunda:elementVariable="item{key}"')
-        else:
-            body += f"<bpmn:loopCardinality>{self.rng.randint(1, 3)}</bpmn:loopCardinality>"
-        completion = self.rng.random() < 0.4
-        if completion:
-            self.variables[f"done{key}"] = False
-            body += ('<bpmn:completionCondition xsi:type="bpmn:tFormalExpression">'
-                     f"${{done{key}}}</bpmn:completionCondition>")
-        inner = (f"<bpmn:multiInstanceLoopCharacteristics{attributes}>{body}"
-                 "</bpmn:multiInstanceLoopCharacteristics>")
+        inner, completion = self.loop_characteristics(key)
         node = self.task(scope, Role("mi", key, int(completion)), prefix="mi", inner=inner)
         assert node == f"mi{key}"
         if self.options.boundary_on_multi_instance and self.rng.random() < 0.3:
@@ -724,29 +708,12 @@ def run_spiff(model: Model, steps: list[Any], timer_dues: list[datetime]
         MessageEventDefinition as PlainMessage,
     )
     from SpiffWorkflow.bpmn.util import BpmnEvent
-    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-    from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
     from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
     from SpiffWorkflow.util.task import TaskState
 
-    harness._patch_spiff_clock()
+    workflow = harness.spiff_workflow(model.xml, model.name)
     clock = harness._Clock
-    clock.now = harness.CLOCK
-    parser = CamundaParser()
-    parser.add_bpmn_xml(harness.spiff_model(model.xml), filename=f"{model.name}.bpmn")
-    process = parser.get_process_ids()[0]
-    workflow = BpmnWorkflow(parser.get_spec(process), parser.get_subprocess_specs(process))
-    seen: set[Any] = set()
-
-    def completed() -> Counter[str]:
-        found: Counter[str] = Counter()
-        for wf in [workflow, *workflow.subprocesses.values()]:
-            for task in wf.tasks.values():
-                if task.state == TaskState.COMPLETED and task.id not in seen:
-                    seen.add(task.id)
-                    if task.task_spec.bpmn_id is not None:
-                        found[task.task_spec.bpmn_id] += 1
-        return found
+    completed = harness.completed_since(workflow)
 
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(model.variables)
