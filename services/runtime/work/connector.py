@@ -334,7 +334,7 @@ def _body(raw: bytes, content_type: str) -> Any:
         try:
             return _storable(jsonutil.loads(text))
         except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
-            pass
+            return _storable(text)
     return _storable(text)
 
 

@@ -26,4 +26,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    pass  # which tasks had nobody is not kept: they stay offered to admin
+    """Irreversible by design: which tasks named nobody is not kept, so they stay offered
+    to admin (a downgrade leaves the data as it is)."""
