@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.runtime.test_operations_helpers import (
+    ADMIN,
     assert_chain_valid,
     events,
     history,
@@ -174,6 +175,57 @@ async def test_withdrawal_is_refused_once_someone_acted_and_allowed_when_sent_ba
     )
     assert r.status_code == 200, r.text
     await assert_chain_valid(runtime, inst["id"])
+
+
+CLAIMABLE = b"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" targetNamespace="t">
+  <process id="claimable" isExecutable="true">
+    <startEvent id="start"/>
+    <userTask id="review" camunda:candidateGroups="director"/>
+    <endEvent id="end"/>
+    <sequenceFlow id="f1" sourceRef="start" targetRef="review"/>
+    <sequenceFlow id="f2" sourceRef="review" targetRef="end"/>
+  </process>
+</definitions>"""
+
+
+async def test_withdrawal_is_refused_once_the_next_person_claimed_the_task(runtime):
+    await runtime.publish(CLAIMABLE, "claimable")
+    inst = await start(runtime, "claimable")
+    review = await only_task(runtime, inst["id"], "review")
+    assert (await post(runtime, f"/tasks/{review['id']}/claim", DAVE)).status_code == 200
+    refused = await post(runtime, f"/process-instances/{inst['id']}/withdraw", ALICE, {"reason": "x"})
+    assert refused.status_code == 409 and "dave" in refused.json()["detail"], refused.text
+    # giving it back does not undo having taken it up
+    assert (await post(runtime, f"/tasks/{review['id']}/unclaim", DAVE)).status_code == 200
+    still = await post(runtime, f"/process-instances/{inst['id']}/withdraw", ALICE, {"reason": "x"})
+    assert still.status_code == 409, still.text
+    assert (await instance(runtime, inst["id"]))["state"] == "active"
+
+
+async def test_withdrawal_is_refused_once_the_next_person_handed_the_task_on(runtime):
+    await runtime.user("carol", department="sales")
+    for operation in ("transfer", "delegate"):
+        inst = await _leave(runtime)
+        await _submit(runtime, inst)
+        manager = await only_task(runtime, inst["id"], "manager")
+        handed = await post(runtime, f"/tasks/{manager['id']}/{operation}", BOB, {"to": "carol", "reason": "away"})
+        assert handed.status_code == 200, handed.text
+        refused = await post(runtime, f"/process-instances/{inst['id']}/withdraw", ALICE, {"reason": "x"})
+        assert refused.status_code == 409 and "bob" in refused.json()["detail"], (operation, refused.text)
+        await assert_chain_valid(runtime, inst["id"])
+
+
+async def test_an_administrators_reassignment_does_not_stop_a_withdrawal(runtime):
+    await runtime.user("carol", department="sales")
+    inst = await _leave(runtime)
+    await _submit(runtime, inst)
+    manager = await only_task(runtime, inst["id"], "manager")
+    moved = await post(runtime, f"/admin/tasks/{manager['id']}/reassign", ADMIN, {"to": "carol", "reason": "bob left"})
+    assert moved.status_code == 200, moved.text
+    r = await post(runtime, f"/process-instances/{inst['id']}/withdraw", ALICE, {"reason": "x"})
+    assert r.status_code == 200 and r.json()["state"] == "terminated", r.text
 
 
 async def test_a_countersign_by_the_initiator_is_not_a_resubmission(runtime):

@@ -38,9 +38,15 @@ from services.runtime.tasks.models import tasks
 
 ADMIN = "admin"
 
-#: history actions by which someone other than the initiator has acted on a request
+#: history actions by which someone other than the initiator has acted on a request. Taking
+#: a task up (a claim), handing it on (a transfer) or asking someone else to do it (a
+#: delegation) is acting on it: the request is already in someone's hands. An
+#: administrator's reassignment is not; it changes who the request waits for.
 ACTED = (
     "task_completed",
+    "task_claimed",
+    "task_transferred",
+    "task_delegated",
     "task_returned",
     "token_moved",
     "node_skipped",
@@ -317,8 +323,8 @@ async def withdraw_refusal(session: AsyncSession, instance_id: UUID, initiator: 
     The initiator *submitted* the request when the instance started, and submits it
     again by completing a task after someone sent it back to them (a resubmission
     after a return). They may withdraw it when, since the last submission, nobody else
-    has acted on it (completed or returned a task, added or removed a signer, skipped,
-    moved or cancelled a token: `ACTED`), or when the last such act sent the request
+    has acted on it (completed, returned, claimed, transferred or delegated a task, added
+    or removed a signer, skipped, moved or cancelled a token: `ACTED`), or when the last such act sent the request
     back and it now waits for the initiator at the node it was sent back to (an open
     task there assigned to them; a task of theirs elsewhere, in a parallel branch, is
     no such wait).
