@@ -194,6 +194,12 @@ async def test_manual_copies_name_the_recipients_at_fault(runtime):
     [error] = nobody.json()["errors"]
     assert error["field"] == "to[1]" and "no active user holds the role auditor" in error["message"]
     assert (await copy(runtime, instance_id, "alice", {"to": []})).status_code == 422
+    typo = await copy(runtime, instance_id, "alice", {"to": ["user:carol", "user:fiona", "user:frnak"]})
+    assert typo.status_code == 422
+    assert [(e["field"], e["message"]) for e in typo.json()["errors"]] == [
+        ("to[1]", "user:fiona names nobody: the organisation has no user fiona"),
+        ("to[2]", "user:frnak names nobody: the organisation has no user frnak"),
+    ]
     assert len(await my_copies(runtime, "carol")) == 1, "only the copy node's"
 
 

@@ -20,7 +20,7 @@ from bpm_common.app import ServiceContext
 from bpm_common.auth import Principal
 from bpm_common.errors import Forbidden, NotFound, Unprocessable, field_error
 from bpm_common.ids import new_id
-from bpm_process.assignment import AssignmentRuleError, parse_rule
+from bpm_process.assignment import USER, AssignmentRuleError, parse_rule
 from bpm_process.engine import InstanceState
 from services.runtime.copies.models import copies
 from services.runtime.deadlines.assignment import Resolution, resolve_rules
@@ -28,6 +28,7 @@ from services.runtime.instances.applier import Step
 from services.runtime.instances.models import instances
 from services.runtime.instances.repository import get_visible
 from services.runtime.operations.actions import instance_action
+from services.runtime.org.models import org_users
 from services.runtime.org.repository import roles_of
 from services.runtime.tasks.models import tasks
 
@@ -154,12 +155,13 @@ class Copies:
             variables=variables,
             expand_roles=True,
         )
-        if found.unresolved:
+        unresolved = [*found.unresolved, *await self._unknown_people(rules)]
+        if unresolved:
             raise Unprocessable(
                 "some recipients name nobody",
                 errors=[
                     field_error(f"to[{positions[rule]}]", f"{rule} names nobody: {reason}")
-                    for rule, reason in found.unresolved
+                    for rule, reason in sorted(unresolved, key=lambda pair: positions[pair[0]])
                 ],
             )
         async with instance_action(
@@ -181,6 +183,30 @@ class Copies:
                 message=message,
             )
         return [view(row) for row in rows]
+
+    async def _unknown_people(self, rules: list[str]) -> list[tuple[str, str]]:
+        """The `user:` rules naming someone the organisation does not know, with the reason.
+
+        Task assignment takes such names (the organisation's copy may lag behind the
+        directory, and the task waits in the inbox until they log in), but a copy sent
+        by hand to a mistyped name would go nowhere unseen, as a transfer would: it is
+        refused as a transfer is. Inactive and deleted users are the resolver's."""
+        parsed = {rule: parse_rule(rule) for rule in rules}
+        named = {rule: found.name for rule, found in parsed.items() if found.kind == USER}
+        if not named:
+            return []
+        known = set(
+            (
+                await self.session.execute(
+                    select(org_users.c.username).where(org_users.c.username.in_(named.values()))
+                )
+            ).scalars()
+        )
+        return [
+            (rule, f"the organisation has no user {name}")
+            for rule, name in named.items()
+            if name not in known
+        ]
 
     async def _participant(self, instance_id: UUID, username: str, roles: frozenset[str]) -> bool:
         role_list = sorted(roles)
