@@ -20,6 +20,7 @@ from services.runtime.definitions import handlers as definition_handlers
 from services.runtime.definitions.service import GraphCache
 from services.runtime.instances.api import direct as instances_direct
 from services.runtime.instances.api import router as instances_router
+from services.runtime.instances.history import HistoryKeys
 from services.runtime.jobs import timers  # noqa: F401 - registers the timer job handler
 from services.runtime.jobs.worker import JobRunner
 from services.runtime.messages import records as messages_records  # noqa: F401 - registers record handlers
@@ -29,6 +30,7 @@ from services.runtime.migration.api import router as migration_router
 from services.runtime.operations import records as operations_records  # noqa: F401 - registers record handlers
 from services.runtime.operations.api import router as operations_router
 from services.runtime.org import handlers as org_handlers
+from services.runtime.settings import RuntimeSettings
 from services.runtime.tasks.api import direct as tasks_direct
 from services.runtime.tasks.api import router as tasks_router
 from services.runtime.work import records as work_records  # noqa: F401 - registers record handlers
@@ -37,6 +39,8 @@ from services.runtime.work.connector import run as run_http_connector
 
 
 async def _prepare(ctx: ServiceContext) -> None:
+    settings = ctx.settings if isinstance(ctx.settings, RuntimeSettings) else RuntimeSettings()
+    ctx.extras["history_keys"] = HistoryKeys.from_settings(settings)
     ctx.extras["graphs"] = GraphCache()
     ctx.extras["jobs"] = JobRunner(ctx)
     ctx.extras["calendars"] = CalendarCache()

@@ -1,6 +1,6 @@
 import ipaddress
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from bpm_common.settings import ServiceSettings
@@ -27,6 +27,20 @@ class RuntimeSettings(ServiceSettings):
         description="Networks the HTTP connector (`bpm:http` tasks) refuses to call, checked on every "
         "address the host resolves to, redirects included. Add 127.0.0.0/8 or private ranges to keep "
         "processes away from internal services; 0.0.0.0/0 and ::/0 close it altogether.",
+    )
+
+    history_key: SecretStr | None = Field(
+        default=None,
+        description="Secret that signs the instances' history entries (HMAC-SHA256 of each entry and "
+        "the one before it): who can change the database but does not know it cannot rewrite the "
+        "history unseen. Derived from BPM_JWT_SECRET with HKDF when unset; the runtime does not start "
+        "without either. Give it its own value in production, so the token key can be rotated alone.",
+    )
+    history_retired_keys: list[SecretStr] = Field(
+        default=[],
+        description="Secrets that signed history entries before the current one (JSON list): entries "
+        "keep the id of the key that signed them and are verified with it. When you change "
+        "BPM_RUNTIME_HISTORY_KEY (or, without it, BPM_JWT_SECRET), put the old value here.",
     )
 
     @field_validator("http_denied_networks")

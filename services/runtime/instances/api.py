@@ -145,4 +145,6 @@ async def get_history(
 )
 async def verify_history(instance_id: UUID, request: Request, session: SessionDep, principal: CurrentPrincipal) -> Any:
     row = await _visible(request, session, principal, instance_id)
-    return await verify_chain(session, instance_id, row["history_hash"])
+    return await verify_chain(
+        session, instance_id, row["history_hash"], request.app.state.ctx.extras["history_keys"]
+    )

@@ -60,6 +60,7 @@ history = Table(
     Column("details", JSONB),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("key_id", String(16)),  # the key that signed the hash (instances/history.py)
     Index("ix_history_instance", "instance_id", "id"),
 )
 

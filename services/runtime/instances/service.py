@@ -237,7 +237,8 @@ class InstanceCommands:
             row.parent_instance_id,
             row.parent_call_id,
         )
-        step = Step(self.session, self.ctx, row, graph, now, actor or initiator, HistoryWriter(instance_id, ""))
+        history = HistoryWriter(instance_id, "", self.ctx.extras["history_keys"])
+        step = Step(self.session, self.ctx, row, graph, now, actor or initiator, history)
         step.history.add(
             "instance_started",
             now,
@@ -370,7 +371,7 @@ class InstanceCommands:
             graph,
             now,
             actor,
-            HistoryWriter(row.id, row.history_hash),
+            HistoryWriter(row.id, row.history_hash, self.ctx.extras["history_keys"]),
             comment=comment,
             completed_task=completed_task,
             submitted=submitted,

@@ -55,7 +55,7 @@ async def instance_action(
         graph,
         utcnow(),
         actor,
-        HistoryWriter(row.id, row.history_hash),
+        HistoryWriter(row.id, row.history_hash, ctx.extras["history_keys"]),
         reason=reason,
     )
     yield step
