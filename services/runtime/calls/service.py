@@ -35,6 +35,7 @@ from services.runtime.instances.models import instances
 from services.runtime.instances.service import InstanceCommands, utcnow
 from services.runtime.jobs.models import jobs
 from services.runtime.jobs.worker import delete_job, job_handler, schedule
+from services.runtime.work.incidents import CALL_REPORT_DROPPED, OF_WORK, close_incidents
 
 log = get_logger(__name__)
 
@@ -129,18 +130,20 @@ async def start_child(step: Step, record: Any) -> None:
 async def drop_reports(step: Step, call_id: str | None, why: str) -> None:
     """Delete the instance's `call_ended` jobs (of the call `call_id`, or all) and close
     their incidents with `why`. A job the worker holds is skipped (`SKIP LOCKED`, as the
-    applier deletes jobs): it waits for this instance's lock, and finds the call gone."""
-    await step.session.execute(
-        text(
-            "WITH gone AS (DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE instance_id = :instance"
-            " AND kind = :kind AND (CAST(:call AS text) IS NULL OR payload->>'call_id' = :call)"
-            " FOR UPDATE SKIP LOCKED) RETURNING id)"
-            " UPDATE incidents SET state = 'resolved', resolved_at = :now, resolved_by = :actor,"
-            " resolution = :why WHERE work_id IN (SELECT id FROM gone) AND state = 'open'"
-        ),
-        {"instance": step.row.id, "kind": CALL_ENDED, "call": call_id, "now": step.now, "actor": step.actor,
-         "why": why},
-    )
+    applier deletes jobs), and so is its incident: the job waits for this instance's
+    lock, and finds the call gone."""
+    gone = (
+        await step.session.execute(
+            text(
+                "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE instance_id = :instance"
+                " AND kind = :kind AND (CAST(:call AS text) IS NULL OR payload->>'call_id' = :call)"
+                " FOR UPDATE SKIP LOCKED) RETURNING id"
+            ),
+            {"instance": step.row.id, "kind": CALL_ENDED, "call": call_id},
+        )
+    ).scalars().all()
+    if gone:
+        await close_incidents(step, OF_WORK, [list(gone)], CALL_REPORT_DROPPED, why)
 
 
 async def terminate_child(step: Step, record: Any) -> None:

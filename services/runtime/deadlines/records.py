@@ -11,12 +11,12 @@ from services.runtime.deadlines.service import (
     CALENDAR_USED,
     DEADLINE_JOBS,
     DROP_DEADLINE_JOBS,
-    RESOLVE_DEADLINE_INCIDENTS,
     deadline_jobs,
 )
 from services.runtime.instances import records as core_records  # noqa: F401 - core handlers first
 from services.runtime.instances.applier import Step, on_record
 from services.runtime.jobs.models import jobs
+from services.runtime.work.incidents import TASK_ENDED, TASK_JOBS, close_incidents
 
 
 @on_record("task_created")
@@ -37,6 +37,9 @@ async def stop_watching(step: Step, record: Any) -> None:
         and done["due_at"] is None
     ):
         return  # a task without a due time has no deadline jobs
-    kinds = list(DEADLINE_JOBS)
-    await step.writes.change("incidents", RESOLVE_DEADLINE_INCIDENTS, UUID(record.task_id), kinds, step.now, step.actor)
-    await step.writes.change("jobs", DROP_DEADLINE_JOBS, UUID(record.task_id), kinds)
+    task_id, kinds = UUID(record.task_id), list(DEADLINE_JOBS)
+    # the incidents of those jobs (parked after failing) are over with them; closed
+    # before the jobs are dropped, so the condition still sees the jobs
+    await close_incidents(step, TASK_JOBS, [task_id, kinds], TASK_ENDED,
+                          "the task ended: its deadline no longer applies")
+    await step.writes.change("jobs", DROP_DEADLINE_JOBS, task_id, kinds)

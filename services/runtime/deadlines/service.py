@@ -109,13 +109,6 @@ DROP_DEADLINE_JOBS = (
     "DELETE FROM jobs WHERE id IN"
     " (SELECT id FROM jobs WHERE task_id = $1 AND kind = ANY($2::varchar[]) FOR UPDATE SKIP LOCKED)"
 )
-#: the incidents of those jobs (parked after failing) are over with them; sent in the same
-#: statement as the deletion, so it still sees the jobs
-RESOLVE_DEADLINE_INCIDENTS = (
-    "UPDATE incidents SET state = 'resolved', resolved_at = $3, resolved_by = $4,"
-    " resolution = 'the task ended: its deadline no longer applies'"
-    " WHERE state = 'open' AND work_id IN (SELECT id FROM jobs WHERE task_id = $1 AND kind = ANY($2::varchar[]))"
-)
 
 
 def _before(moment: dt.datetime, duration: IsoDuration) -> dt.datetime:

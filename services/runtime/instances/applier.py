@@ -27,6 +27,7 @@ from services.runtime.instances.history import HistoryWriter
 from services.runtime.jobs.models import jobs
 from services.runtime.subscriptions.models import subscriptions
 from services.runtime.tasks.models import tasks
+from services.runtime.work.incidents import JOB_CANCELLED, OF_WORK, close_incidents
 
 SOURCE = "runtime"
 
@@ -160,13 +161,6 @@ _DELETE_JOBS = (
     "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE id = ANY($1::uuid[]) FOR UPDATE SKIP LOCKED)"
 )
 _DELETE_SUBSCRIPTIONS = "DELETE FROM subscriptions WHERE id = ANY($1::uuid[])"
-#: the incidents of jobs that are gone (a timer whose token moved on) are over: nothing
-#: is left to retry
-_RESOLVE_JOB_INCIDENTS = (
-    "UPDATE incidents SET state = 'resolved', resolved_at = $2, resolved_by = $3,"
-    " resolution = 'the job is no longer needed: its event was cancelled'"
-    " WHERE work_id = ANY($1::uuid[]) AND state = 'open'"
-)
 _UPDATE_INSTANCE = (
     "UPDATE instances SET engine_state = $2, state = $3, result = $4, active_nodes = $5, ended_at = $6,"
     " event_sequence = $7, history_hash = $8 WHERE id = $1"
@@ -185,7 +179,10 @@ async def apply_result(step: Step, result: Any) -> None:
     if result.cancelled_jobs:
         cancelled = [UUID(j) for j in result.cancelled_jobs]
         await writes.change("jobs", _DELETE_JOBS, cancelled)
-        await writes.change("incidents", _RESOLVE_JOB_INCIDENTS, cancelled, step.now, step.actor)
+        # the incidents of jobs that are gone (a timer whose token moved on) are over:
+        # nothing is left to retry (sent now: their history entries need their ids)
+        await close_incidents(step, OF_WORK, [cancelled], JOB_CANCELLED,
+                              "the job is no longer needed: its event was cancelled")
     await writes.insert(
         jobs,
         [

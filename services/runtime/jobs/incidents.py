@@ -22,8 +22,9 @@ from bpm_common.errors import Conflict, NotFound
 from bpm_common.logging import get_logger
 from services.runtime.jobs.models import jobs
 from services.runtime.operations.actions import instance_action
+from services.runtime.work.incidents import incident_resolved_entry
 from services.runtime.work.models import incidents
-from services.runtime.work.records import incident_resolved_entry, open_incident
+from services.runtime.work.records import open_incident
 
 log = get_logger(__name__)
 
@@ -76,4 +77,4 @@ async def retry_job(session: AsyncSession, ctx: ServiceContext, incident: dict[s
             )
         )
         incident_resolved_entry(step, str(incident["id"]), incident["node_id"] or None,
-                                {"job_id": str(incident["work_id"])})
+                                {"job_id": str(incident["work_id"])}, actor=actor, reason=reason)

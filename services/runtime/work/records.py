@@ -16,6 +16,7 @@ from bpm_common import jsonutil
 from bpm_common.ids import new_id
 from services.runtime.instances import records as core_records  # noqa: F401 - core handlers run first
 from services.runtime.instances.applier import Step, on_record, variables_details
+from services.runtime.work.incidents import OF_WORK, WORK_CANCELLED, close_incidents, incident_resolved_entry
 from services.runtime.work.models import (
     CANCELLED,
     COMPLETED,
@@ -110,15 +111,11 @@ async def work_cancelled(step: Step, record: Any) -> None:
         .where(work_items.c.id == UUID(record.work_id))
         .values(state=CANCELLED, ended_at=step.now, lock_owner=None, locked_until=None)
     )
-    await step.session.execute(
-        update(incidents)
-        .where(incidents.c.work_id == UUID(record.work_id), incidents.c.state == "open")
-        .values(state="resolved", resolved_at=step.now, resolved_by=step.actor, resolution="the work was cancelled")
-    )
     step.history.add(
         "work_cancelled", step.now, actor=step.actor, node_id=record.node_id,
         node_name=step.node_name(record.node_id), details={"work_id": record.work_id, "reason": record.reason},
     )
+    await close_incidents(step, OF_WORK, [[UUID(record.work_id)]], WORK_CANCELLED, "the work was cancelled")
 
 
 @on_record("incident_created")
@@ -150,18 +147,6 @@ async def open_incident(step: Step, node_id: str | None, work_id: UUID, message:
     return incident_id
 
 
-def incident_resolved_entry(step: Step, incident_id: str, node_id: str | None, details: dict[str, Any]) -> None:
-    """The history entry and event of an incident that `step.actor` resolved with `step.reason`."""
-    step.history.add(
-        "incident_resolved", step.now, actor=step.actor, node_id=node_id,
-        node_name=step.node_name(node_id), comment=step.reason, details={"incident_id": incident_id, **details},
-    )
-    step.event("incident.resolved", {
-        **step.instance_common(), "incident_id": incident_id, "node_id": node_id, "actor": step.actor,
-        "reason": step.reason, "at": step.now,
-    })
-
-
 @on_record("incident_resolved")
 async def incident_resolved(step: Step, record: Any) -> None:
     resolved = (
@@ -173,4 +158,5 @@ async def incident_resolved(step: Step, record: Any) -> None:
         )
     ).scalars().all()
     for incident_id in resolved:
-        incident_resolved_entry(step, str(incident_id), record.node_id, {"work_id": record.work_id})
+        incident_resolved_entry(step, str(incident_id), record.node_id, {"work_id": record.work_id},
+                                actor=step.actor, reason=step.reason)
