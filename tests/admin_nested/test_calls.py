@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.admin_nested.helpers import act, actions, incidents, token_at, verify
+from tests.admin_nested.helpers import act, actions, incidents, skip_task, token_at, verify
 from tests.bpmn_events.helpers import (
     bpmn,
     children,
@@ -53,7 +53,7 @@ async def test_skip_call_activity_terminates_the_child_and_records_the_reason(ru
 async def test_suspended_parent_waits_for_the_child_end_until_resumed(runtime):
     inst, kid = await _running(runtime, "ac-susp", _parent("ac-susp"))
     assert (await act(runtime, inst, "suspend", reason="maintenance")).status_code == 200
-    await complete(runtime, kid, "work", r=7)
+    await skip_task(runtime, kid, "work", r=7)
     assert (await view(runtime, kid))["state"] == "completed"
     assert (await view(runtime, inst))["active_nodes"] == ["call"]
     await run_at(runtime, later(minutes=5))
@@ -70,7 +70,7 @@ async def test_move_away_from_call_while_parent_suspended_and_child_reported(run
     then moves the parent's token away: the late report must not move the parent again."""
     inst, kid = await _running(runtime, "ac-mv", _parent("ac-mv"))
     assert (await act(runtime, inst, "suspend", reason="maintenance")).status_code == 200
-    await complete(runtime, kid, "work", r=1)
+    await skip_task(runtime, kid, "work", r=1)
     r = await act(runtime, inst, "move", from_node="call", to_node="next", reason="go on by hand")
     assert r.status_code == 200, r.text
     assert (await act(runtime, inst, "resume", reason="ok")).status_code == 200

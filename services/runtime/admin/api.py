@@ -81,7 +81,10 @@ async def terminate(
 async def suspend(
     instance_id: UUID, body: Justified, request: Request, session: SessionDep, principal: Admin
 ) -> Any:
-    """Users' commands are refused with 409 until it is resumed; timers wait."""
+    """Users' commands are refused with 409 until it is resumed; timers wait. The running
+    instances it called (children, grandchildren ...) are suspended with it, each with its
+    own history entry naming this instance in `details.cascade_from`; 409 if it is
+    already suspended."""
     admin = _admin(request, session, principal)
     return ExactJSONResponse(await admin.suspend(instance_id, body.reason, suspended=True))
 
@@ -92,6 +95,9 @@ async def suspend(
 async def resume(
     instance_id: UUID, body: Justified, request: Request, session: SessionDep, principal: Admin
 ) -> Any:
+    """Resumes it and the instances below it that its suspend suspended (not those an
+    administrator suspended on their own). 409 if it is not suspended, or while an
+    instance that called it is suspended (the detail names the one to resume)."""
     admin = _admin(request, session, principal)
     return ExactJSONResponse(await admin.suspend(instance_id, body.reason, suspended=False))
 

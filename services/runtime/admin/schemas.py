@@ -58,6 +58,10 @@ class Intervention(BaseModel):
     id: str
     state: str
     suspended: bool
+    suspended_by: str | None = Field(
+        default=None,
+        description="While suspended because an instance above it (that called it) was: that instance",
+    )
     active_nodes: list[str]
 
 

@@ -2,9 +2,39 @@
 
 Engine-backed ones (skip, move, cancel a token, terminate, edit variables) run
 through `InstanceCommands.execute` and work on suspended instances too; suspend and
-resume change only the instance row (`operations/actions.py`). They are reversible
+resume change only the instance rows (`admin/suspension.py`). They are reversible
 where the process allows: resume undoes suspend, a move can be moved back, an edit
 of variables keeps the old values in the history.
+
+Suspend and resume reach the instances a call activity started (the whole request
+stops, not only its top):
+
+- A suspend cascades, in the same unit of work, to every running descendant
+  (children, grandchildren ...) that is not suspended yet. Each gets its own
+  `instance_suspended` history entry (the administrator as actor, the reason as
+  comment, `details.cascade_from` = the instance the administrator suspended) and
+  its own `instance.suspended` event (`cascade_from` in its data), exactly as a
+  direct suspend, so its tasks refuse completion (409), its timers wait and its
+  external work is not handed out. The suspended instance's own entry lists them
+  in `details.cascaded_to`. A descendant already suspended (on its own, or from
+  another instance above) stays as it is and gets no entry. The answer of suspend
+  and resume names, in `suspended_by`, the instance above whose suspension holds it.
+- A resume resumes the instance and only the descendants whose suspension came from
+  it (`cascade_from` of their last `instance_suspended` entry), each with its own
+  `instance_resumed` entry and event. A descendant an administrator suspended on its
+  own stays suspended, and so does everything below it.
+- A call activity that starts a child while its instance is suspended (an
+  administrator skipped or moved a token onto it) starts the child suspended, from
+  the same origin and with that suspension's reason; it is resumed with it.
+- Resuming an instance while an instance above it is suspended is refused with 409
+  naming the suspended caller and the instance to resume: an instance runs only
+  while every instance that called it runs. Suspending an instance that is already
+  suspended (also from above) is a 409, as before.
+- Locks: the named instance first, then its running descendants one level at a time,
+  each level in id order, so two administrators' calls on nested instances cannot
+  deadlock each other. (A child that ends locks itself, then its parent, as before:
+  should that meet a suspend of the parent at the same moment, PostgreSQL refuses one
+  of the two as a deadlock, a transient error, as it does for a parent's cancellation.)
 """
 
 from __future__ import annotations
@@ -12,11 +42,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.app import ServiceContext
-from bpm_common.errors import Conflict, NotFound, Unprocessable, field_error
+from bpm_common.errors import NotFound, Unprocessable, field_error
 from bpm_process.engine import (
     InstanceState,
     cancel_token,
@@ -25,9 +55,9 @@ from bpm_process.engine import (
     skip_node,
     terminate,
 )
+from services.runtime.admin.suspension import Suspensions, suspended_by
 from services.runtime.instances.models import instances
 from services.runtime.instances.service import InstanceCommands, check_variables
-from services.runtime.operations.actions import instance_action
 from services.runtime.tasks.models import tasks
 
 
@@ -64,10 +94,12 @@ class AdminInterventions:
         ).first()
         if row is None:
             raise NotFound(f"process instance {instance_id} not found")
+        origin = await suspended_by(self.session, row.id) if row.suspended else None
         return {
             "id": str(row.id),
             "state": row.state,
             "suspended": row.suspended,
+            "suspended_by": str(origin) if origin else None,
             "active_nodes": list(row.active_nodes or []),
         }
 
@@ -194,32 +226,12 @@ class AdminInterventions:
 
     async def suspend(self, instance_id: UUID, reason: str, *, suspended: bool) -> dict[str, Any]:
         """Suspend (commands other than administrators' are refused with 409, timers
-        wait) or resume the instance."""
-        action = "instance_suspended" if suspended else "instance_resumed"
-        async with instance_action(
-            self.session,
-            self.ctx,
-            instance_id,
-            actor=self.actor,
-            reason=reason,
-            allow_suspended=True,
-        ) as step:
-            if step.row.suspended == suspended:
-                state = "already" if suspended else "not"
-                raise Conflict(f"process instance {instance_id} is {state} suspended")
-            await self.session.execute(
-                update(instances).where(instances.c.id == instance_id).values(suspended=suspended)
-            )
-            step.history.add(action, step.now, actor=self.actor, comment=reason)
-            step.event(
-                action.replace("_", "."),
-                {
-                    **step.instance_common(),
-                    "actor": self.actor,
-                    "reason": reason,
-                    "at": step.now,
-                },
-            )
+        wait) or resume the instance, with the instances it called (see the module)."""
+        suspensions = Suspensions(self.session, self.ctx, self.actor)
+        if suspended:
+            await suspensions.suspend(instance_id, reason)
+        else:
+            await suspensions.resume(instance_id, reason)
         return await self._state(instance_id)
 
     async def tokens(self, instance_id: UUID) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from bpm_common.errors import DomainError, NotFound, Unprocessable, field_error
 from bpm_common.ids import new_id
 from bpm_common.logging import get_logger
 from bpm_process.engine import complete_call_activity, escalate_call_activity, fail_call_activity, terminate
+from services.runtime.admin.suspension import Suspensions
 from services.runtime.definitions.models import definitions
 from services.runtime.definitions.service import DefinitionRef, definition_to_start
 from services.runtime.instances.applier import InstanceRow, Step
@@ -119,6 +120,10 @@ async def start_child(step: Step, record: Any) -> None:
         )
     finally:
         starting.discard(row.id)
+    if row.suspended and child["state"] == "active":
+        # an administrator moved or skipped a suspended instance's token onto the call
+        # activity: the child is suspended with it (see admin/service.py)
+        await Suspensions(session, step.ctx, step.actor).suspend_called(step, UUID(child["id"]))
     step.history.add(
         "called_instance_started", step.now, actor=step.actor, node_id=record.node_id,
         node_name=step.node_name(record.node_id),
