@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import gzip
 from collections.abc import AsyncIterator
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest_asyncio
 
+from bpm_common.db import Database
 from bpm_common.events.envelope import new_event
 from bpm_common.events.memory import MemoryBroker
 from bpm_common.ids import new_id
@@ -78,3 +80,17 @@ async def runtime(pg_url, run_prefix, token_for) -> AsyncIterator[Runtime]:
         app = create_app(RuntimeSettings(common=common_settings(pg_url)), db=db, broker=MemoryBroker())
         async with service_client(app, token_for) as client:
             yield Runtime(client)
+
+
+@contextlib.asynccontextmanager
+async def committed_runtime(pg_url: str, database: str, token_for) -> AsyncIterator[Runtime]:
+    """A runtime on a database of its own (`database`) whose units of work really commit:
+    for tests where two connections meet on a row lock."""
+    sdb = await service_database(definition(), pg_url, database)
+    db = Database(sdb.url, application_name=database)
+    try:
+        app = create_app(RuntimeSettings(common=common_settings(pg_url)), db=db, broker=MemoryBroker())
+        async with service_client(app, token_for) as client:
+            yield Runtime(client)
+    finally:
+        await db.dispose()

@@ -9,13 +9,7 @@ from typing import Any
 
 import pytest_asyncio
 
-from bpm_common.db import Database
-from bpm_common.events.memory import MemoryBroker
-from bpm_common.testing.plugin import common_settings, service_client, service_database
-from services.runtime.app import definition
-from services.runtime.main import create_app
-from services.runtime.settings import RuntimeSettings
-from tests.runtime.conftest import Runtime
+from tests.runtime.conftest import Runtime, committed_runtime
 from tests.runtime.test_job_lock_races import changed_meanwhile, queued_behind_lock
 from tests.runtime.test_job_lock_races import suspend as race_suspend
 from tests.runtime.test_operations_helpers import (
@@ -258,14 +252,8 @@ async def test_refusals_of_suspend_and_resume_along_the_call_chain(runtime):
 @pytest_asyncio.fixture(loop_scope="session")
 async def committed(pg_url, run_prefix, token_for) -> AsyncIterator[Runtime]:
     """A runtime on a database of its own with real commits (see test_job_lock_races.py)."""
-    sdb = await service_database(definition(), pg_url, f"{run_prefix}_suspend_cascade")
-    db = Database(sdb.url, application_name="suspend-cascade-test")
-    try:
-        app = create_app(RuntimeSettings(common=common_settings(pg_url)), db=db, broker=MemoryBroker())
-        async with service_client(app, token_for) as client:
-            yield Runtime(client)
-    finally:
-        await db.dispose()
+    async with committed_runtime(pg_url, f"{run_prefix}_suspend_cascade", token_for) as runtime:
+        yield runtime
 
 
 async def test_the_suspend_locks_the_child_and_takes_it_as_it_is_once_locked(committed):

@@ -23,17 +23,12 @@ import pytest_asyncio
 from sqlalchemy import select, text, update
 
 from bpm_common.db import Database
-from bpm_common.events.memory import MemoryBroker
-from bpm_common.testing.plugin import common_settings, service_client, service_database
-from services.runtime.app import definition
 from services.runtime.calls.service import CALL_ENDED
 from services.runtime.instances.models import instances
 from services.runtime.jobs.models import jobs
 from services.runtime.jobs.worker import JobRunner
-from services.runtime.main import create_app
-from services.runtime.settings import RuntimeSettings
 from services.runtime.tasks.models import tasks
-from tests.runtime.conftest import MODELS, Runtime
+from tests.runtime.conftest import MODELS, Runtime, committed_runtime
 from tests.runtime.test_assignment_rules import build_org
 from tests.runtime.test_deadlines_jobs import events
 
@@ -58,14 +53,8 @@ WAIT_TIMER = b"""<?xml version="1.0" encoding="UTF-8"?>
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def committed(pg_url, run_prefix, token_for) -> AsyncIterator[Runtime]:
-    sdb = await service_database(definition(), pg_url, f"{run_prefix}_races")
-    db = Database(sdb.url, application_name="job-races-test")
-    try:
-        app = create_app(RuntimeSettings(common=common_settings(pg_url)), db=db, broker=MemoryBroker())
-        async with service_client(app, token_for) as client:
-            yield Runtime(client)
-    finally:
-        await db.dispose()
+    async with committed_runtime(pg_url, f"{run_prefix}_races", token_for) as runtime:
+        yield runtime
 
 
 @contextlib.asynccontextmanager
