@@ -204,26 +204,28 @@ async def test_withdrawal_is_refused_once_the_next_person_claimed_the_task(runti
     assert (await instance(runtime, inst["id"]))["state"] == "active"
 
 
-async def test_withdrawal_is_refused_once_the_next_person_handed_the_task_on(runtime):
+async def _handed_to_carol(runtime, path: str, by: tuple[str, ...]) -> dict:
+    """A submitted leave request whose manager task `by` handed to carol (`path`: the
+    operation's path below the task)."""
     await runtime.user("carol", department="sales")
+    inst = await _leave(runtime)
+    await _submit(runtime, inst)
+    manager = await only_task(runtime, inst["id"], "manager")
+    handed = await post(runtime, path.format(manager["id"]), by, {"to": "carol", "reason": "away"})
+    assert handed.status_code == 200, handed.text
+    return inst
+
+
+async def test_withdrawal_is_refused_once_the_next_person_handed_the_task_on(runtime):
     for operation in ("transfer", "delegate"):
-        inst = await _leave(runtime)
-        await _submit(runtime, inst)
-        manager = await only_task(runtime, inst["id"], "manager")
-        handed = await post(runtime, f"/tasks/{manager['id']}/{operation}", BOB, {"to": "carol", "reason": "away"})
-        assert handed.status_code == 200, handed.text
+        inst = await _handed_to_carol(runtime, "/tasks/{}/" + operation, BOB)
         refused = await post(runtime, f"/process-instances/{inst['id']}/withdraw", ALICE, {"reason": "x"})
         assert refused.status_code == 409 and "bob" in refused.json()["detail"], (operation, refused.text)
         await assert_chain_valid(runtime, inst["id"])
 
 
 async def test_an_administrators_reassignment_does_not_stop_a_withdrawal(runtime):
-    await runtime.user("carol", department="sales")
-    inst = await _leave(runtime)
-    await _submit(runtime, inst)
-    manager = await only_task(runtime, inst["id"], "manager")
-    moved = await post(runtime, f"/admin/tasks/{manager['id']}/reassign", ADMIN, {"to": "carol", "reason": "bob left"})
-    assert moved.status_code == 200, moved.text
+    inst = await _handed_to_carol(runtime, "/admin/tasks/{}/reassign", ADMIN)
     r = await post(runtime, f"/process-instances/{inst['id']}/withdraw", ALICE, {"reason": "x"})
     assert r.status_code == 200 and r.json()["state"] == "terminated", r.text
 
