@@ -2,9 +2,10 @@
 
 Every model here is compiled twice: as usual, and without the quick forms of simple
 expressions (``${name}`` assignees and collections, one-variable conditions); and
-every command runs twice: as usual, and with the counting of a multi-instance
-instance, the completion of its body and the passing on of a token to the next task
-or end event left to a full run. Results and errors must be the same."""
+every command runs twice: as usual, and with the start of an instance, the counting
+of a multi-instance instance, the completion of its body and the passing on of a token
+to the next task or end event left to a full run. Results and errors must be the
+same."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def _plain(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         patch.setattr(execution, "count_instance", lambda *arguments: None)
         patch.setattr(execution, "pass_on", lambda *arguments: None)
         patch.setattr(execution, "finish_body", lambda *arguments: None)
+        patch.setattr(execution, "begin", lambda *arguments: None)
         yield
 
 
@@ -222,3 +224,44 @@ def test_approvals_that_end_with_their_body(monkeypatch: pytest.MonkeyPatch, rej
         'camunda:assignee="${signer}">' + _COLLECTION.format(sequential="", inner="")
         + '</userTask><sequenceFlow id="f0" sourceRef="s" targetRef="draft"/>' + tail)
     _same(monkeypatch, bpmn, {"signers": ["ann", "ben"]}, votes)
+
+
+_COLLECTING = _COLLECTION.format(sequential="", inner=(
+    '<extensionElements><zeebe:loopCharacteristics outputCollection="notes"'
+    ' outputElement="=note"/></extensionElements>'))
+
+
+@pytest.mark.parametrize("attributes", [
+    'camunda:assignee="${signer}"', 'camunda:assignee="${initiator}"',
+    'camunda:assignee="${boss}"', 'camunda:assignee="${nrOfInstances}"',
+    'camunda:assignee="${loopCounter}"', 'camunda:assignee="fixed"',
+    'camunda:candidateGroups="g"', 'camunda:assignee="${signer}" camunda:dueDate="PT2H"',
+    'camunda:assignee="${signer}" bpm:approval="true" bpm:signMode="any"',
+])
+@pytest.mark.parametrize("loop", [
+    _COLLECTION.format(sequential="", inner=""),
+    _COLLECTION.format(sequential="", inner="").replace("${signers}", "${initiator}"),
+    _COLLECTING,
+])
+@pytest.mark.parametrize("variables", [
+    {"signers": ["ann", "ben"], "boss": "bea"}, {"signers": [" ann ", 7, None, ["x"]]},
+    {"signers": []}, {"signers": "ann"}, {"signers": ("ann", "ben")}, {},
+])
+def test_instances_that_start_at_a_multi_instance_task(
+        monkeypatch: pytest.MonkeyPatch, attributes: str, loop: str,
+        variables: dict[str, Any]) -> None:
+    _same(monkeypatch, _multi_instance(attributes, loop), variables)
+
+
+@pytest.mark.parametrize("first", [
+    '<userTask id="t" camunda:assignee="${initiator}"/>', '<userTask id="t"/>',
+    '<userTask id="t" camunda:assignee="${who}" camunda:dueDate="PT1H"/>',
+    '<endEvent id="t"/>', '<task id="t"/>', '<serviceTask id="t" camunda:type="external"'
+    ' camunda:topic="x"/>',
+])
+def test_instances_that_start_elsewhere(monkeypatch: pytest.MonkeyPatch, first: str) -> None:
+    rest = "" if first.startswith("<endEvent") else '<endEvent id="e"/>' + flows("t>e")
+    bpmn = _process('<startEvent id="s" camunda:initiator="starter"/>' + first
+                    + flows("s>t").replace('id="f', 'id="s') + rest)
+    _same(monkeypatch, bpmn, {"who": "ann"})
+    _same(monkeypatch, bpmn, None)

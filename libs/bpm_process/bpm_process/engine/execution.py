@@ -31,6 +31,7 @@ from bpm_process.engine.run import (
     NewId,
     Result,
     Run,
+    begin,
     check_value_size,
     count_instance,
     finish_body,
@@ -90,6 +91,11 @@ def start(
         check_value_size(name, value)
     if node.initiator_variable is not None and initiator is not None:
         values[node.initiator_variable] = initiator
+    if not (graph.armed_event_subprocesses or graph.inclusive_upstream):
+        # Nothing else to set up: a shortcut may make the state a run would.
+        begun = begin(graph, node, values, initiator, now, new_id)
+        if begun is not None:
+            return begun
     run = Run(graph, None, now, new_id, values, initiator)
     run.variables_changed = bool(values)
     run.live[ROOT_SCOPE] = 1

@@ -12,11 +12,13 @@ moving through pass-through nodes keep their id; splits make new ids. A per-scop
 of live tokens (waiting or on the agenda) tells when a scope is done. Once the agenda
 is empty the inclusive joins that no token can reach any more fire.
 
-Shortcuts: ``complete_task`` hands the most common completions to functions that make
-the new state directly, exactly as a run would leave it, and fall back to a run
-(returning ``None`` before anything is made) in every other case: counting one
-instance of a parallel multi-instance task (:func:`count_instance`), completing its
-body (:func:`finish_body`) and passing a token on to the next task or end event
+Shortcuts: ``start`` and ``complete_task`` hand the most common commands to functions
+that make the new state directly, exactly as a run would leave it, and fall back to a
+run (returning ``None`` before anything is made) in every other case: starting an
+instance whose token comes to rest at a user task or opens the tasks of a parallel
+multi-instance user task (:func:`begin`), counting one instance of a parallel
+multi-instance task (:func:`count_instance`), completing its body
+(:func:`finish_body`) and passing a token on to the next task or end event
 (:func:`pass_on`). ``tests/engine/test_shortcuts.py`` compares them with the run.
 """
 
@@ -1139,65 +1141,23 @@ class Run:
         With ``at_once`` (the body was just entered from the agenda, so these tokens
         would be the next ones taken from it) the tasks of a user task are created
         right away, each counted as a step as the agenda counts it."""
-        loop = node.loop
-        element = loop.element_variable if loop is not None and items is not None else None
-        new_id = self.new_id
-        scopes = self.scopes
-        live = self.live
-        node_id = node.id
-        made: list[tuple[str, str, dict[str, Any]]] = []
-        for index in range(first, stop):
-            local: dict[str, Any] = {"loopCounter": index}
-            if element:
-                local[element] = items[index]  # type: ignore[index]
-            instance = str(new_id())
-            scopes[instance] = _new(Scope, (instance, node_id, body, "", INSTANCE_SCOPE,
-                                            MappingProxyType(local), None))
-            live[instance] = 1
-            made.append((str(new_id()), instance, local))
+        made = make_instances(body, node, first, stop, items, self.new_id, self.scopes,
+                              self.live)
         if not (at_once and node.behavior == USER_TASK):
             agenda = self.agenda
             for token_id, instance, _ in reversed(made):
                 agenda.append((token_id, instance, node, INNER))
             return
-        definition = node.task
-        if definition is None or not task_without_context(node) \
-                or self.steps + len(made) > MAX_STEPS:
+        if not task_without_context(node) or self.steps + len(made) > MAX_STEPS:
             for token_id, instance, _ in made:
                 self.steps += 1
                 if self.steps > MAX_STEPS:
                     raise too_many_steps(node)
                 self.create_task(token_id, instance, node, INNER)
             return
-        # What create_task does for these tasks (an instance's token never arms the
-        # node's boundary events), with the assignee read from the instance's own
-        # variables when it is one of them. Every task is a step, all within the limit.
-        self.steps += len(made)
-        events = self.events
-        tokens = self.tokens
-        started = node.started
-        name = node.name
-        now = self.now
-        # create_assigned of a string assignee without a due date, written out
-        variable = definition.assignee_variable
-        plain = not definition.constant and definition.due_date is None
-        users = definition.fixed_candidate_users
-        groups = definition.fixed_candidate_groups
-        tail = definition.fixed_tail
-        for token_id, instance, local in made:
-            events.append(started)
-            task_id = str(new_id())
-            if definition.constant:
-                spec = definition.create(task_id, node_id, name, now, None)
-            else:
-                value = local[variable] if variable in local else self.lookup(body, variable or "")
-                if plain and type(value) is str:
-                    spec = _new(TaskSpec, (task_id, node_id, name, value.strip() or None, users,
-                                           groups, None) + tail)
-                else:
-                    spec = definition.create_assigned(task_id, node_id, name, now, value)
-            tokens.append(_new(Token, (token_id, node_id, instance, task_id, None, None, None)))
-            events.append(_new(TaskCreated, (spec,)))
+        self.steps += len(made)  # every task is a step, all within the limit
+        open_instance_tasks(made, body, node, self.now, self.new_id, self.events, self.tokens,
+                            self.lookup)
 
     def next_instance(self, body: str, index: int) -> None:
         """Start the next instance of a sequential body."""
@@ -1844,6 +1804,66 @@ def scope_index(scopes: tuple[Scope, ...]) -> dict[str, Scope]:
     return index
 
 
+def make_instances(body: str, node: Node, first: int, stop: int, items: list[Any] | None,
+                   new_id: NewId, scopes: dict[str, Scope], live: dict[str, int] | None
+                   ) -> list[tuple[str, str, dict[str, Any]]]:
+    """The scopes of the instances ``first`` to ``stop`` (exclusive) of the
+    multi-instance ``node`` in its body ``body``, added to ``scopes`` (and one live
+    token each to ``live``). Returns the id of the token that runs each instance (drawn
+    right after the scope's), the scope's id and its local variables."""
+    loop = node.loop
+    element = loop.element_variable if loop is not None and items is not None else None
+    node_id = node.id
+    made: list[tuple[str, str, dict[str, Any]]] = []
+    for index in range(first, stop):
+        local: dict[str, Any] = {"loopCounter": index}
+        if element:
+            local[element] = items[index]  # type: ignore[index]
+        instance = str(new_id())
+        scopes[instance] = _new(Scope, (instance, node_id, body, "", INSTANCE_SCOPE,
+                                        MappingProxyType(local), None))
+        if live is not None:
+            live[instance] = 1
+        made.append((str(new_id()), instance, local))
+    return made
+
+
+def open_instance_tasks(made: list[tuple[str, str, dict[str, Any]]], body: str, node: Node,
+                        now: datetime, new_id: NewId, events: list[Any], tokens: list[Token],
+                        lookup: Callable[[str, str], Any]) -> None:
+    """The tasks of new instances (``made`` by :func:`make_instances`) of the user task
+    ``node``, whose tasks are made without a context (:func:`task_without_context`):
+    what ``Run.create_task`` does for each (an instance's token never arms the node's
+    boundary events), with the assignee read from the instance's own variables when it
+    is one of them, else ``lookup(body, name)`` (``Run.lookup``)."""
+    definition = node.task
+    if definition is None:  # pragma: no cover - the callers check task_without_context
+        return
+    node_id = node.id
+    started = node.started
+    name = node.name
+    # create_assigned of a string assignee without a due date, written out
+    variable = definition.assignee_variable
+    plain = not definition.constant and definition.due_date is None
+    users = definition.fixed_candidate_users
+    groups = definition.fixed_candidate_groups
+    tail = definition.fixed_tail
+    for token_id, instance, local in made:
+        events.append(started)
+        task_id = str(new_id())
+        if definition.constant:
+            spec = definition.create(task_id, node_id, name, now, None)
+        else:
+            value = local[variable] if variable in local else lookup(body, variable or "")
+            if plain and type(value) is str:
+                spec = _new(TaskSpec, (task_id, node_id, name, value.strip() or None, users,
+                                       groups, None) + tail)
+            else:
+                spec = definition.create_assigned(task_id, node_id, name, now, value)
+        tokens.append(_new(Token, (token_id, node_id, instance, task_id, None, None, None)))
+        events.append(_new(TaskCreated, (spec,)))
+
+
 class BodyCompletes(NamedTuple):
     """:func:`count_instance` counted the last instance a body waited for: the body
     (with its new counters) completes with ``outcome``."""
@@ -2042,6 +2062,76 @@ def pass_on(graph: ProcessGraph, state: InstanceState, token: Token, node: Node,
         return None
     return _passed_on(graph, status, ended, variables, initiator, remaining, works, completed,
                       node_id, result, events)
+
+
+def begin(graph: ProcessGraph, node: Node, values: dict[str, Any], initiator: str | None,
+          now: datetime, new_id: NewId) -> Result | None:
+    """``start`` at the start event ``node`` when the new token needs no run: it goes
+    on as :func:`pass_on` lets it to a user task, or along the start event's exit into a
+    parallel multi-instance user task whose collection is a list variable with items
+    and whose tasks are made without a context (the tasks are created at once, as the
+    run creates them). The new state is made as a run would leave it (the same records,
+    ids and checks); ``None`` (before any id is drawn) when the token goes anywhere
+    else.
+
+    The caller has made and checked ``values`` (the new instance's variables) and
+    checked that the graph has no inclusive joins and no event sub-processes to arm."""
+    flow = node.exit
+    if flow is None:
+        return None
+    target = graph.nodes[flow.target]
+    loop = target.loop
+    scopes: dict[str, Scope] = {}
+    tokens: list[Token] = []
+    if loop is None:
+        route = next_stop(graph, node, values, initiator)
+        if route is None or route[1].task is None:
+            return None  # an end event: the run ends the instance
+        events: list[Any] = [node.started, node.completed, *node.copies]
+        arrive(*route, str(new_id()), (), tokens, events, values, initiator, now, new_id)
+    else:
+        name = loop.collection_variable
+        if target.behavior != USER_TASK or target.armed or loop.sequential \
+                or loop.collection is None or name is None or not task_without_context(target):
+            return None
+        value = values[name] if name in values \
+            else initiator if name == "initiator" else None  # Run.lookup in the root scope
+        if type(value) is not list or not value or len(value) + 2 > MAX_STEPS:
+            return None  # the run evaluates it, ends an empty body or stops at the step limit
+        token_id = str(new_id())  # the token start puts on the agenda
+        body = str(new_id())
+        items = list(value)
+        count = len(items)
+        counters: dict[str, Any] = {
+            "nrOfInstances": count, "nrOfCompletedInstances": 0, "nrOfActiveInstances": count,
+        }
+        if target.approval is not None:
+            counters["nrOfApproved"] = 0
+            counters["nrOfRejected"] = 0
+        data: dict[str, Any] = {"next": count, "items": items}
+        if loop.output_collection:
+            data["results"] = [None] * count
+        events = [node.started, node.completed, *node.copies, target.started]
+        tokens.append(_new(Token, (token_id, target.id, ROOT_SCOPE, None, None, None, None)))
+        scopes[body] = _new(Scope, (body, target.id, ROOT_SCOPE, token_id, MI_SCOPE,
+                                    MappingProxyType(counters), MappingProxyType(data)))
+        made = make_instances(body, target, 0, count, items, new_id, scopes, None)
+
+        def lookup(_: str, name: str) -> Any:  # Run.lookup from the body
+            if name in counters:
+                return counters[name]
+            if name in values:
+                return values[name]
+            return initiator if name == "initiator" else None
+
+        open_instance_tasks(made, body, target, now, new_id, events, tokens, lookup)
+    if values:
+        check_total_size(values, ())
+    state = _new(InstanceState, (
+        graph.id, ACTIVE, MappingProxyType(values), initiator, tuple(tokens),
+        tuple(scopes.values()) if scopes else (), (), (), (), (), (), None,
+    ))
+    return _new(Result, (state, tuple(events), (), (), (), ()))  # type: ignore[no-any-return]
 
 
 def finish_body(graph: ProcessGraph, state: InstanceState, records: dict[str, Scope],
