@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import math
 import time
 from collections import OrderedDict
 from typing import Any
@@ -13,12 +14,87 @@ import jwt
 
 from bpm_common.auth import SYSTEM, Principal, TokenIssuer, TokenVerifier
 from bpm_common.errors import ServiceUnavailable, Unauthorized
+from bpm_common.logging import get_logger
 from gateway.problems import BadGateway, upstream_failure
 from gateway.routes import DESIGNER_SERVICE
 from gateway.upstream import Upstream
 
 VERIFY_PATH = "/internal/v1/auth/verify"
+REVOCATIONS_PATH = "/internal/v1/auth/revocations"
 SYSTEM_TOKEN_TTL = dt.timedelta(seconds=60)
+#: how far each question for revocations reaches back past the previous answer's time: a
+#: change whose transaction was still open at that answer (stamped before it, committed
+#: after), or a designer whose clock lags the database's, is still seen
+REVOCATION_OVERLAP = dt.timedelta(minutes=5)
+#: no token lives longer (`GatewaySettings.token_ttl_seconds` at most): older revocations
+#: are forgotten
+MAX_TOKEN_AGE = dt.timedelta(days=7)
+
+log = get_logger(__name__)
+
+
+class Revocations:
+    """Users whose tokens issued before a moment no longer hold: their account was
+    deactivated or deleted, or its roles, department or password changed (the designer
+    service keeps that moment, `tokens_valid_after`). The gateway asks for them every
+    `revocation_poll_seconds`, so a deactivated user is locked out within seconds instead
+    of when their token expires.
+
+    A token issued in the same second as the change still holds (tokens count time in
+    whole seconds). Gateway and designer clocks are assumed in step (NTP). While the
+    designer cannot be reached the last answer stands, and a warning says so.
+    """
+
+    def __init__(self) -> None:
+        self._after: dict[str, float] = {}
+        self.as_of: dt.datetime | None = None
+        self._failing = False
+
+    def check(self, principal: Principal) -> None:
+        after = self._after.get(principal.username)
+        if after is None:
+            return
+        issued = principal.claims.get("iat")
+        if not isinstance(issued, int | float) or issued < after:
+            raise Unauthorized("the account changed after this token was issued; log in again")
+
+    def update(self, items: list[dict[str, Any]], as_of: dt.datetime) -> None:
+        for item in items:
+            moment = math.floor(dt.datetime.fromisoformat(item["valid_after"]).timestamp())
+            name = item["username"]
+            self._after[name] = max(moment, self._after.get(name, moment))
+        oldest = (as_of - MAX_TOKEN_AGE).timestamp()
+        for name in [name for name, moment in self._after.items() if moment < oldest]:
+            del self._after[name]
+        self.as_of = as_of
+
+    async def poll_once(self, designer: Upstream, issuer: TokenIssuer) -> None:
+        """Ask the designer service for the revocations since the last answer."""
+        since = (self.as_of or dt.datetime.now(dt.UTC) - MAX_TOKEN_AGE) - REVOCATION_OVERLAP
+        system_token, _ = issuer.issue("gateway", [SYSTEM], ttl=SYSTEM_TOKEN_TTL)
+        response = await designer.client.get(
+            designer.base_url + REVOCATIONS_PATH,
+            params={"since": since.isoformat()},
+            headers={"authorization": f"Bearer {system_token}"},
+        )
+        response.raise_for_status()
+        body = response.json()
+        self.update(body["items"], dt.datetime.fromisoformat(body["as_of"]))
+
+    async def run(self, designer: Upstream, issuer: TokenIssuer, interval: float) -> None:
+        """Poll for ever (a background task of the gateway's lifespan)."""
+        while True:
+            try:
+                await self.poll_once(designer, issuer)
+                if self._failing:
+                    log.info("revocations_reachable_again")
+                self._failing = False
+            except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+                if not self._failing:
+                    log.warning("revocations_unreachable", error=repr(exc),
+                                detail="tokens of users changed since stay valid until this recovers")
+                self._failing = True
+            await asyncio.sleep(interval)
 
 
 class CachedVerifier:
@@ -28,16 +104,18 @@ class CachedVerifier:
     an HMAC (or an RSA check and perhaps a JWKS fetch) per call.
     """
 
-    def __init__(self, verifier: TokenVerifier, size: int) -> None:
+    def __init__(self, verifier: TokenVerifier, size: int, revocations: Revocations | None = None) -> None:
         self.verifier, self.size = verifier, size
+        self.revocations = revocations or Revocations()
         self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     async def verify(self, token: str) -> Principal:
-        """The token's principal; raises `Unauthorized` for a bad or expired token."""
+        """The token's principal; raises `Unauthorized` for a bad, expired or revoked token."""
         entry = self._cache.get(token)
         if entry is not None:
             if time.time() < entry[1]:
                 self._cache.move_to_end(token)
+                self.revocations.check(entry[0])
                 return entry[0]
             del self._cache[token]
         if _needs_key_lookup(token):
@@ -50,6 +128,7 @@ class CachedVerifier:
             self._cache[token] = (principal, float(expires))
             if len(self._cache) > self.size:
                 self._cache.popitem(last=False)
+        self.revocations.check(principal)
         return principal
 
 

@@ -6,6 +6,8 @@ rules and rate limits, and passes `/api/v1` calls to the owning service.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,6 +27,7 @@ from gateway.context import GatewayContext
 from gateway.fastpath import GatewayApp
 from gateway.openapi import MergedOpenAPI
 from gateway.proxy import Proxy
+from gateway.routes import DESIGNER_SERVICE
 from gateway.settings import GatewaySettings
 from gateway.upstream import close_upstreams, open_upstreams
 
@@ -65,11 +68,22 @@ def create_app(settings: GatewaySettings | None = None) -> GatewayApp:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx.upstreams = open_upstreams(settings)
         log.info("gateway_started", port=settings.port, backends=settings.backend_urls())
+        revocations = None
+        if ctx.issuer is not None and settings.revocation_poll_seconds > 0:
+            revocations = asyncio.create_task(
+                ctx.verifier.revocations.run(
+                    ctx.upstream(DESIGNER_SERVICE), ctx.issuer, settings.revocation_poll_seconds
+                )
+            )
         if serving:
             settle_heap()
         try:
             yield
         finally:
+            if revocations is not None:
+                revocations.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await revocations
             upstreams, ctx.upstreams = ctx.upstreams, {}
             await close_upstreams(upstreams)
 

@@ -44,6 +44,13 @@ class GatewaySettings(BaseSettings):
     token_cache_size: int = Field(
         default=10_000, ge=0, description="Verified tokens kept in memory."
     )
+    revocation_poll_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How often to ask the designer service which users' earlier tokens no longer "
+        "hold (deactivated or deleted, roles, department or password changed); 0: never (tokens "
+        "then hold until they expire). Needs the built-in issuer (BPM_JWT_SECRET).",
+    )
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
 
     upstream_connect_timeout: float = Field(default=3.0, gt=0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from email import message_from_bytes, policy
 from email.message import Message
 from pathlib import Path
@@ -119,3 +119,11 @@ class Gateway:
 
     async def close(self) -> None:
         await self.http.aclose()
+
+
+@pytest.fixture
+async def gw(stack: Stack) -> AsyncIterator[Gateway]:
+    """A client of the session's stack's gateway."""
+    client = Gateway(stack.url("gateway"))
+    yield client
+    await client.close()

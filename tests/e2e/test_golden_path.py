@@ -14,13 +14,6 @@ pytestmark = pytest.mark.e2e
 MODEL = (Path(__file__).parent / "models/purchase-flowable.bpmn").read_bytes()
 
 
-@pytest.fixture
-async def gw(stack):
-    client = Gateway(stack.url("gateway"))
-    yield client
-    await client.close()
-
-
 async def _tasks(gw: Gateway, user: str, **params) -> list[dict]:
     r = await gw.http.get("/api/v1/tasks", params=params, headers=await gw.login(user))
     assert r.status_code == 200, r.text

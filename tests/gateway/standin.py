@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,8 @@ class StandIn:
     ready: bool = True
     release: asyncio.Event = field(default_factory=asyncio.Event)
     stream_started: asyncio.Event = field(default_factory=asyncio.Event)
+    #: what the designer stand-in answers at `/internal/v1/auth/revocations`
+    revocations: list[dict[str, str]] = field(default_factory=list)
 
     def app(self) -> FastAPI:
         app = FastAPI(title=f"{self.name} stand-in")
@@ -66,8 +69,7 @@ class StandIn:
                 {"status": "ready" if self.ready else "not_ready"}, 200 if self.ready else 503
             )
 
-        @app.post("/internal/v1/auth/verify")
-        async def verify(request: Request) -> Response:
+        def refused(request: Request) -> Response | None:
             try:
                 principal = verifier.verify(
                     request.headers.get("authorization", "").removeprefix("Bearer ")
@@ -76,6 +78,22 @@ class StandIn:
                 return JSONResponse({"detail": "no valid system token"}, 403)
             if "system" not in principal.roles:
                 return JSONResponse({"detail": "system role required"}, 403)
+            return None
+
+        @app.get("/internal/v1/auth/revocations")
+        async def revocations(request: Request, since: str) -> Response:
+            refusal = refused(request)
+            if refusal is not None:
+                return refusal
+            return JSONResponse(
+                {"items": self.revocations, "as_of": dt.datetime.now(dt.UTC).isoformat()}
+            )
+
+        @app.post("/internal/v1/auth/verify")
+        async def verify(request: Request) -> Response:
+            refusal = refused(request)
+            if refusal is not None:
+                return refusal
             body = await request.json()
             user = USERS.get(body.get("username"))
             if user is None or user[0] != body.get("password"):

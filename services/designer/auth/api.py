@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import Depends
+import datetime as dt
+from typing import Annotated
+
+from fastapi import Depends, Query
 
 from bpm_common.auth import SYSTEM, CurrentPrincipal, Principal
 from bpm_common.db import SessionDep
-from bpm_common.errors import Forbidden
+from bpm_common.errors import Forbidden, Unprocessable, field_error
 from bpm_common.http import api_router
 from services.designer.auth import service
-from services.designer.auth.schemas import VerifyIn, VerifyOut
+from services.designer.auth.schemas import Revocations, VerifyIn, VerifyOut
 from services.designer.deps import SettingsDep
 
 router = api_router(prefix="/internal/v1/auth", tags=["internal"])
@@ -33,3 +36,20 @@ async def verify(body: VerifyIn, session: SessionDep, settings: SettingsDep) -> 
     return await service.verify(
         session, body.username, body.password, scrypt_n=settings.password_scrypt_n
     )
+
+
+@router.get(
+    "/revocations",
+    response_model=Revocations,
+    summary="Users whose earlier tokens no longer hold (for the gateway)",
+    dependencies=[Depends(require_system)],
+)
+async def revocations(
+    session: SessionDep,
+    since: Annotated[dt.datetime, Query(description="Only changes after this moment (with a time zone).")],
+) -> Revocations:
+    """Users deactivated or deleted, or whose roles, department or password changed, after
+    `since`, each with the moment before which their tokens were issued in vain."""
+    if since.tzinfo is None:
+        raise Unprocessable("since needs a time zone", errors=[field_error("since", "add a time zone, e.g. Z")])
+    return await service.revocations(session, since)

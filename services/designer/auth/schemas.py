@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -20,3 +22,13 @@ class VerifyOut(BaseModel):
     display_name: str
     email: str | None
     locale: str
+
+
+class Revocation(BaseModel):
+    username: str
+    valid_after: dt.datetime = Field(description="Tokens of the user issued before this no longer hold.")
+
+
+class Revocations(BaseModel):
+    items: list[Revocation]
+    as_of: dt.datetime = Field(description="The database's time of the answer: the next `since`.")

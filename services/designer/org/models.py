@@ -88,6 +88,10 @@ class User(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # tokens issued before this no longer speak for the user: set when the account is
+    # deactivated or deleted, or its roles, department or password change (the gateway
+    # refuses them, see services/designer/auth/service.py `revocations`)
+    tokens_valid_after: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class UserRole(Base):

@@ -206,6 +206,8 @@ async def put_user(
         row.password_hash = new_hash
     await repo.replace_roles(session, username, roles)
     data = _user_data(row, roles)
+    if before is not None and (new_hash is not None or _cuts_tokens(before, data)):
+        row.tokens_valid_after = _now()
     if data != before or new_hash is not None:
         row.updated_at = _now()
         if created:
@@ -228,7 +230,7 @@ async def delete_user(session: AsyncSession, events: EventWriter, username: str)
             f"{username!r} manages departments; give them another manager first",
             errors=[field_error("departments", f"managed by {username!r}: {', '.join(managed)}")],
         )
-    row.deleted_at = _now()
+    row.deleted_at = row.tokens_valid_after = _now()
     row.password_hash = None
     row.sequence += 1
     await repo.replace_roles(session, username, [])
@@ -261,7 +263,7 @@ async def set_password(
                 errors=[field_error("current_password", "does not match")],
             )
     row.password_hash = await asyncio.to_thread(hash_password, body.password, n=scrypt_n)
-    row.updated_at = _now()
+    row.updated_at = row.tokens_valid_after = _now()
     await session.flush()
 
 
@@ -273,6 +275,17 @@ async def user_errors(session: AsyncSession, body: UserIn) -> list[dict[str, Any
         errors.append(field_error("position", f"no position {body.position!r}"))
     errors.extend(await role_errors(session, "roles", body.roles))
     return errors
+
+
+#: what an access token says of its user (`bpm_common.auth.TokenIssuer`): when one of
+#: these changes, or the user is deactivated, the tokens issued before no longer hold
+_TOKEN_CLAIMS = ("roles", "department")
+
+
+def _cuts_tokens(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether a change of a user makes the tokens issued before it void."""
+    deactivated = before.get("active", True) and not after.get("active", True)
+    return deactivated or any(before.get(name) != after.get(name) for name in _TOKEN_CLAIMS)
 
 
 def _user_data(row: User, roles: list[str]) -> dict[str, Any]:
