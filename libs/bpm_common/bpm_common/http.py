@@ -61,6 +61,12 @@ def api_router(**kwargs: Any) -> APIRouter:
     return APIRouter(route_class=ExactJSONRoute, **kwargs)
 
 
+#: paths that orchestrators and scrapers call all the time: neither measured nor logged
+_PROBES = ("/metrics", "/healthz", "/readyz")
+#: paths another service polls every few seconds: measured, not logged
+_POLLS = ("/internal/v1/auth/revocations",)
+
+
 class RequestContextMiddleware:
     """Pure ASGI middleware: request id, correlation id, access log and latency histogram."""
 
@@ -100,13 +106,13 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - start
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            if template not in ("/metrics", "/healthz", "/readyz"):
+            if template not in _PROBES:
                 key = (scope["method"], template, status)
                 histogram = self._latency.get(key)
                 if histogram is None:
                     histogram = self._latency[key] = HTTP_LATENCY.labels(self.service, key[0], template, str(status))
                 histogram.observe(elapsed)
-                if self.access_log:
+                if self.access_log and template not in _POLLS:
                     log.info(
                         "http_request",
                         method=scope["method"],
