@@ -29,6 +29,8 @@ REVOCATION_OVERLAP = dt.timedelta(minutes=5)
 #: no token lives longer (`GatewaySettings.token_ttl_seconds` at most): older revocations
 #: are forgotten
 MAX_TOKEN_AGE = dt.timedelta(days=7)
+#: seconds without an answer before the gateway warns (the designer may be starting)
+UNREACHABLE_WARNING_AFTER = 30.0
 
 log = get_logger(__name__)
 
@@ -48,7 +50,6 @@ class Revocations:
     def __init__(self) -> None:
         self._after: dict[str, float] = {}
         self.as_of: dt.datetime | None = None
-        self._failing = False
 
     def check(self, principal: Principal) -> None:
         after = self._after.get(principal.username)
@@ -83,17 +84,20 @@ class Revocations:
 
     async def run(self, designer: Upstream, issuer: TokenIssuer, interval: float) -> None:
         """Poll for ever (a background task of the gateway's lifespan)."""
+        failing_since: float | None = None  # the designer may still be starting: no alarm at once
+        warned = False
         while True:
             try:
                 await self.poll_once(designer, issuer)
-                if self._failing:
+                if warned:
                     log.info("revocations_reachable_again")
-                self._failing = False
+                failing_since, warned = None, False
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-                if not self._failing:
+                failing_since = failing_since or time.monotonic()
+                if not warned and time.monotonic() - failing_since >= UNREACHABLE_WARNING_AFTER:
                     log.warning("revocations_unreachable", error=repr(exc),
                                 detail="tokens of users changed since stay valid until this recovers")
-                self._failing = True
+                    warned = True
             await asyncio.sleep(interval)
 
 
