@@ -137,8 +137,10 @@ class InstanceWithdrawn(_Payload):
 
 class IncidentCreated(_Payload):
     incident_id: Id
-    instance_id: Id
+    #: null for an incident of the process definition (a timer start that could not start one)
+    instance_id: Id | None = None
     definition_key: str | None = Field(default=None, max_length=255)
+    definition_version: int | None = None
     node_id: str | None = Field(default=None, max_length=255)
     message: str | None = Field(default=None, max_length=10_000)
     at: dt.datetime | None = None

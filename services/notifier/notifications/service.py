@@ -496,7 +496,8 @@ class NotificationRules:
             await self._notify(session, event, subject, group)
 
     async def on_incident_created(self, session: AsyncSession, event: Event) -> None:
-        """A stuck instance: every active administrator hears it at once."""
+        """A stuck instance, or a timer start that could not start one (no instance): every
+        active administrator hears it at once."""
         incident = parse_data(IncidentCreated, event)
         admins = await org.active_usernames_with_roles(session, [ADMIN_ROLE])
         subject = Subject(
@@ -504,13 +505,14 @@ class NotificationRules:
             context=jsonable(
                 {
                     "process_key": incident.definition_key or "-",
+                    "definition_version": incident.definition_version,
                     "node_id": incident.node_id,
                     "instance_id": incident.instance_id,
                     "message": incident.message,
                     "at": incident.at or event.time,
                 }
             ),
-            link=self._link("process-instances", incident.instance_id),
+            link=self._link("process-instances", incident.instance_id) if incident.instance_id else None,
             instance_id=incident.instance_id,
             process_key=incident.definition_key,
             data={"incident_id": incident.incident_id, "node_id": incident.node_id},

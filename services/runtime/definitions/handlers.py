@@ -75,8 +75,14 @@ async def on_definition_published(session: AsyncSession, event: Event) -> None:
 
 
 async def on_definition_deprecated(session: AsyncSession, event: Event) -> None:
-    await session.execute(
+    """The version no longer starts instances: its timer starts go (and the incidents of the
+    failed ones close, `messages.starts.sync_timer_starts`)."""
+    deprecated = await session.execute(
         update(definitions)
         .where(definitions.c.id == event.data["id"], definitions.c.sequence < event.sequence)
         .values(status="deprecated", sequence=event.sequence)
+        .returning(definitions.c.key)
     )
+    key = deprecated.scalar_one_or_none()
+    if key is not None:
+        await start_events.sync_timer_starts(session, key)

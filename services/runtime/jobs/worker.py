@@ -28,9 +28,14 @@ log = get_logger(__name__)
 
 JobHandler = Callable[[AsyncSession, ServiceContext, dict[str, Any]], Awaitable[None]]
 JOB_HANDLERS: dict[str, JobHandler] = {}
+#: parks a job of no instance that kept failing, with an incident (its own unit of work):
+#: (ctx, job, error, attempts)
+JobParker = Callable[[ServiceContext, dict[str, Any], str, int], Awaitable[None]]
+JOB_PARKERS: dict[str, JobParker] = {}
 JOBS_RUN = Counter("bpm_jobs_executed", "Jobs executed by kind and outcome", ["kind", "outcome"])
 MAX_BACKOFF = 300.0
-#: attempts after which a failing job of an instance opens an incident (`jobs.incidents`)
+#: attempts after which a failing job opens an incident (`jobs.incidents`): a job of an
+#: instance, or a job of no instance whose kind has a parker (`job_parker`)
 INCIDENT_AFTER = 5
 
 
@@ -39,6 +44,18 @@ def job_handler(kind: str) -> Callable[[JobHandler], JobHandler]:
 
     def _register(fn: JobHandler) -> JobHandler:
         JOB_HANDLERS[kind] = fn
+        return fn
+
+    return _register
+
+
+def job_parker(kind: str) -> Callable[[JobParker], JobParker]:
+    """Register how a job of `kind` that belongs to no instance (a timer start) is parked
+    with an incident once it has failed `INCIDENT_AFTER` times; without one it is retried
+    for ever."""
+
+    def _register(fn: JobParker) -> JobParker:
+        JOB_PARKERS[kind] = fn
         return fn
 
     return _register
@@ -122,6 +139,10 @@ class JobRunner:
             from services.runtime.jobs.incidents import park_with_incident
 
             await park_with_incident(self.ctx, job, _error_text(exc), attempts)
+            return
+        parker = JOB_PARKERS.get(job["kind"]) if job["instance_id"] is None else None
+        if attempts >= INCIDENT_AFTER and parker is not None:
+            await parker(self.ctx, job, _error_text(exc), attempts)
             return
         async with self.ctx.db.transaction() as session:
             await session.execute(

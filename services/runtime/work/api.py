@@ -166,6 +166,8 @@ async def retry_incident(
     incident_id: UUID, body: RetryIncident, request: Request, session: SessionDep, principal: Admin
 ) -> Any:
     """Resolves the incident and hands the work out again with `retries` attempts; the reason is
-    recorded in the instance history. 409 when the incident is already resolved."""
+    recorded in the instance history. A failed job runs again now (`retries` does not apply); a
+    timer start of an incident without an instance tries to start its instance again (409 when its
+    version is no longer the live one). 409 when the incident is already resolved."""
     incidents = Incidents(session, request.app.state.ctx)
     return ExactJSONResponse(await incidents.retry(incident_id, principal.username, body.retries, body.reason))

@@ -5,7 +5,7 @@ A work item's id is the engine's work id. Items are taken with a lease
 lease run out, and the item is available again.
 """
 
-from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Text, Uuid, text
+from sqlalchemy import CheckConstraint, Column, DateTime, Index, Integer, String, Table, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from services.runtime.database import Base
@@ -51,7 +51,11 @@ incidents = Table(
     "incidents",
     Base.metadata,
     Column("id", Uuid, primary_key=True),
-    Column("instance_id", Uuid, nullable=False),
+    #: null for an incident of a process definition (a timer start that could not start
+    #: an instance): then `definition_id` and `definition_version` name the version
+    Column("instance_id", Uuid),
+    Column("definition_id", Uuid),
+    Column("definition_version", Integer),
     Column("work_id", Uuid, nullable=False),  # the work item, or the job (see job_kind)
     #: set for the incident of a job (`jobs.incidents`): the job's kind; its id is work_id
     Column("job_kind", String(50)),
@@ -67,4 +71,5 @@ incidents = Table(
     Index("ix_incidents_state", "state", "created_at"),
     Index("ix_incidents_instance", "instance_id"),
     Index("ix_incidents_work", "work_id", "state"),
+    CheckConstraint("instance_id IS NOT NULL OR definition_id IS NOT NULL", name="ck_incidents_owner"),
 )

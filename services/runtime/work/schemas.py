@@ -106,17 +106,24 @@ class LockExtended(BaseModel):
 
 class RetryIncident(_Strict):
     retries: int = Field(default=1, ge=1, le=100)
-    reason: Annotated[Reason, Field(description="Why; recorded in the instance history")]
+    reason: Annotated[Reason, Field(
+        description="Why; recorded in the instance history (in the incident and its event when it has no instance)"
+    )]
 
 
 class IncidentView(BaseModel):
     id: str
-    instance_id: str
+    instance_id: str | None = Field(
+        description="The stuck instance; null for an incident of the process definition: a timer start "
+        "event that fired but could not start an instance (job_kind timer_start)"
+    )
     work_id: str = Field(description="The failed work item, or the failed job when job_kind is set")
     job_kind: str | None = Field(
-        default=None, description="For a job that kept failing: timer, call_ended, deliver_signal ..."
+        default=None, description="For a job that kept failing: timer, call_ended, deliver_signal, timer_start ..."
     )
+    definition_id: str | None = Field(default=None, description="Set when instance_id is null: the version's id")
     definition_key: str
+    definition_version: int | None = Field(default=None, description="Set when instance_id is null")
     node_id: str
     node_name: str | None
     message: str | None

@@ -52,12 +52,16 @@ def external_task_view(row: Mapping[str, Any], *, with_variables: bool = True) -
 
 
 def incident_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An incident as administrators see it; one of a process definition (a timer start
+    that could not start an instance) has no `instance_id` and names its version."""
     return {
         "id": str(row["id"]),
-        "instance_id": str(row["instance_id"]),
+        "instance_id": str(row["instance_id"]) if row["instance_id"] is not None else None,
         "work_id": str(row["work_id"]),
         "job_kind": row["job_kind"],
+        "definition_id": str(row["definition_id"]) if row["definition_id"] is not None else None,
         "definition_key": row["definition_key"],
+        "definition_version": row["definition_version"],
         "node_id": row["node_id"],
         "node_name": row["node_name"],
         "message": row["message"],
