@@ -1,8 +1,10 @@
 """Versions in flight: plan from the diff, dry run per instance, apply in batches with one
-instance refused, history and events, task rows on the new version, due dates kept."""
+instance refused, history and events, task rows on the new version, due dates recounted
+where the node's due date changed (see test_migration_deadlines.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from uuid import UUID
 
 from sqlalchemy import select
@@ -166,7 +168,10 @@ async def test_apply_in_batches_with_one_refused_instance(runtime):
     for inst in at_review:
         assert (await instance(runtime, inst["id"]))["definition_version"] == 2
         review = await only_task(runtime, inst["id"], "review")
-        assert review["definition_version"] == 2 and review["due_at"] == due_before[inst["id"]]
+        # `review` went from dueDate P2D to P5D: counted again from the task's creation
+        assert review["definition_version"] == 2 and dt.datetime.fromisoformat(
+            review["due_at"]
+        ) == dt.datetime.fromisoformat(due_before[inst["id"]]) + dt.timedelta(days=3)
         entry = next(
             h for h in await history(runtime, inst["id"]) if h["action"] == "instance_migrated"
         )

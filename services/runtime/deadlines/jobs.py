@@ -96,7 +96,11 @@ async def overdue(session: AsyncSession, ctx: ServiceContext, job: dict[str, Any
         )
         step.event("task.overdue", {**_people(step, task), "at": step.now, "action": action})
         if action == "escalate":
-            await _escalate(step, task, job, level=1)
+            # level 1, or the level after those a task migrated with a new deadline had
+            # already reached (`migration/deadlines.py`): nobody is told twice
+            reached = int(task["escalation_level"] or 0)
+            if reached < MAX_ESCALATION_LEVELS:
+                await _escalate(step, task, job, level=reached + 1)
         elif action == "reassign":
             await _reassign(step, task, job["payload"].get("reassign_to") or [])
     if action in OUTCOMES:

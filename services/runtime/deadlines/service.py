@@ -9,22 +9,29 @@ at most `MAX_ESCALATION_LEVELS` times. A task with only a vendor `dueDate` gets 
 overdue job, with action `none` unless the model names one.
 
 The jobs belong to the task, not to whoever works it: a transfer or delegation keeps
-them, a migration keeps them, completion or cancellation removes them in the same
-transaction (`deadlines/records.py`); a returned-to task is a new task with new jobs.
+them, completion or cancellation removes them in the same transaction
+(`deadlines/records.py`); a returned-to task is a new task with new jobs. A migration
+keeps them where the node's deadline rules (`deadline_rules`) stay the same in the new
+version; where they changed it recounts the task's deadline from its creation with the
+new rules (`recount_deadline`, see `migration/deadlines.py`), unless asked not to.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.errors import Unprocessable
 from bpm_common.ids import new_id
-from bpm_process.engine import TaskSpec
+from bpm_process.engine import ExpressionFailed, TaskSpec
+from bpm_process.engine.tasks import UserTaskDefinition
 from bpm_process.isotime import IsoDuration, parse_duration
-from services.runtime.deadlines.repository import calendar_for
+from bpm_process.timelimits import DEFAULT_REMIND_BEFORE, DEFAULT_TIMEOUT_ACTION
+from services.runtime.deadlines.repository import CalendarCache, calendar_for, load_calendar
 from services.runtime.deadlines.worktime import add_working_time
 from services.runtime.instances.applier import Step
 
@@ -86,6 +93,87 @@ def deadline_jobs(
                 }
             )
     return rows
+
+
+class DeadlineRules(NamedTuple):
+    """What a user task node says about its tasks' deadlines, with the defaults applied
+    (a `bpm:remindBefore="PT1H"` written out is the same rule as none written): two
+    versions of a node whose rules are equal give a task the same deadline."""
+
+    time_limit: str | None
+    """`bpm:timeLimit`: the duration in canonical text, or the expression as written."""
+    remind_before: str | None
+    timeout_action: str | None
+    reassign_to: tuple[str, ...]
+    due_date: str | None
+    """The vendor `dueDate` as written (used without a time limit)."""
+
+
+NO_DEADLINE = DeadlineRules(None, None, None, (), None)
+
+
+def deadline_rules(definition: UserTaskDefinition | None) -> DeadlineRules:
+    """The deadline rules of a user task's definition (`NO_DEADLINE` for another node)."""
+    if definition is None:
+        return NO_DEADLINE
+    deadline = definition.deadline
+    limit = deadline.time_limit
+    due_date = definition.due_date.source if definition.due_date is not None else None
+    if limit is not None:
+        text = limit.fixed if limit.expression is None else limit.source
+        return DeadlineRules(
+            text,
+            deadline.remind_before or DEFAULT_REMIND_BEFORE,
+            deadline.timeout_action or DEFAULT_TIMEOUT_ACTION,
+            deadline.reassign_to,
+            due_date,
+        )
+    if due_date is None:
+        return NO_DEADLINE
+    return DeadlineRules(None, None, deadline.timeout_action or NO_ACTION, deadline.reassign_to, due_date)
+
+
+async def recount_deadline(
+    session: AsyncSession,
+    definition: UserTaskDefinition | None,
+    task: Mapping[str, Any],
+    context: Mapping[str, Any],
+    *,
+    calendar: str | None,
+    initiator: str | None,
+    cache: CalendarCache | None = None,
+) -> tuple[TaskSpec, str | None]:
+    """The deadline an open task (`id`, `node_id`, `name`, `created_at`) has under the user
+    task `definition` of its node, counted from its creation as `task_due_at` would have
+    counted it then: a `TaskSpec` with its due time (None: no deadline) and rules for
+    `deadline_jobs`, and the calendar its time limit counts in: `calendar` (the one its
+    time limit was counted in before) if known, else the initiator's. Expressions see
+    `context` (the variables visible at the task now)."""
+    node_id, created_at = task["node_id"], task["created_at"]
+    due_at: dt.datetime | None = None
+    extras: tuple[Any, ...] = (), None, None, None, ()
+    if definition is not None:
+        try:
+            extras = definition.platform(context, node_id)
+            if extras[1] is None and definition.due_date is not None:
+                due_at = definition.due_date.resolve(created_at, context, node_id)
+        except ExpressionFailed as exc:
+            raise Unprocessable(f"the deadline of {node_id!r} cannot be recounted: {exc.message}") from exc
+    limit = extras[1]
+    used = None
+    if limit is not None:
+        business = await (
+            load_calendar(session, calendar, cache) if calendar else calendar_for(session, initiator, cache)
+        )
+        try:
+            due_at = add_working_time(created_at, limit, business)
+        except ValueError as exc:
+            raise Unprocessable(f"the time limit of {node_id!r} cannot be counted: {exc}") from exc
+        used = business.name
+    spec = TaskSpec(
+        str(task["id"]), node_id, task["name"], None, (), (), due_at, 0, None, None, *extras
+    )
+    return spec, used
 
 
 def escalation_job(job: Mapping[str, Any], level: int, at: dt.datetime) -> dict[str, Any]:

@@ -57,8 +57,9 @@ async def dry_run(
     limit: Annotated[int, Query(ge=1, le=MAX_INSTANCES)] = 100,
     cursor: str | None = None,
 ) -> Any:
-    """Migrates in memory only: per instance `ok` with the token moves, or `refused` with the
-    reason. Nothing is written."""
+    """Migrates in memory only: per instance `ok` with the token moves (and, with
+    `update_deadlines`, the tasks whose deadline would be recounted, due time before and
+    after), or `refused` with the reason. Nothing is written."""
     graphs = request.app.state.ctx.extras["graphs"]
     return ExactJSONResponse(
         await service.dry_run(
@@ -70,6 +71,8 @@ async def dry_run(
             body.instance_ids,
             _after(cursor),
             limit,
+            update_deadlines=body.update_deadlines,
+            calendars=request.app.state.ctx.extras.get("calendars"),
         )
     )
 
@@ -82,8 +85,10 @@ async def apply(
 ) -> Any:
     """Records the migration of the given instances (default: every active instance of the old
     version) and migrates them in the background, `batch_size` per transaction; an instance
-    that cannot move is reported in `failures` and the others go on. Follow progress with
-    `GET /migrations/{id}`."""
+    that cannot move is reported in `failures` and the others go on. With
+    `update_deadlines` (the default) open tasks at nodes whose deadline rules changed follow
+    the new rules; each instance's `instance_migrated` history entry lists them. Follow
+    progress with `GET /migrations/{id}`."""
     result = await service.create(
         session,
         request.app.state.ctx,
@@ -94,6 +99,7 @@ async def apply(
         instance_ids=body.instance_ids,
         reason=body.reason,
         batch_size=body.batch_size,
+        update_deadlines=body.update_deadlines,
     )
     return ExactJSONResponse(result, status_code=202)
 

@@ -24,6 +24,13 @@ from services.runtime.instances.models import instances
 from services.runtime.instances.service import InstanceCommands
 from services.runtime.jobs.models import jobs
 from services.runtime.jobs.worker import delete_job, job_handler
+from services.runtime.migration.deadlines import (
+    DeadlineChange,
+    apply_changes,
+    changed_nodes,
+    deadline_changes,
+    open_tasks_at,
+)
 from services.runtime.migration.models import instance_migration_items, instance_migrations
 from services.runtime.migration.service import BATCH_KIND
 from services.runtime.operations.actions import instance_action
@@ -66,8 +73,9 @@ async def run_batch(session: AsyncSession, ctx: ServiceContext, job: dict[str, A
     )
     now = dt.datetime.now(dt.UTC)
     migrated = failed = 0
+    update_deadlines = bool(migration["update_deadlines"])
     for instance_id in pending[: migration["batch_size"]]:
-        error = await _migrate_one(session, ctx, migration, instance_id)
+        error = await _migrate_one(session, ctx, migration, instance_id, update_deadlines)
         await session.execute(
             update(instance_migration_items)
             .where(
@@ -98,12 +106,18 @@ async def run_batch(session: AsyncSession, ctx: ServiceContext, job: dict[str, A
 
 
 async def _migrate_one(
-    session: AsyncSession, ctx: ServiceContext, migration: Mapping[str, Any], instance_id: UUID
+    session: AsyncSession,
+    ctx: ServiceContext,
+    migration: Mapping[str, Any],
+    instance_id: UUID,
+    update_deadlines: bool,
 ) -> str | None:
     """Migrate one instance in its own savepoint; the reason it failed, or None."""
     try:
         async with session.begin_nested():
-            await migrate_instance(session, ctx, migration, instance_id)
+            await migrate_instance(
+                session, ctx, migration, instance_id, update_deadlines=update_deadlines
+            )
     except DomainError as exc:
         details = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors or ())
         return f"{exc.detail} ({details})" if details else exc.detail
@@ -111,11 +125,18 @@ async def _migrate_one(
 
 
 async def migrate_instance(
-    session: AsyncSession, ctx: ServiceContext, migration: Mapping[str, Any], instance_id: UUID
+    session: AsyncSession,
+    ctx: ServiceContext,
+    migration: Mapping[str, Any],
+    instance_id: UUID,
+    *,
+    update_deadlines: bool = False,
 ) -> None:
     """Move one instance to the migration's new version: the engine state (through
     `execute`), then its rows (instance, open tasks, timers, subscriptions), with a
-    history entry and `instance.migrated`. Due dates stay as they were."""
+    history entry and `instance.migrated`. Due dates stay as they were, except, with
+    `update_deadlines`, those of open tasks at nodes whose deadline rules changed, which
+    are recounted with the new rules (`migration/deadlines.py`)."""
     commands = InstanceCommands(session, ctx)
     row = await commands.lock(instance_id)
     if row.definition_id != migration["from_definition_id"]:
@@ -128,6 +149,15 @@ async def migrate_instance(
     mapping: dict[str, str] = dict(migration["mapping"] or {})
     actor, reason = migration["created_by"], migration["reason"]
     produced: list[Result] = []
+    # read before anything moves: the tasks still stand at the old nodes, the state is the
+    # one their expressions saw (a migration changes no variable)
+    changed: dict[str, str] = {}
+    at_changed: list[dict[str, Any]] = []
+    if update_deadlines:
+        old_graph = await graphs.get(session, migration["from_definition_id"])
+        changed = changed_nodes(old_graph, new_graph, mapping)
+        at_changed = (await open_tasks_at(session, [instance_id], changed)).get(instance_id, [])
+    state_before = InstanceState.from_json(row.engine_state) if at_changed else None
 
     def command(graph: ProcessGraph, state: InstanceState, now: Any, nid: Any) -> Result:
         result = migrate(graph, new_graph, state, mapping=mapping, now=now, new_id=nid)
@@ -139,10 +169,17 @@ async def migrate_instance(
     await _rename_nodes(session, instance_id, mapping, new_graph)
     await commands.execute(instance_id, command, actor=actor, reason=reason, allow_suspended=True)
     record = next(r for r in produced[0].events if r.type == "instance_migrated")
+    # counted once the engine accepted the move (a refusal names the engine's reason)
+    changes: list[DeadlineChange] = []
+    if state_before is not None:
+        changes = await deadline_changes(
+            session, new_graph, changed, state_before, at_changed, ctx.extras.get("calendars")
+        )
     async with instance_action(
         session, ctx, instance_id, actor=actor, reason=reason, allow_suspended=True
     ) as step:
         await _move_rows(session, instance_id, migration)
+        await apply_changes(step, changes)
         step.row.definition_id = migration["to_definition_id"]
         step.row.definition_version = migration["to_version"]
         step.history.add(
@@ -157,6 +194,8 @@ async def migrate_instance(
                 "from_version": migration["from_version"],
                 "to_version": migration["to_version"],
                 "mapping": dict(record.mapping),
+                "update_deadlines": update_deadlines,
+                "deadlines_changed": [change.view() for change in changes],
             },
         )
         step.event(
@@ -186,8 +225,9 @@ async def _move_rows(session: AsyncSession, instance_id: UUID, migration: Mappin
         .where(tasks.c.instance_id == instance_id, tasks.c.state == "open")
         .values(definition_version=to_version)
     )
-    # Every job of the instance follows it: timers, which fire on the new version's graph,
-    # and a task's deadline jobs (whose action and limit stay those of the old version).
+    # Every job of the instance follows it: timers, which fire on the new version's graph.
+    # A task's deadline jobs (which carry no definition) keep the old version's action and
+    # limit unless `apply_changes` replaced them (`update_deadlines`, rules changed).
     await session.execute(
         update(jobs)
         .where(jobs.c.instance_id == instance_id, jobs.c.definition_id == migration["from_definition_id"])

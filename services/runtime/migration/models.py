@@ -1,6 +1,6 @@
 """Migrations of running instances from one version of a process to another."""
 
-from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Text, Uuid, text
+from sqlalchemy import Boolean, Column, DateTime, Index, Integer, String, Table, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from services.runtime.database import Base
@@ -21,6 +21,8 @@ instance_migrations = Table(
     Column("migrated", Integer, nullable=False, server_default=text("0")),
     Column("failed", Integer, nullable=False, server_default=text("0")),
     Column("reason", Text),
+    # open tasks at nodes whose deadline rules changed follow the new rules (migration/deadlines.py)
+    Column("update_deadlines", Boolean, nullable=False, server_default=text("false")),
     Column("created_by", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),

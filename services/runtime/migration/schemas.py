@@ -34,6 +34,20 @@ class MigrationRequest(_Body):
         max_length=MAX_INSTANCES,
         description="Only these instances (default: every active instance of the old version)",
     )
+    update_deadlines: bool = Field(
+        default=True,
+        description=(
+            "Open tasks at nodes whose deadline rules (bpm:timeLimit, bpm:remindBefore, "
+            "bpm:timeoutAction, bpm:timeoutReassignTo, dueDate) differ in the new version get "
+            "their deadline recounted from the task's creation with the new rules, in the "
+            "business calendar the old one was counted in: new due_at, reminder (none if its "
+            "time has passed), overdue job (at once if already due) with the new timeout "
+            "action; escalations already done stay done. A node without a deadline in the new "
+            "version leaves its tasks without due_at. Tasks at nodes whose rules did not change "
+            "keep their due time and deadline jobs as they are. false: every task keeps its "
+            "due time and the old version's deadline rules."
+        ),
+    )
 
 
 class ApplyMigration(MigrationRequest):
@@ -62,6 +76,16 @@ class Plan(BaseModel):
     )
 
 
+class DeadlineChange(BaseModel):
+    task_id: str
+    node_id: str = Field(description="The task's node in the new version")
+    due_at_before: dt.datetime | None
+    due_at: dt.datetime | None = Field(description="The new due time (null: no deadline any more)")
+    time_limit_before: str | None
+    time_limit: str | None
+    timeout_action: str | None = Field(description="What the new version does when the task is overdue")
+
+
 class DryRunItem(BaseModel):
     instance_id: str
     business_key: str | None
@@ -71,6 +95,14 @@ class DryRunItem(BaseModel):
     moves: list[dict[str, str]]
     timers_cancelled: int | None = None
     timers_created: int | None = None
+    deadlines: list[DeadlineChange] | None = Field(
+        default=None,
+        description=(
+            "The open tasks whose deadline the migration would recount (`update_deadlines`), "
+            "with the due time before and after; empty when none would change, absent for a "
+            "refused instance or with `update_deadlines` false"
+        ),
+    )
 
 
 class DryRun(BaseModel):
@@ -94,6 +126,7 @@ class MigrationView(BaseModel):
     failed: int
     pending: int
     reason: str | None
+    update_deadlines: bool
     created_by: str
     created_at: dt.datetime
     finished_at: dt.datetime | None

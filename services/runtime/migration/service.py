@@ -5,7 +5,8 @@ The plan comes from the two versions' diff (`engine.migration_plan`) plus a
 suggested mapping for the nodes that need one; the dry run migrates instances in
 memory and reports per instance what would happen; applying creates a migration
 record with one item per instance, processed in batches by the `migration_batch` job
-(`migration/batch.py`).
+(`migration/batch.py`). With `update_deadlines` the open tasks at nodes whose
+deadline rules changed follow the new version's rules (`migration/deadlines.py`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.app import ServiceContext
 from bpm_common.db import after_commit
-from bpm_common.errors import NotFound, Unprocessable, field_error
+from bpm_common.errors import DomainError, NotFound, Unprocessable, field_error
 from bpm_common.ids import new_id
 from bpm_common.pagination import encode_cursor
 from bpm_process.engine import (
@@ -32,10 +33,12 @@ from bpm_process.engine import (
     migrate,
     migration_plan,
 )
+from services.runtime.deadlines.repository import CalendarCache
 from services.runtime.definitions.models import definitions
 from services.runtime.definitions.service import GraphCache
 from services.runtime.instances.models import instances
 from services.runtime.jobs.worker import schedule
+from services.runtime.migration.deadlines import changed_nodes, deadline_changes, open_tasks_at
 from services.runtime.migration.models import instance_migration_items, instance_migrations
 
 BATCH_KIND = "migration_batch"
@@ -211,9 +214,13 @@ async def dry_run(
     instance_ids: list[UUID] | None,
     after: UUID | None,
     limit: int,
+    *,
+    update_deadlines: bool = True,
+    calendars: CalendarCache | None = None,
 ) -> dict[str, Any]:
     """Per instance (the given ones, or a page of the active instances of the old
-    version) what migrating would do; nothing is written."""
+    version) what migrating would do, with `update_deadlines` the tasks whose deadline
+    would be recounted; nothing is written."""
     versions = await load_versions(session, graphs, from_id, to_id)
     check_mapping(versions, mapping)
     query = select(
@@ -234,6 +241,10 @@ async def dry_run(
     rows = rows[:limit]
     now = dt.datetime.now(dt.UTC)
     items = []
+    changed = changed_nodes(versions.old, versions.new, mapping) if update_deadlines else {}
+    at_changed = await open_tasks_at(
+        session, [row.id for row in rows if not _not_migratable(row, from_id)], changed
+    )
     for row in rows:
         refusal = _not_migratable(row, from_id)
         outcome = (
@@ -241,6 +252,15 @@ async def dry_run(
             if refusal
             else try_migration(versions, row.engine_state, mapping, now)
         )
+        if update_deadlines and outcome["status"] == "ok":
+            try:
+                changes = await deadline_changes(
+                    session, versions.new, changed, InstanceState.from_json(row.engine_state),
+                    at_changed.get(row.id, []), calendars,
+                )
+                outcome["deadlines"] = [change.view() for change in changes]
+            except DomainError as exc:
+                outcome = {"status": "refused", "reason": exc.detail, "node_id": None, "moves": []}
         items.append({"instance_id": str(row.id), "business_key": row.business_key, **outcome})
     if instance_ids and after is None:  # reported once, on the first page
         found = set(
@@ -287,6 +307,7 @@ async def create(
     instance_ids: list[UUID] | None,
     reason: str | None,
     batch_size: int,
+    update_deadlines: bool = True,
 ) -> dict[str, Any]:
     """Record a migration of the given instances (or every active one of the old
     version) and schedule its first batch."""
@@ -307,6 +328,7 @@ async def create(
             state="pending",
             batch_size=batch_size,
             reason=reason,
+            update_deadlines=update_deadlines,
             created_by=actor,
             created_at=now,
         )
@@ -396,6 +418,7 @@ async def view(session: AsyncSession, migration_id: UUID) -> dict[str, Any]:
         "failed": row["failed"],
         "pending": row["total"] - row["migrated"] - row["failed"],
         "reason": row["reason"],
+        "update_deadlines": row["update_deadlines"],
         "created_by": row["created_by"],
         "created_at": row["created_at"],
         "finished_at": row["finished_at"],
