@@ -8,11 +8,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest_asyncio
+from alembic import command
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bpm_common.db import Database
+from bpm_common.db import Database, drop_database, ensure_database
 from bpm_common.events.envelope import new_event
 from bpm_common.events.memory import MemoryBroker
 from bpm_common.ids import new_id
+from bpm_common.migrations import alembic_config, upgrade_to_head
 from bpm_common.testing.plugin import ApiClient, common_settings, service_client, service_database
 from services.runtime.app import definition
 from services.runtime.definitions.handlers import on_definition_published
@@ -94,3 +98,40 @@ async def committed_runtime(pg_url: str, database: str, token_for) -> AsyncItera
             yield Runtime(client)
     finally:
         await db.dispose()
+
+
+class MigratedDatabase:
+    """A runtime database of its own, moved through its migrations by a test."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.migrations = definition().migrations
+
+    async def to(self, revision: str, *, down: bool = False) -> None:
+        """Upgrade (or downgrade) to `revision`."""
+
+        def run(sync_conn: Connection) -> None:
+            config = alembic_config(self.migrations, sync_conn)
+            (command.downgrade if down else command.upgrade)(config, revision)
+            sync_conn.commit()
+
+        async with self.engine.connect() as conn:
+            await conn.run_sync(run)
+
+    async def to_head(self) -> None:
+        await upgrade_to_head(self.engine, self.migrations, "runtime")
+
+
+@contextlib.asynccontextmanager
+async def migrated_database(pg_url: str, database: str) -> AsyncIterator[MigratedDatabase]:
+    """An empty database `database` (dropped afterwards) for a test of the migrations themselves."""
+    server = make_url(pg_url).set(drivername="postgresql+asyncpg")
+    url = server.set(database=database)
+    await drop_database(server, database)
+    await ensure_database(url)
+    engine = create_async_engine(url)
+    try:
+        yield MigratedDatabase(engine)
+    finally:
+        await engine.dispose()
+        await drop_database(server, database)

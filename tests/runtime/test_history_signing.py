@@ -8,16 +8,12 @@ import datetime as dt
 import hashlib
 import uuid
 
-from alembic import command
 from sqlalchemy import select, text, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpm_common.db import drop_database, ensure_database
-from bpm_common.migrations import alembic_config, upgrade_to_head
-from services.runtime.app import definition
 from services.runtime.instances.history import HistoryKeys, entry_content, entry_hash, verify_chain
 from services.runtime.instances.models import history, instances
+from tests.runtime.conftest import migrated_database
 from tests.runtime.test_operations_helpers import ADMIN, model, only_task, post, start
 
 BEFORE_SIGNING = "b8d0f2a4c6e1"
@@ -107,25 +103,10 @@ async def test_entries_signed_before_a_key_change_verify_with_the_retired_key(ru
 async def test_the_migration_signs_intact_chains_and_leaves_broken_ones_broken(pg_url, run_prefix, monkeypatch):
     monkeypatch.setenv("BPM_RUNTIME_HISTORY_KEY", "the key of this installation")
     keys = HistoryKeys.of("the key of this installation")
-    server = make_url(pg_url).set(drivername="postgresql+asyncpg")
-    url = server.set(database=f"{run_prefix}_history_signing")
-    await drop_database(server, url.database)
-    await ensure_database(url)
-    engine = create_async_engine(url)
-    migrations = definition().migrations
-
-    def to(revision: str, down: bool = False):
-        def run(sync_conn) -> None:
-            cfg = alembic_config(migrations, sync_conn)
-            (command.downgrade if down else command.upgrade)(cfg, revision)
-            sync_conn.commit()
-
-        return run
-
     intact, broken = uuid.uuid4(), uuid.uuid4()
-    try:
-        async with engine.connect() as conn:
-            await conn.run_sync(to(BEFORE_SIGNING))
+    async with migrated_database(pg_url, f"{run_prefix}_history_signing") as db:
+        engine = db.engine
+        await db.to(BEFORE_SIGNING)
         async with engine.begin() as conn:
             at = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
             for instance_id in (intact, broken):
@@ -146,7 +127,7 @@ async def test_the_migration_signs_intact_chains_and_leaves_broken_ones_broken(p
                 "UPDATE history SET comment = 'changed' WHERE instance_id = :i AND action = 'task_created'"
             ), {"i": broken})
 
-        await upgrade_to_head(engine, migrations, "runtime")
+        await db.to_head()
         async with engine.connect() as conn:
             async with AsyncSession(conn) as session:
                 last = dict((await session.execute(select(instances.c.id, instances.c.history_hash))).all())
@@ -157,8 +138,7 @@ async def test_the_migration_signs_intact_chains_and_leaves_broken_ones_broken(p
         assert still_broken["valid"] is False and still_broken["first_invalid_index"] == 0
         assert key_ids == {keys.current_id, None}
 
-        async with engine.connect() as conn:
-            await conn.run_sync(to(BEFORE_SIGNING, down=True))
+        await db.to(BEFORE_SIGNING, down=True)
         async with engine.connect() as conn:
             rows = (await conn.execute(text(
                 "SELECT h.*, i.history_hash AS last FROM history h JOIN instances i ON i.id = h.instance_id"
@@ -169,6 +149,3 @@ async def test_the_migration_signs_intact_chains_and_leaves_broken_ones_broken(p
             assert row["prev_hash"] == prev and hashlib.sha256(entry_content(prev, dict(row))).hexdigest() == row["hash"]
             prev = row["hash"]
         assert prev == rows[-1]["last"]
-    finally:
-        await engine.dispose()
-        await drop_database(server, url.database)

@@ -9,24 +9,19 @@ import uuid
 from typing import Any
 
 import pytest
-from alembic import command
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bpm_common import jsonutil
-from bpm_common.db import drop_database, ensure_database
 from bpm_common.errors import Unprocessable
 from bpm_common.events.envelope import new_event
 from bpm_common.events.outbox import add_event_tables
-from bpm_common.migrations import alembic_config, upgrade_to_head
-from services.runtime.app import definition
 from services.runtime.database import Base
 from services.runtime.definitions.handlers import on_definition_deprecated
 from services.runtime.instances.models import instances
 from services.runtime.instances.service import InstanceCommands
 from services.runtime.jobs.incidents import PARKED
 from services.runtime.jobs.worker import INCIDENT_AFTER
+from tests.runtime.conftest import migrated_database
 from tests.runtime.timing import admin, bpmn, job_rows, later, run_at
 
 BEFORE = "c9e1a3b5d7f0"
@@ -232,20 +227,10 @@ async def test_deprecating_the_version_closes_its_timer_start_incidents(runtime)
 
 
 async def test_the_migration_makes_incidents_of_definitions_and_its_downgrade_drops_them(pg_url, run_prefix):
-    server = make_url(pg_url).set(drivername="postgresql+asyncpg")
-    url = server.set(database=f"{run_prefix}_definition_incidents")
-    await drop_database(server, url.database)
-    await ensure_database(url)
-    engine = create_async_engine(url)
-    migrations = definition().migrations
-
-    def down(sync_conn) -> None:
-        command.downgrade(alembic_config(migrations, sync_conn), BEFORE)
-        sync_conn.commit()
-
     kept, dropped, job_id, cycle_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    try:
-        await upgrade_to_head(engine, migrations, "runtime")
+    async with migrated_database(pg_url, f"{run_prefix}_definition_incidents") as db:
+        engine = db.engine
+        await db.to_head()
         async with engine.begin() as conn:
             await conn.execute(text(
                 "INSERT INTO jobs (id, kind, definition_id, node_id, due_at, payload) VALUES"
@@ -263,8 +248,7 @@ async def test_the_migration_makes_incidents_of_definitions_and_its_downgrade_dr
                     await conn.execute(text(
                         "INSERT INTO incidents (id, work_id, definition_key, node_id, state, created_at)"
                         " VALUES (gen_random_uuid(), gen_random_uuid(), 'k', 'n', 'open', now())"))
-        async with engine.connect() as conn:
-            await conn.run_sync(down)
+        await db.to(BEFORE, down=True)
         async with engine.connect() as conn:
             assert (await conn.execute(text("SELECT id FROM incidents"))).scalars().all() == [kept]
             assert (await conn.execute(text("SELECT id FROM jobs"))).scalars().all() == [cycle_id]
@@ -272,7 +256,4 @@ async def test_the_migration_makes_incidents_of_definitions_and_its_downgrade_dr
                 "SELECT is_nullable FROM information_schema.columns"
                 " WHERE table_name = 'incidents' AND column_name = 'instance_id'"))).scalar_one()
             assert nullable == "NO"
-        await upgrade_to_head(engine, migrations, "runtime")
-    finally:
-        await engine.dispose()
-        await drop_database(server, url.database)
+        await db.to_head()
