@@ -223,6 +223,20 @@ async def test_a_transferred_task_keeps_its_deadline_and_escalates_from_its_new_
     ]  # dave manages finance: his manager is above
 
 
+async def test_a_delegated_task_escalates_to_its_owner_and_the_owners_managers(runtime):
+    """委派: carol asks frank to do her task; it stays hers, so her manager hears of it."""
+    await build_org(runtime)
+    _, task = await start(runtime, "deadlines-escalate.bpmn", "deadline-escalate")
+    delegated = await runtime.client.post(
+        f"/api/v1/tasks/{task['id']}/delegate", json={"to": "frank"}, headers=runtime.auth("carol")
+    )
+    assert delegated.status_code == 200, delegated.text
+    due = (await task_row(runtime, task["id"]))["due_at"]
+    assert await runner(runtime).run_due(now=due + SECOND) == 2
+    [escalated] = await events(runtime, "task.escalated")
+    assert escalated["escalated_to"] == ["frank", "carol", "alice", "dave"]
+
+
 async def test_auto_approve_completes_the_approval_as_the_system(runtime):
     await build_org(runtime)
     instance_id, task = await start(runtime, "deadlines-auto-approve.bpmn", "deadline-auto")

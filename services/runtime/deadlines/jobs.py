@@ -126,13 +126,17 @@ async def _escalate(
 ) -> None:
     """Tell the people of the task, the initiator and the manager `level` levels above
     the assignee (above the initiator for a task offered to candidates); schedule the
-    next level one time limit later while there is a manager further up."""
+    next level one time limit later while there is a manager further up. A delegated
+    task (委派) is still its owner's: the owner is told too, and the managers are the
+    owner's, not the delegate's."""
     people = list(task["candidate_users"] or []) if not task["assignee"] else [task["assignee"]]
     if not task["assignee"]:
         people += await role_holders(
             step.session, [r for r in task["candidate_roles"] or [] if r != FALLBACK_ROLE]
         )
-    above = task["assignee"] or step.row.initiator
+    if task["owner"]:
+        people.append(task["owner"])
+    above = task["owner"] or task["assignee"] or step.row.initiator
     managers = await managers_above(step.session, above) if above else []
     manager = managers[level - 1] if len(managers) >= level else None
     escalated_to = _unique([*people, step.row.initiator, manager])
