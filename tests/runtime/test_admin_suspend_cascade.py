@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest_asyncio
 
+from tests.admin_nested.helpers import skip_task
 from tests.runtime.conftest import Runtime, committed_runtime
 from tests.runtime.test_job_lock_races import changed_meanwhile, queued_behind_lock
 from tests.runtime.test_job_lock_races import suspend as race_suspend
@@ -191,9 +192,24 @@ async def test_the_timer_of_a_suspended_child_waits_for_the_resume(runtime):
     await run_at(runtime, later(hours=2))
     assert (await instance(runtime, child))["active_nodes"] == ["assess"], "the child's timer waited"
     assert (await _act(runtime, parent, "resume", "cleared")).status_code == 200
-    await run_at(runtime, later(hours=3))
-    assert (await instance(runtime, child))["active_nodes"] == ["chase"], "the timer fired after the resume"
+    await run_at(runtime, later(seconds=2))
+    assert (await instance(runtime, child))["active_nodes"] == ["chase"], "the timer fired right after the resume"
     await assert_chain_valid(runtime, child)
+
+
+async def test_the_report_of_a_child_that_ended_meanwhile_reaches_the_parent_right_after_the_resume(runtime):
+    """An administrator finishes the suspended child's task: the child ends, its report
+    waits for the parent's resume, and is delivered as soon as the worker runs then."""
+    parent, child = await _parent_and_child(runtime)
+    assert (await _act(runtime, parent, "suspend", "hold")).status_code == 200
+    await skip_task(runtime, child, "assess")
+    assert (await instance(runtime, child))["state"] == "completed"
+    await run_at(runtime, later(seconds=2))
+    assert (await instance(runtime, parent))["active_nodes"] == ["call"], "the report waits for the resume"
+    assert (await _act(runtime, parent, "resume", "go on")).status_code == 200
+    await run_at(runtime, later(seconds=2))
+    assert (await instance(runtime, parent))["active_nodes"] == ["next"]
+    await assert_chain_valid(runtime, parent)
 
 
 async def test_a_child_started_while_its_parent_is_suspended_starts_suspended(runtime):

@@ -30,7 +30,10 @@ from bpm_common.app import ServiceContext
 from bpm_common.errors import Conflict
 from services.runtime.instances.applier import Step
 from services.runtime.instances.models import history, instances
+from services.runtime.jobs.worker import release_held_jobs
 from services.runtime.operations.actions import instance_action
+from services.runtime.work.connector import release_held_work
+from services.runtime.work.wakeup import HTTP_WORK, wakeup
 
 #: the key of a cascaded suspension's (and resumption's) history details and event data
 CASCADE_FROM = "cascade_from"
@@ -204,10 +207,20 @@ class Suspensions:
         origin: UUID | None = None,
         cascaded: Sequence[UUID] = (),
     ) -> None:
-        """Set the flag, and record it in the instance's history and events."""
+        """Set the flag, and record it in the instance's history and events. A resume makes
+        what the suspension put off due at once: timers, deadlines and reports of called
+        instances that fell due meanwhile, HTTP calls handed back (with an answer kept)."""
         await self.session.execute(
             update(instances).where(instances.c.id == step.row.id).values(suspended=suspended)
         )
+        if not suspended:
+            jobs = await release_held_jobs(self.session, step.row.id)
+            work = await release_held_work(self.session, step.row.id)
+            runner = self.ctx.extras.get("jobs")
+            if jobs and runner is not None:
+                step.count_after_commit(runner.wake)
+            if work:
+                step.count_after_commit(wakeup(self.ctx, HTTP_WORK).notify)
         step.row.suspended = suspended
         action = SUSPENDED if suspended else RESUMED
         details: dict[str, Any] = {}

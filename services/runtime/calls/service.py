@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common import jsonutil
@@ -34,8 +34,7 @@ from services.runtime.definitions.service import DefinitionRef, definition_to_st
 from services.runtime.instances.applier import InstanceRow, Step
 from services.runtime.instances.models import instances
 from services.runtime.instances.service import InstanceCommands, utcnow
-from services.runtime.jobs.models import jobs
-from services.runtime.jobs.worker import delete_job, job_handler, schedule
+from services.runtime.jobs.worker import HELD, SUSPENDED_RECHECK, delete_job, hold_job, job_handler, schedule
 from services.runtime.work.incidents import CALL_REPORT_DROPPED, OF_WORK, close_incidents
 
 log = get_logger(__name__)
@@ -44,7 +43,6 @@ MAX_CALL_DEPTH = 20
 CALL_ENDED = "call_ended"
 #: the error code a parent receives when its child was terminated by someone (not by an error)
 CHILD_TERMINATED = "called_instance_terminated"
-SUSPENDED_RECHECK = dt.timedelta(seconds=30)
 #: session.info keys: parents whose call activity is starting a child, children being cancelled
 STARTING = "calls.starting"
 CANCELLING = "calls.cancelling"
@@ -211,7 +209,7 @@ async def report_to_parent(step: Step, outcome: dict[str, Any]) -> None:
     if parent is None or parent.state != "active":
         return
     if parent.suspended:
-        await _later(step, parent_id, call_id, outcome, step.now + SUSPENDED_RECHECK)
+        await _later(step, parent_id, call_id, outcome, step.now + SUSPENDED_RECHECK, held=True)
         return
     try:
         await deliver(commands, parent, call_id, outcome, actor=step.actor, child_id=step.row.id)
@@ -240,10 +238,15 @@ async def _locked(commands: InstanceCommands, instance_id: UUID) -> InstanceRow 
         return None
 
 
-async def _later(step: Step, parent_id: UUID, call_id: str, outcome: dict[str, Any], due: dt.datetime) -> None:
+async def _later(
+    step: Step, parent_id: UUID, call_id: str, outcome: dict[str, Any], due: dt.datetime, *, held: bool = False
+) -> None:
+    """The report in a job of the parent's; `held`: put off because the parent is
+    suspended (its resume makes the job due, `jobs.worker.release_held_jobs`)."""
+    payload = {"call_id": call_id, "child_instance_id": step.row.id, **outcome, **({HELD: True} if held else {})}
     await schedule(step.session, {
         "id": UUID(new_id()), "kind": CALL_ENDED, "instance_id": parent_id, "due_at": due,
-        "payload": jsonutil.jsonable({"call_id": call_id, "child_instance_id": step.row.id, **outcome}),
+        "payload": jsonutil.jsonable(payload),
     })
     runner = step.ctx.extras.get("jobs")
     if runner is not None:
@@ -300,9 +303,7 @@ async def call_ended(session: AsyncSession, ctx: ServiceContext, job: dict[str, 
     commands = InstanceCommands(session, ctx)
     parent = await _locked(commands, job["instance_id"])
     if parent is not None and parent.state == "active" and parent.suspended:
-        await session.execute(
-            update(jobs).where(jobs.c.id == job["id"]).values(due_at=utcnow() + SUSPENDED_RECHECK)
-        )
+        await hold_job(session, job["id"], utcnow() + SUSPENDED_RECHECK)
         return
     await delete_job(session, job["id"])
     payload = job["payload"]

@@ -36,9 +36,7 @@ from services.runtime.deadlines.service import (
 from services.runtime.deadlines.worktime import add_working_time
 from services.runtime.instances.applier import Step
 from services.runtime.instances.service import InstanceCommands
-from services.runtime.jobs.models import jobs
-from services.runtime.jobs.timers import SUSPENDED_RECHECK
-from services.runtime.jobs.worker import delete_job, job_handler, schedule
+from services.runtime.jobs.worker import SUSPENDED_RECHECK, delete_job, hold_job, job_handler, schedule
 from services.runtime.operations.actions import instance_action, task_event_data
 from services.runtime.tasks.models import tasks
 
@@ -305,8 +303,7 @@ async def _take(session: AsyncSession, ctx: ServiceContext, job: Mapping[str, An
         await delete_job(session, job["id"])
         return None
     if instance.suspended:
-        later = max(job["due_at"], dt.datetime.now(dt.UTC)) + SUSPENDED_RECHECK
-        await session.execute(update(jobs).where(jobs.c.id == job["id"]).values(due_at=later))
+        await hold_job(session, job["id"], max(job["due_at"], dt.datetime.now(dt.UTC)) + SUSPENDED_RECHECK)
         return None
     await delete_job(session, job["id"])
     return dict(task)

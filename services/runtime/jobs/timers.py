@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.app import ServiceContext
@@ -13,11 +12,9 @@ from bpm_common.errors import DomainError, NotFound
 from bpm_common.logging import get_logger
 from bpm_process.engine import fire_timer
 from services.runtime.instances.service import InstanceCommands
-from services.runtime.jobs.models import jobs
-from services.runtime.jobs.worker import delete_job, job_handler
+from services.runtime.jobs.worker import SUSPENDED_RECHECK, delete_job, hold_job, job_handler
 
 log = get_logger(__name__)
-SUSPENDED_RECHECK = dt.timedelta(seconds=30)
 
 
 @job_handler("timer")
@@ -39,9 +36,7 @@ async def fire(session: AsyncSession, ctx: ServiceContext, job: dict[str, Any]) 
         await delete_job(session, job["id"])
         return
     if instance.suspended:
-        await session.execute(
-            update(jobs).where(jobs.c.id == job["id"]).values(due_at=dt.datetime.now(dt.UTC) + SUSPENDED_RECHECK)
-        )
+        await hold_job(session, job["id"], dt.datetime.now(dt.UTC) + SUSPENDED_RECHECK)
         return
     await delete_job(session, job["id"])
     engine_job = str(job["payload"].get("engine_job") or job["id"])

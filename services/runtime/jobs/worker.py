@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import delete, select, update
+from sqlalchemy import cast, delete, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.aio import wait_for_event
@@ -156,6 +157,32 @@ def _error_text(exc: BaseException) -> str:
     """What an administrator reads of a job's failure: a refusal's own words."""
     detail = getattr(exc, "detail", None)
     return detail if isinstance(detail, str) and detail else repr(exc)
+
+
+#: the payload flag of a job put off because its instance is suspended (`hold_job`)
+HELD = "held_while_suspended"
+#: how long a job put off by a suspension waits before it is looked at again, should the
+#: resume not wake it (it does: `release_held_jobs`)
+SUSPENDED_RECHECK = dt.timedelta(seconds=30)
+_HELD_FLAG = cast(literal(f'{{"{HELD}": true}}'), JSONB)
+
+
+async def hold_job(session: AsyncSession, job_id: Any, until: dt.datetime) -> None:
+    """Put off a job whose instance is suspended until `until`, marked so that the resume
+    makes it due at once."""
+    await session.execute(
+        update(jobs).where(jobs.c.id == job_id).values(due_at=until, payload=jobs.c.payload.op("||")(_HELD_FLAG))
+    )
+
+
+async def release_held_jobs(session: AsyncSession, instance_id: Any) -> int:
+    """The instance was resumed: the jobs its suspension put off are due now."""
+    released = await session.execute(
+        update(jobs)
+        .where(jobs.c.instance_id == instance_id, jobs.c.payload.has_key(HELD))
+        .values(due_at=dt.datetime.now(dt.UTC), payload=jobs.c.payload.op("-")(HELD))
+    )
+    return released.rowcount or 0
 
 
 async def delete_job(session: AsyncSession, job_id: Any) -> None:

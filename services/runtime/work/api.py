@@ -16,6 +16,7 @@ from fastapi import Query, Request
 
 from bpm_common.auth import Principal, require_roles
 from bpm_common.db import SessionDep
+from bpm_common.errors import NotFound
 from bpm_common.http import ExactJSONResponse, api_router
 from bpm_common.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, moment, uuid_value
 from services.runtime.work import repository
@@ -146,19 +147,30 @@ async def list_incidents(
     session: SessionDep,
     principal: Admin,
     instance_id: UUID | None = None,
+    definition_key: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
     state: Annotated[str | None, Query(pattern="^(open|resolved)$")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Any:
+    """`definition_key` lists the incidents of a process's instances and of its versions
+    (a timer start that could not start an instance has no instance)."""
     before = decode_cursor(cursor, moment, uuid_value)
     rows = await repository.list_incidents(
-        session, instance_id=instance_id, state=state,
+        session, instance_id=instance_id, definition_key=definition_key, state=state,
         before=(before[0], before[1]) if before else None, limit=limit,
     )
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1]["created_at"], str(rows[-1]["id"])) if more else None
     return ExactJSONResponse({"items": [incident_view(r) for r in rows], "next_cursor": next_cursor})
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentView, summary="One incident (administrators)")
+async def get_incident(incident_id: UUID, session: SessionDep, principal: Admin) -> Any:
+    row = await repository.get_incident(session, incident_id)
+    if row is None:
+        raise NotFound(f"incident {incident_id} not found")
+    return ExactJSONResponse(incident_view(row))
 
 
 @router.post("/incidents/{incident_id}/retry", response_model=IncidentView, summary="Retry the failed work")

@@ -45,6 +45,7 @@ from uuid import UUID
 import httpcore
 import httpx
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common import jsonutil
 from bpm_common.app import ServiceContext
@@ -54,6 +55,7 @@ from bpm_common.logging import get_logger
 from bpm_process.engine import complete_work, fail_work
 from bpm_process.isotime import parse_duration
 from services.runtime.instances.service import InstanceCommands, utcnow
+from services.runtime.jobs.worker import HELD, SUSPENDED_RECHECK
 from services.runtime.settings import RuntimeSettings
 from services.runtime.work import repository
 from services.runtime.work.models import CANCELLED, LOCKED, OPEN, work_items
@@ -66,7 +68,6 @@ MIN_TIMEOUT, MAX_TIMEOUT = 0.1, 300.0
 LEASE_MARGIN = dt.timedelta(seconds=30)
 DEFAULT_BACKOFF = dt.timedelta(seconds=5)
 MAX_BACKOFF = dt.timedelta(hours=1)
-SUSPENDED_RECHECK = dt.timedelta(seconds=30)
 MAX_RESPONSE_BYTES = 512 * 1024
 MAX_REDIRECTS = 5
 ERROR_EXCERPT = 300
@@ -582,11 +583,13 @@ class HttpConnector:
         """Hand the item back while its instance is suspended. An answer is kept with the
         request and reported on resume: the call may have changed something (a charge, an
         order) and must not be made again. A failed attempt is not counted."""
+        request = {**(current["request"] or {}), HELD: True}  # the resume makes it available (`release_held_work`)
+        if response is not None:
+            request[ANSWERED] = jsonutil.jsonable(response)
         values: dict[str, Any] = {
             "state": OPEN, "lock_owner": None, "locked_until": None, "available_at": utcnow() + SUSPENDED_RECHECK,
+            "request": request,
         }
-        if response is not None:
-            values["request"] = {**(current["request"] or {}), ANSWERED: jsonutil.jsonable(response)}
         await session.execute(update(work_items).where(work_items.c.id == current["id"]).values(**values))
 
     async def process(self, item: Mapping[str, Any]) -> str:
@@ -653,3 +656,14 @@ class HttpConnector:
 async def run(ctx: ServiceContext) -> None:
     """Background worker of the runtime: the HTTP connector."""
     await HttpConnector(ctx).run()
+
+
+async def release_held_work(session: AsyncSession, instance_id: Any) -> int:
+    """The instance was resumed: the HTTP calls its suspension handed back are available
+    now (an answer kept with one is reported then)."""
+    released = await session.execute(
+        update(work_items)
+        .where(work_items.c.instance_id == instance_id, work_items.c.state == OPEN, work_items.c.request.has_key(HELD))
+        .values(available_at=utcnow(), request=work_items.c.request.op("-")(HELD))
+    )
+    return released.rowcount or 0

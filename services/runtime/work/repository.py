@@ -148,11 +148,14 @@ async def list_incidents(
     state: str | None,
     before: tuple[dt.datetime, UUID] | None,
     limit: int,
+    definition_key: str | None = None,
 ) -> list[dict[str, Any]]:
     """Newest first."""
     query = select(incidents)
     if instance_id is not None:
         query = query.where(incidents.c.instance_id == instance_id)
+    if definition_key is not None:
+        query = query.where(incidents.c.definition_key == definition_key)
     if state is not None:
         query = query.where(incidents.c.state == state)
     if before is not None:
