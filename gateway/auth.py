@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import math
 import time
 from collections import OrderedDict
 from typing import Any
@@ -42,9 +41,13 @@ class Revocations:
     `revocation_poll_seconds`, so a deactivated user is locked out within seconds instead
     of when their token expires.
 
-    A token issued in the same second as the change still holds (tokens count time in
-    whole seconds). Gateway and designer clocks are assumed in step (NTP). While the
-    designer cannot be reached the last answer stands, and a warning says so.
+    The gateway's own tokens carry as their issue time the moment the designer read the
+    account (`checked_at`, to the microsecond), on the designer's clock like the change
+    itself, so a token made before a change is refused with it and one made after holds.
+    Tokens of an identity provider carry its clock, in whole seconds: one issued in the
+    second of the change is refused too (log in again). User names are compared case
+    folded. While the designer cannot be reached the last answer stands, and a warning
+    says so.
     """
 
     def __init__(self) -> None:
@@ -52,7 +55,7 @@ class Revocations:
         self.as_of: dt.datetime | None = None
 
     def check(self, principal: Principal) -> None:
-        after = self._after.get(principal.username)
+        after = self._after.get(principal.username.casefold())
         if after is None:
             return
         issued = principal.claims.get("iat")
@@ -61,8 +64,8 @@ class Revocations:
 
     def update(self, items: list[dict[str, Any]], as_of: dt.datetime) -> None:
         for item in items:
-            moment = math.floor(dt.datetime.fromisoformat(item["valid_after"]).timestamp())
-            name = item["username"]
+            moment = dt.datetime.fromisoformat(item["valid_after"]).timestamp()
+            name = item["username"].casefold()  # an identity provider may spell it otherwise
             self._after[name] = max(moment, self._after.get(name, moment))
         oldest = (as_of - MAX_TOKEN_AGE).timestamp()
         for name in [name for name, moment in self._after.items() if moment < oldest]:
@@ -136,6 +139,17 @@ class CachedVerifier:
         return principal
 
 
+def _moment(value: Any) -> dt.datetime | None:
+    """A time the designer sent (ISO 8601 with a zone), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
 def _needs_key_lookup(token: str) -> bool:
     try:
         return jwt.get_unverified_header(token).get("alg") != "HS256"
@@ -175,6 +189,7 @@ class Login:
             name,
             [str(r) for r in roles],
             department=department if isinstance(department, str) else None,
+            issued_at=_moment(account.get("checked_at")),
         )
 
     def _require_issuer(self) -> TokenIssuer:

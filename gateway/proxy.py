@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from starlette.types import Message, Receive, Scope, Send
@@ -43,6 +45,8 @@ log = get_logger(__name__)
 
 #: answers up to this size with a Content-Length are read whole and sent in one message
 BUFFER_LIMIT = 1 << 20
+#: how often an open event stream checks that its caller's token still holds
+STREAM_CHECK_SECONDS = 1.0
 EVENT_STREAM = b"text/event-stream"
 
 
@@ -94,7 +98,7 @@ class Proxy:
             roles = ", ".join(sorted(wanted))
             await render(Forbidden(f"requires one of the roles: {roles}"))(scope, receive, send)
             return
-        await self._forward(scope, receive, send, prefix)
+        await self._forward(scope, receive, send, prefix, principal)
 
     async def _authenticate(self, scope: Scope, receive: Receive, send: Send) -> Principal | None:
         """The caller, or None after answering 401/429 for them."""
@@ -131,7 +135,9 @@ class Proxy:
             return None
         return principal
 
-    async def _forward(self, scope: Scope, receive: Receive, send: Send, prefix: Prefix) -> None:
+    async def _forward(
+        self, scope: Scope, receive: Receive, send: Send, prefix: Prefix, principal: Principal | None = None
+    ) -> None:
         upstream = self.ctx.upstream(prefix.service)
         try:
             body = await _read_body(scope, receive, self.ctx.settings.max_body_bytes)
@@ -160,13 +166,38 @@ class Proxy:
             if content_type.startswith(EVENT_STREAM):
                 scope["route"] = _STREAM_LABELS[prefix.segment]
                 answer.no_read_timeout()
-                await _relay_stream(answer, headers_out, upstream.name, receive, send)
+                if principal is None:
+                    await _relay_stream(answer, headers_out, upstream.name, receive, send)
+                else:
+                    await _relay_stream(answer, headers_out, upstream.name, receive, send,
+                                        self._while_allowed(principal), lambda: self._holds(principal))
             elif _small(answer.status, length, scope["method"]):
                 await _relay_whole(answer, headers_out, upstream.name, scope, receive, send)
             else:
                 await _relay_stream(answer, headers_out, upstream.name, receive, send)
         finally:
             await answer.aclose()
+
+
+    def _holds(self, principal: Principal) -> bool:
+        """Whether the caller's token still holds: not expired, account not changed since
+        (`Revocations`). An event stream open for hours ends when it stops holding."""
+        expires = principal.claims.get("exp")
+        if isinstance(expires, int | float) and time.time() >= expires:
+            return False
+        try:
+            self.ctx.verifier.revocations.check(principal)
+        except Unauthorized:
+            return False
+        return True
+
+    async def _while_allowed(self, principal: Principal) -> None:
+        """Return once the caller's token no longer holds, looking every few seconds (for a
+        stream that sends nothing for a while)."""
+        while True:
+            await asyncio.sleep(STREAM_CHECK_SECONDS)
+            if not self._holds(principal):
+                return
 
 
 def _small(status: int, length: bytes | None, method: str) -> bool:
@@ -190,23 +221,39 @@ async def _relay_whole(
 
 
 async def _relay_stream(
-    answer: Answer, headers: list[tuple[bytes, bytes]], service: str, receive: Receive, send: Send
+    answer: Answer,
+    headers: list[tuple[bytes, bytes]],
+    service: str,
+    receive: Receive,
+    send: Send,
+    allowed: Coroutine[Any, Any, None] | None = None,
+    holds: Callable[[], bool] | None = None,
 ) -> None:
-    """Pass the body on chunk by chunk until it ends or the client disconnects."""
+    """Pass the body on chunk by chunk until it ends, the client disconnects or (an event
+    stream) the caller's token no longer holds: `allowed` returns, or `holds` says so
+    before a chunk is passed on."""
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-    pump = asyncio.ensure_future(_pump(answer, service, send))
-    watch = asyncio.ensure_future(_until_disconnect(receive))
+    pump = asyncio.ensure_future(_pump(answer, service, send, holds))
+    tasks = [pump, asyncio.ensure_future(_until_disconnect(receive))]
+    if allowed is not None:
+        tasks.append(asyncio.ensure_future(allowed))
+    ran_out = False
     try:
-        await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        ran_out = pump not in done and len(tasks) > 2 and tasks[2] in done
     finally:
-        for task in (pump, watch):
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(pump, watch, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if ran_out:  # the token no longer holds: the stream ends (the client may log in again)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _pump(answer: Answer, service: str, send: Send) -> None:
+async def _pump(answer: Answer, service: str, send: Send, holds: Callable[[], bool] | None = None) -> None:
     try:
         async for chunk in answer.chunks():
+            if holds is not None and not holds():
+                break  # the caller's token no longer holds: nothing more for them
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
     except httpx.HTTPError as exc:
         log.warning("upstream_stream_ended", backend=service, error=type(exc).__name__)

@@ -43,6 +43,13 @@ class RuntimeSettings(ServiceSettings):
         "BPM_RUNTIME_HISTORY_KEY (or, without it, BPM_JWT_SECRET), put the old value here.",
     )
 
+    @field_validator("history_retired_keys")
+    @classmethod
+    def _no_blank_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        if any(not key.get_secret_value().strip() for key in value):
+            raise ValueError("a retired history key may not be empty: its key would be anyone's")
+        return value
+
     @field_validator("http_denied_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from tests.designer.conftest import ADMIN, SYSTEM
 
 VERIFY = "/internal/v1/auth/verify"
@@ -33,9 +35,13 @@ async def test_the_right_password_gives_the_identity(client):
         roles=["cashier"],
         password="erin-secret-1",  # noqa: S106
     )
+    before = dt.datetime.now(dt.UTC)
     response = await verify(client, "erin", "erin-secret-1")
     assert response.status_code == 200
-    assert response.json() == {
+    identity = response.json()
+    checked_at = dt.datetime.fromisoformat(identity.pop("checked_at"))
+    assert before <= checked_at <= dt.datetime.now(dt.UTC), "when the account was read"
+    assert identity == {
         "username": "erin",
         "roles": ["cashier"],
         "department": "finance",

@@ -57,9 +57,9 @@ async def test_revocations_name_a_moment_and_are_forgotten_when_no_token_can_be_
     def principal(name: str, issued: float | None) -> Principal:
         return Principal(name, claims={} if issued is None else {"iat": issued})
 
-    revocations.check(principal("bob", now.timestamp() // 1))  # the same second holds
+    revocations.check(principal("bob", now.timestamp() + 0.001))  # made after the change
     revocations.check(principal("carol", 0))  # nobody changed carol
-    for stale in (principal("bob", now.timestamp() - 1), principal("bob", None)):
+    for stale in (principal("bob", now.timestamp() - 0.001), principal("BOB", 0), principal("bob", None)):
         with pytest.raises(Unauthorized):
             revocations.check(stale)
     # an earlier moment, answered again by the overlap, does not move it back

@@ -150,8 +150,17 @@ class TokenIssuer:
         self.settings, self.ttl = settings, ttl
 
     def issue(
-        self, username: str, roles: list[str], *, department: str | None = None, ttl: dt.timedelta | None = None
+        self,
+        username: str,
+        roles: list[str],
+        *,
+        department: str | None = None,
+        ttl: dt.timedelta | None = None,
+        issued_at: dt.datetime | None = None,
     ) -> tuple[str, int]:
+        """A token; `issued_at`: when what it says of the user was read (default: now). Its
+        `iat` keeps fractions of a second, so a token made just before an account change
+        is told from one made just after it."""
         now = dt.datetime.now(dt.UTC)
         lifetime = ttl or self.ttl
         claims = {
@@ -159,7 +168,7 @@ class TokenIssuer:
             "aud": self.settings.jwt_audience,
             "sub": username,
             "roles": sorted(roles),
-            "iat": now,
+            "iat": (issued_at or now).timestamp(),
             "nbf": now - dt.timedelta(seconds=5),
             "exp": now + lifetime,
         }

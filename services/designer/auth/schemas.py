@@ -22,6 +22,9 @@ class VerifyOut(BaseModel):
     display_name: str
     email: str | None
     locale: str
+    checked_at: dt.datetime = Field(
+        description="When the account was read: the issue time of the token made from it."
+    )
 
 
 class Revocation(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpm_common.errors import Unauthorized
@@ -24,9 +24,16 @@ async def verify(
     Unknown user, wrong password, no password and inactive user all get the same
     401, and the password is hashed in every case, so neither the answer nor its
     timing tells which it was.
+
+    The row is read under a share lock, so a change of the account in flight (a
+    deactivation, new roles) is waited for; `checked_at`, the moment the account was
+    read, becomes the token's issue time. A change stamps `tokens_valid_after` once it
+    holds the row, so a token made from the account as it was before a change is
+    always issued before that change, and refused with it.
     """
     name = username.strip().lower()
-    user = await org_repo.get_user(session, name)
+    user = await org_repo.get_user(session, name, for_share=True)
+    checked_at = dt.datetime.now(dt.UTC)
     stored = user.password_hash if user is not None else None
     matches = await asyncio.to_thread(verify_password, password, stored, n=scrypt_n)
     if user is None or not matches or not user.active:
@@ -39,14 +46,24 @@ async def verify(
         display_name=user.display_name,
         email=user.email,
         locale=user.locale,
+        checked_at=checked_at,
     )
+
+
+#: the time of an answer: now, or the start of the oldest transaction still open that has
+#: written (it may hold a change stamped before now that commits after this answer: the
+#: next question, from this time on, then sees it)
+_AS_OF = text(
+    "SELECT least(clock_timestamp(), (SELECT min(xact_start) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()))"
+)
 
 
 async def revocations(session: AsyncSession, since: dt.datetime) -> Revocations:
     """The users whose tokens issued before a moment after `since` no longer hold (their
     account was deactivated or deleted, or its roles, department or password changed),
     with that moment; and the time of the answer, for the next question's `since`."""
-    as_of = (await session.execute(select(func.clock_timestamp()))).scalar_one()
+    as_of = (await session.execute(_AS_OF)).scalar_one()
     rows = await session.execute(
         select(User.username, User.tokens_valid_after)
         .where(User.tokens_valid_after > since)

@@ -125,13 +125,20 @@ async def users_with_position(session: AsyncSession, key: str) -> Sequence[str]:
 
 
 async def get_user(
-    session: AsyncSession, username: str, *, for_update: bool = False, include_deleted: bool = False
+    session: AsyncSession,
+    username: str,
+    *,
+    for_update: bool = False,
+    for_share: bool = False,
+    include_deleted: bool = False,
 ) -> User | None:
     query = select(User).where(User.username == username)
     if not include_deleted:
         query = query.where(User.deleted_at.is_(None))
     if for_update:
         query = query.with_for_update()
+    elif for_share:
+        query = query.with_for_update(read=True)
     return await session.scalar(query)
 
 

@@ -18,7 +18,7 @@ import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -45,11 +45,15 @@ class HistoryKeys:
     entries, by key id."""
 
     current_id: str
-    keys: dict[str, bytes]
+    keys: dict[str, bytes] = field(repr=False)  # never in a log line or a traceback
 
     @classmethod
     def of(cls, current: str, retired: Iterable[str] = ()) -> HistoryKeys:
-        """From the secrets' texts (each derived with HKDF for this purpose)."""
+        """From the secrets' texts (each derived with HKDF for this purpose). A blank text
+        is refused: the key derived from it is anyone's, and would verify any chain."""
+        retired = list(retired)
+        if any(not text.strip() for text in (current, *retired)):
+            raise ValueError("a history key may not be empty")
         signing = derive(current, HISTORY_PURPOSE)
         keys = {key_id(key): key for key in (derive(text, HISTORY_PURPOSE) for text in retired)}
         keys[key_id(signing)] = signing
