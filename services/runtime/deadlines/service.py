@@ -32,7 +32,7 @@ from bpm_process.engine.tasks import UserTaskDefinition
 from bpm_process.isotime import IsoDuration, parse_duration
 from bpm_process.timelimits import DEFAULT_REMIND_BEFORE, DEFAULT_TIMEOUT_ACTION
 from services.runtime.deadlines.repository import CalendarCache, calendar_for, load_calendar
-from services.runtime.deadlines.worktime import add_working_time
+from services.runtime.deadlines.worktime import BusinessCalendar, add_working_time
 from services.runtime.instances.applier import Step
 
 DUE_SOON = "deadline_due_soon"
@@ -54,10 +54,16 @@ async def task_due_at(step: Step, spec: TaskSpec) -> dt.datetime | None:
         return spec.due_at
     calendar = await calendar_for(step.session, step.row.initiator, step.ctx.extras.get("calendars"))
     step.extras[CALENDAR_USED] = calendar.name  # the task's escalations count in it too
+    return _count(spec.node_id, step.now, spec.time_limit, calendar)
+
+
+def _count(node_id: str, start: dt.datetime, limit: str, calendar: BusinessCalendar) -> dt.datetime:
+    """`limit` of working time in `calendar` from `start`; 422 naming the node for a
+    calendar without any working time within reach."""
     try:
-        return add_working_time(step.now, spec.time_limit, calendar)
-    except ValueError as exc:  # a calendar without any working time within reach
-        raise Unprocessable(f"the time limit of {spec.node_id!r} cannot be counted: {exc}") from exc
+        return add_working_time(start, limit, calendar)
+    except ValueError as exc:
+        raise Unprocessable(f"the time limit of {node_id!r} cannot be counted: {exc}") from exc
 
 
 def deadline_jobs(
@@ -165,10 +171,7 @@ async def recount_deadline(
         business = await (
             load_calendar(session, calendar, cache) if calendar else calendar_for(session, initiator, cache)
         )
-        try:
-            due_at = add_working_time(created_at, limit, business)
-        except ValueError as exc:
-            raise Unprocessable(f"the time limit of {node_id!r} cannot be counted: {exc}") from exc
+        due_at = _count(node_id, created_at, limit, business)
         used = business.name
     spec = TaskSpec(
         str(task["id"]), node_id, task["name"], None, (), (), due_at, 0, None, None, *extras

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpm_common.db import after_commit
 from bpm_common.errors import Conflict
 from bpm_process.engine import InstanceState, ProcessGraph, TaskSpec
+from bpm_process.engine.state import ROOT_SCOPE
 from services.runtime.deadlines.repository import CalendarCache
 from services.runtime.deadlines.service import (
     DEADLINE_JOBS,
@@ -205,14 +206,5 @@ async def _calendars_used(session: AsyncSession, task_ids: list[UUID]) -> dict[U
 def _context(state: InstanceState, task_id: str) -> dict[str, Any]:
     """The variables expressions at the task see: the instance's, `initiator`, and the
     local variables of the scopes around the task (a multi-instance's item)."""
-    scopes = {scope.id: scope for scope in state.scopes}
     token = next((t for t in state.tokens if t.task == task_id), None)
-    chain = []
-    scope_id = token.scope if token is not None else ""
-    while scope_id in scopes and len(chain) < len(scopes):
-        chain.append(scopes[scope_id])
-        scope_id = scopes[scope_id].parent
-    context: dict[str, Any] = {"initiator": state.initiator, **state.variables}
-    for scope in reversed(chain):
-        context.update(scope.variables)
-    return context
+    return {"initiator": state.initiator, **state.scope_variables(token.scope if token is not None else ROOT_SCOPE)}
