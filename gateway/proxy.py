@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 from starlette.types import Message, Receive, Scope, Send
@@ -166,11 +165,8 @@ class Proxy:
             if content_type.startswith(EVENT_STREAM):
                 scope["route"] = _STREAM_LABELS[prefix.segment]
                 answer.no_read_timeout()
-                if principal is None:
-                    await _relay_stream(answer, headers_out, upstream.name, receive, send)
-                else:
-                    await _relay_stream(answer, headers_out, upstream.name, receive, send,
-                                        self._while_allowed(principal), lambda: self._holds(principal))
+                holds = None if principal is None else lambda: self._holds(principal)
+                await _relay_stream(answer, headers_out, upstream.name, receive, send, holds)
             elif _small(answer.status, length, scope["method"]):
                 await _relay_whole(answer, headers_out, upstream.name, scope, receive, send)
             else:
@@ -191,13 +187,6 @@ class Proxy:
             return False
         return True
 
-    async def _while_allowed(self, principal: Principal) -> None:
-        """Return once the caller's token no longer holds, looking every few seconds (for a
-        stream that sends nothing for a while)."""
-        while True:
-            await asyncio.sleep(STREAM_CHECK_SECONDS)
-            if not self._holds(principal):
-                return
 
 
 def _small(status: int, length: bytes | None, method: str) -> bool:
@@ -226,17 +215,16 @@ async def _relay_stream(
     service: str,
     receive: Receive,
     send: Send,
-    allowed: Coroutine[Any, Any, None] | None = None,
     holds: Callable[[], bool] | None = None,
 ) -> None:
     """Pass the body on chunk by chunk until it ends, the client disconnects or (an event
-    stream) the caller's token no longer holds: `allowed` returns, or `holds` says so
-    before a chunk is passed on."""
+    stream) the caller's token no longer `holds`: looked at before each chunk, and every
+    few seconds for a stream that sends nothing for a while."""
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     pump = asyncio.ensure_future(_pump(answer, service, send, holds))
     tasks = [pump, asyncio.ensure_future(_until_disconnect(receive))]
-    if allowed is not None:
-        tasks.append(asyncio.ensure_future(allowed))
+    if holds is not None:
+        tasks.append(asyncio.ensure_future(_until_it_stops(holds)))
     ran_out = False
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -258,6 +246,13 @@ async def _pump(answer: Answer, service: str, send: Send, holds: Callable[[], bo
     except httpx.HTTPError as exc:
         log.warning("upstream_stream_ended", backend=service, error=type(exc).__name__)
     await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _until_it_stops(holds: Callable[[], bool]) -> None:
+    while True:
+        await asyncio.sleep(STREAM_CHECK_SECONDS)
+        if not holds():
+            return
 
 
 async def _until_disconnect(receive: Receive) -> None:
